@@ -1,0 +1,50 @@
+# The README names these targets. `make demo` and `make test` build .venv from the lock file first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export GX_ANALYTICS_ENABLED := False
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: venv demo test lint typecheck unit bench airflow lock clean sandbox
+
+venv: $(STAMP)
+
+$(STAMP): requirements/lock.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements/lock.txt
+	$(PY) -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'crm_books.pth').write_text('$(CURDIR)/plugins\n')"
+	$(VENV)/bin/uv pip check --python $(PY)
+	@touch $(STAMP)
+
+lock:
+	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in -o requirements/lock.txt
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(PY) -m crm_books.demo
+
+bench: $(STAMP)
+	$(PY) -m crm_books.bench --records $${N:-100000}
+
+airflow: $(STAMP)
+	$(PY) -m crm_books.local_airflow
+
+sandbox: $(STAMP)
+	$(PY) -m crm_books.sandbox serve --port $${PORT:-8765} --seed 7 --accounts 1000 --contacts 3000 --deals 500
+
+clean:
+	rm -rf $(VENV) data .airflow .pytest_cache .mypy_cache .ruff_cache
