@@ -21,3 +21,69 @@ PROJECT_ROOT = Path(os.environ.get("CRM_BOOKS_HOME", Path(__file__).resolve().pa
 SQL_DIR = Path(os.environ.get("CRM_BOOKS_SQL_DIR", PROJECT_ROOT / "include" / "sql"))
 DATA_DIR = Path(os.environ.get("CRM_BOOKS_DATA_DIR", PROJECT_ROOT / "data"))
 DEFAULT_WAREHOUSE_URI = f"sqlite:///{DATA_DIR / 'books.db'}"
+
+# Zoho CRM v8 modules and the fields this product reads (DESIGN.md B1, B2, B8).
+CRM_API_PREFIX = "/crm/v8"
+ACCOUNTS = "Accounts"
+CONTACTS = "Contacts"
+DEALS = "Deals"
+SYNC_MODULES = (ACCOUNTS, CONTACTS)
+
+MODULE_FIELDS: dict[str, tuple[str, ...]] = {
+    ACCOUNTS: (
+        "Account_Name",
+        "Phone",
+        "Fax",
+        "Website",
+        "Description",
+        "Billing_Street",
+        "Billing_City",
+        "Billing_State",
+        "Billing_Code",
+        "Billing_Country",
+        "Shipping_Street",
+        "Shipping_City",
+        "Shipping_State",
+        "Shipping_Code",
+        "Shipping_Country",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    CONTACTS: (
+        "Salutation",
+        "First_Name",
+        "Last_Name",
+        "Email",
+        "Phone",
+        "Mobile",
+        "Fax",
+        "Account_Name",
+        "Mailing_Street",
+        "Mailing_City",
+        "Mailing_State",
+        "Mailing_Zip",
+        "Mailing_Country",
+        "Other_Street",
+        "Other_City",
+        "Other_State",
+        "Other_Zip",
+        "Other_Country",
+        "Created_Time",
+        "Modified_Time",
+    ),
+    DEALS: (
+        "Deal_Name",
+        "Amount",
+        "Stage",
+        "Account_Name",
+        "Contact_Name",
+        "Closing_Date",
+        "Created_Time",
+        "Modified_Time",
+    ),
+}
+
+MAX_FIELDS_PER_CALL = 50
+PER_PAGE = 200
+DISCRETE_PAGE_LIMIT = 2_000
+QUERY_RECORD_LIMIT = 100_000

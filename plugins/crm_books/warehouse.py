@@ -106,7 +106,9 @@ def sql(name: str, dialect_name: str | None = None) -> str:
     return _read_sql(name)
 
 
-def run_sql(conn: Connection, name: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
+def run_sql(
+    conn: Connection, name: str, params: dict[str, Any] | list[dict[str, Any]] | None = None
+) -> Any:
     """Execute one SQL file with bind parameters."""
     return conn.execute(text(sql(name, dialect(conn))), params or {})
 
@@ -172,7 +174,12 @@ def migrate(engine: Engine) -> list[str]:
                     "INSERT INTO books.schema_migrations (version, name, checksum, applied_at)"
                     " VALUES (:version, :name, :checksum, :applied_at)"
                 ),
-                {"version": version, "name": path.stem, "checksum": checksum, "applied_at": utcnow()},
+                {
+                    "version": version,
+                    "name": path.stem,
+                    "checksum": checksum,
+                    "applied_at": utcnow(),
+                },
             )
             applied.append(path.name)
             log.info("applied migration %s", path.name)

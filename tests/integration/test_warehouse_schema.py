@@ -15,8 +15,14 @@ CUSTOMER = (
 
 
 def _customer(conn, crm_id: str | None, **over: str) -> None:  # type: ignore[no-untyped-def]
-    params = {"source": "crm", "crm_id": crm_id, "sub": "business", "name": "Acme", "status": "active",
-              "now": utcnow()}
+    params = {
+        "source": "crm",
+        "crm_id": crm_id,
+        "sub": "business",
+        "name": "Acme",
+        "status": "active",
+        "now": utcnow(),
+    }
     params.update(over)
     conn.execute(text(CUSTOMER), params)
 
