@@ -1,0 +1,603 @@
+"""Zoho CRM v8 REST client: OAuth refresh, bounded retries and streaming, exactly-once record reads."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from crm_books.crm_endpoints import (
+    AUTH_SCHEME,
+    DELETED_PATH,
+    DISCRETE_PAGINATION_LIMIT_EXCEEDED,
+    FIELDS_PATH,
+    ID_FIELD,
+    IDS_PER_CALL,
+    INVALID_TOKEN,
+    ORG_PATH,
+    PAGINATION_LIMIT_EXCEEDED,
+    RECORDS_PATH,
+    REQUIRED_SCOPES,
+    SORT_FIELD,
+    TOKEN_PATH,
+)
+from crm_books.settings import (
+    DISCRETE_PAGE_LIMIT,
+    MAX_FIELDS_PER_CALL,
+    PER_PAGE,
+    QUERY_RECORD_LIMIT,
+)
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+Page = list[Record]
+
+# Refresh this long before Zoho's `expires_in`, so a token never expires mid-request.
+TOKEN_REFRESH_MARGIN_SECONDS = 60.0
+_RETRYABLE_TOKEN_ERRORS = {"Access Denied"}  # Zoho accounts' "too many requests" answer
+
+
+@dataclass(frozen=True)
+class CrmCredentials:
+    """Where the CRM is and the OAuth client that reads it (never logged)."""
+
+    api_base_url: str
+    accounts_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds for retrying 429, 5xx, connection errors and timeouts."""
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_total_seconds: float = 300.0
+
+
+class CrmApiError(RuntimeError):
+    """A Zoho CRM call failed; `str()` says what happened and the likely fix."""
+
+    def __init__(
+        self,
+        status: int | None,
+        code: str,
+        message: str,
+        *,
+        fix: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fix = fix if fix is not None else likely_fix(status, code, message)
+        self.attempts = attempts
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.status} " if self.status is not None else ""
+        return f"Zoho CRM {status}{self.code}: {self.message}. Likely fix: {self.fix}"
+
+
+# --- pure helpers -------------------------------------------------------------------------
+
+
+def likely_fix(status: int | None, code: str, message: str = "") -> str:
+    """The configuration change most likely to cure an error, in words an operator can act on."""
+    upper = code.upper()
+    if upper in {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"}:
+        return (
+            f"grant the OAuth client the scopes {REQUIRED_SCOPES} and generate a new refresh "
+            "token; the CRM user also needs read permission on the module"
+        )
+    if upper == "INVALID_MODULE":
+        return "use a module API name the org has: Accounts, Contacts or Deals (case-sensitive)"
+    if upper == "INVALID_DATA":
+        return (
+            "check the field API names asked for (case-sensitive, e.g. Account_Name) against "
+            "the module's fields in CRM Setup > Developer Hub > APIs; also check the values sent"
+        )
+    if upper in {"INVALID_CLIENT", "INVALID_CLIENT_SECRET", "UNAUTHORIZED_CLIENT"}:
+        return (
+            "check the zoho_crm connection's login (client id) and password (client secret), and "
+            "that extra.accounts_url is the data centre where the client was registered "
+            "(accounts.zoho.com, .eu, .in, .com.au, .jp, .ca, .sa)"
+        )
+    if upper in {"INVALID_CODE", "INVALID_TOKEN", "AUTHENTICATION_FAILURE"} or status == 401:
+        return (
+            "check the zoho_crm connection's refresh token (extra.refresh_token; it may be revoked), "
+            "client id and secret, and that extra.accounts_url and the host are the org's data "
+            "centre (e.g. accounts.zoho.eu with www.zohoapis.eu)"
+        )
+    if upper in {"INVALID_URL_PATTERN", "NOT_FOUND"} or status == 404:
+        return (
+            "check the zoho_crm connection's host: the API base URL, e.g. https://www.zohoapis.com"
+        )
+    if upper in {"FEATURE_NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_ALLOWED"}:
+        return "the org's Zoho CRM edition or settings do not allow this call"
+    if upper == "CONNECTION_ERROR":
+        return "check that the zoho_crm host and accounts_url are reachable from the worker"
+    if status == 429 or upper in {"TOO_MANY_REQUESTS", "ACCESS DENIED"}:
+        return "the org is out of API credits or concurrency; run later or lower concurrency"
+    if status is not None and status >= 500:
+        return "Zoho is failing on its side; retry the task later"
+    return "read the message above; it comes from Zoho"
+
+
+def parse_zoho_time(value: str) -> datetime:
+    """Parse a Zoho ISO-8601 time keeping its offset (`2024-03-01T10:00:00+05:30`)."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_zoho_time(value: datetime) -> str:
+    """`If-Modified-Since` as Zoho accepts it: ISO-8601 with offset, whole seconds (floored)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # naive means UTC
+    return aware.replace(microsecond=0).isoformat()
+
+
+def split_fields(fields: Sequence[str], max_per_call: int) -> list[tuple[str, ...]]:
+    """Chunks of at most `max_per_call` fields, each carrying id and Modified_Time for merging."""
+    keys = (ID_FIELD, SORT_FIELD)
+    rest = [f for f in dict.fromkeys(fields) if f not in keys]
+    room = max_per_call - len(keys)
+    if room < 1:
+        raise ValueError(f"max_fields_per_call must be at least {len(keys) + 1}")
+    if not rest:
+        return [keys]
+    return [keys + tuple(rest[i : i + room]) for i in range(0, len(rest), room)]
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), if usable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = now or datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def backoff_delay(
+    attempt: int, policy: RetryPolicy, retry_after: float | None, rnd: Callable[[], float]
+) -> float:
+    """Zoho's `Retry-After` when given, else exponential backoff with full jitter."""
+    if retry_after is not None:
+        return retry_after
+    ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+    return rnd() * ceiling
+
+
+def error_from_body(status: int, body: Any) -> tuple[str, str, Any]:
+    """(code, message, details) from Zoho's error envelopes, including the accounts server's."""
+    if isinstance(body, dict):
+        data = body.get("data")
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "code" in data[0]:
+            body = data[0]
+        if "code" in body:
+            return str(body["code"]), str(body.get("message", "")), body.get("details")
+        if "error" in body:
+            return str(body["error"]), str(body.get("error_description", body["error"])), None
+    return f"HTTP_{status}", "unexpected response body", None
+
+
+class _Boundary:
+    """The latest Modified_Time yielded and the ids yielded at exactly that time.
+
+    Holding only the ids at the boundary keeps memory flat while a query restarted from that
+    time (Zoho's If-Modified-Since is inclusive) skips what was already yielded.
+    """
+
+    def __init__(self) -> None:
+        self.time: datetime | None = None
+        self.ids: set[str] = set()
+
+    def admit(self, records: Iterable[Record]) -> Page:
+        fresh: Page = []
+        for record in records:
+            raw = record.get(SORT_FIELD)
+            record_id = str(record.get(ID_FIELD))
+            if not raw:
+                fresh.append(record)
+                continue
+            modified = parse_zoho_time(raw)
+            if self.time is None or modified > self.time:
+                self.time, self.ids = modified, {record_id}
+            elif modified == self.time:
+                if record_id in self.ids:
+                    continue
+                self.ids.add(record_id)
+            fresh.append(record)
+        return fresh
+
+
+@dataclass
+class _ReadStats:
+    records: int = 0
+    pages: int = 0
+    queries: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+class ZohoCrmClient:
+    """Reads Zoho CRM v8 (or the sandbox): the org, field metadata, records and deletions.
+
+    :param credentials: API base URL, accounts URL and the OAuth refresh-token client.
+    :param retry: bounds for retrying rate limits, server errors and network failures.
+    :param timeout: seconds per HTTP request.
+    :param session: a `requests.Session` to reuse (one is created otherwise).
+    :param sleep: called with the seconds to wait between retries (inject a fake in tests).
+    :param on_token: called with each new access token, e.g. Airflow's `mask_secret`.
+    :param per_page: records per page (Zoho allows at most 200).
+    :param discrete_page_limit: records reachable with `page`; beyond it `page_token` is used.
+    :param query_record_limit: records one query can page through before it must restart.
+    :param max_fields_per_call: fields per call; more are fetched in chunks merged by id.
+    """
+
+    def __init__(
+        self,
+        credentials: CrmCredentials,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_token: Callable[[str], object] | None = None,
+        per_page: int = PER_PAGE,
+        discrete_page_limit: int = DISCRETE_PAGE_LIMIT,
+        query_record_limit: int = QUERY_RECORD_LIMIT,
+        max_fields_per_call: int = MAX_FIELDS_PER_CALL,
+    ) -> None:
+        if not 1 <= per_page <= PER_PAGE:
+            raise ValueError(f"per_page must be between 1 and {PER_PAGE}")
+        self.credentials = credentials
+        self.retry = retry
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.sleep = sleep
+        self.on_token = on_token
+        self.per_page = per_page
+        self.discrete_page_limit = discrete_page_limit
+        self.query_record_limit = query_record_limit
+        self.max_fields_per_call = max_fields_per_call
+        self._api_base = credentials.api_base_url.rstrip("/")
+        self._accounts = credentials.accounts_url.rstrip("/")
+        self._token: str | None = None
+        self._token_expires_at = 0.0
+        self._random = random.random
+
+    # -- public reads --
+
+    def organization(self) -> dict[str, Any]:
+        """The CRM organisation this client reads (`id`, `company_name`, ...)."""
+        body = self._get(ORG_PATH, {})
+        orgs = (body or {}).get("org") or []
+        if not orgs:
+            raise CrmApiError(200, "NO_ORG", "the /org call returned no organisation")
+        return dict(orgs[0])
+
+    def check_fields(self, module: str, fields: Sequence[str]) -> None:
+        """Raise a CrmApiError naming every field in `fields` that `module` does not have."""
+        body = self._get(FIELDS_PATH, {"module": module})
+        known = {str(f.get("api_name")) for f in (body or {}).get("fields") or []}
+        missing = [f for f in dict.fromkeys(fields) if f != ID_FIELD and f not in known]
+        if missing:
+            raise CrmApiError(
+                None,
+                "INVALID_DATA",
+                f"{module} has no field named {', '.join(missing)}",
+                fix=(
+                    "correct the field API names (case-sensitive) in the fields asked for; "
+                    f"{module}'s fields are listed by GET {FIELDS_PATH}?module={module}"
+                ),
+            )
+
+    def iter_pages(
+        self, module: str, fields: Sequence[str], *, modified_since: datetime | None = None
+    ) -> Iterator[Page]:
+        """Yield `module`'s records page by page, each record once, sorted by Modified_Time.
+
+        :param module: module API name (Accounts, Contacts, Deals).
+        :param fields: field API names to read; more than the per-call limit are merged by id.
+        :param modified_since: only records modified at or after this time (naive means UTC).
+        """
+        chunks = split_fields(fields, self.max_fields_per_call)
+        stats = _ReadStats()
+        for page in self._iter_sorted(module, chunks[0], modified_since, stats):
+            if len(chunks) > 1:
+                self._merge_chunks(module, page, chunks[1:])
+            stats.records += len(page)
+            yield page
+        log.info(
+            "Read %d %s records in %d pages and %d queries in %.1fs",
+            stats.records,
+            module,
+            stats.pages,
+            stats.queries,
+            time.monotonic() - stats.started,
+        )
+
+    def iter_deleted(self, module: str, *, deleted_since: datetime | None = None) -> Iterator[Page]:
+        """Yield pages of `module`'s deleted records (`id`, `deleted_time`, ...), type=all."""
+        path = DELETED_PATH.format(module=module)
+        params: dict[str, Any] = {"type": "all", "per_page": self.per_page}
+        stats = _ReadStats(queries=1)
+        for records, info in self._iter_query(path, params, deleted_since, stats):
+            if info.get("_ceiling"):
+                # Deleted records have no Modified_Time order to restart from: stop loudly.
+                raise CrmApiError(
+                    400,
+                    PAGINATION_LIMIT_EXCEEDED,
+                    f"{module} has more deleted records than one query can page through",
+                    fix="read deletions more often, or pass a later deleted_since",
+                )
+            stats.records += len(records)
+            if records:
+                yield records
+        log.info("Read %d deleted %s records in %d pages", stats.records, module, stats.pages)
+
+    # -- paging --
+
+    def _iter_sorted(
+        self,
+        module: str,
+        fields: tuple[str, ...],
+        since: datetime | None,
+        stats: _ReadStats,
+    ) -> Iterator[Page]:
+        """One query, restarted from the last Modified_Time whenever its ceiling is reached."""
+        path = RECORDS_PATH.format(module=module)
+        params: dict[str, Any] = {
+            "fields": ",".join(fields),
+            "per_page": self.per_page,
+            "sort_by": SORT_FIELD,
+            "sort_order": "asc",
+        }
+        boundary = _Boundary()
+        query_since = since
+        while True:
+            stats.queries += 1
+            fresh_in_query = 0
+            ceiling = False
+            for records, info in self._iter_query(path, params, query_since, stats):
+                fresh = boundary.admit(records)
+                fresh_in_query += len(fresh)
+                if fresh:
+                    yield fresh
+                ceiling = bool(info.get("_ceiling"))
+            if not ceiling:
+                return
+            if boundary.time is None or (fresh_in_query == 0 and stats.queries > 1):
+                raise CrmApiError(
+                    400,
+                    PAGINATION_LIMIT_EXCEEDED,
+                    f"more than {self.query_record_limit} {module} records share Modified_Time "
+                    f"{boundary.time}, so restarting from it cannot make progress",
+                    fix="touch some of those records in the CRM so their Modified_Time differs",
+                )
+            log.debug(
+                "%s: query ceiling reached, restarting from Modified_Time %s (%d ids held)",
+                module,
+                boundary.time.isoformat(),
+                len(boundary.ids),
+            )
+            query_since = boundary.time
+
+    def _iter_query(
+        self,
+        path: str,
+        base_params: dict[str, Any],
+        since: datetime | None,
+        stats: _ReadStats,
+    ) -> Iterator[tuple[Page, dict[str, Any]]]:
+        """Pages of one query: `page` up to the discrete limit, then `page_token`.
+
+        The info dict of the last page carries `_ceiling=True` when the query stopped at the
+        page-token ceiling and must be restarted by the caller.
+        """
+        page_number, token = 1, None
+        seen = 0
+        while True:
+            params = dict(base_params)
+            if token:
+                params["page_token"] = token
+            else:
+                params["page"] = page_number
+            try:
+                body = self._get(path, params, since=since)
+            except CrmApiError as exc:
+                if exc.code in {PAGINATION_LIMIT_EXCEEDED, DISCRETE_PAGINATION_LIMIT_EXCEEDED}:
+                    yield [], {"_ceiling": True}
+                    return
+                raise
+            if body is None:  # 204 no records, 304 nothing modified
+                return
+            records: Page = body.get("data") or []
+            info: dict[str, Any] = dict(body.get("info") or {})
+            seen += len(records)
+            stats.pages += 1
+            log.debug(
+                "%s page %d: %d records (%d in this query)",
+                path,
+                stats.pages,
+                len(records),
+                seen,
+            )
+            if not info.get("more_records"):
+                yield records, info
+                return
+            next_token = info.get("next_page_token")
+            beyond_discrete = (page_number + 1) * self.per_page > self.discrete_page_limit
+            if seen >= self.query_record_limit or ((token or beyond_discrete) and not next_token):
+                info["_ceiling"] = True
+                yield records, info
+                return
+            yield records, info
+            if token or beyond_discrete:
+                token = next_token
+            else:
+                page_number += 1
+
+    def _merge_chunks(self, module: str, page: Page, chunks: Sequence[tuple[str, ...]]) -> None:
+        """Fill the page's records with the fields of the other chunks, fetched by id."""
+        path = RECORDS_PATH.format(module=module)
+        by_id = {str(r[ID_FIELD]): r for r in page}
+        ids = list(by_id)
+        for chunk in chunks:
+            for start in range(0, len(ids), IDS_PER_CALL):
+                batch = ids[start : start + IDS_PER_CALL]
+                params = {"ids": ",".join(batch), "fields": ",".join(chunk)}
+                body = self._get(path, params)
+                for extra in (body or {}).get("data") or []:
+                    target = by_id.get(str(extra.get(ID_FIELD)))
+                    if target is not None:
+                        target.update(extra)
+
+    # -- HTTP --
+
+    def _get(
+        self, path: str, params: dict[str, Any], *, since: datetime | None = None
+    ) -> dict[str, Any] | None:
+        headers = {"If-Modified-Since": format_zoho_time(since)} if since else {}
+        return self._send("GET", self._api_base + path, params=params, headers=headers)
+
+    def _access_token(self) -> str:
+        if self._token is None or time.monotonic() >= self._token_expires_at:
+            self._refresh_token()
+        assert self._token is not None
+        return self._token
+
+    def _refresh_token(self) -> None:
+        creds = self.credentials
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "refresh_token": creds.refresh_token,
+        }
+        body = self._send("POST", self._accounts + TOKEN_PATH, data=form, auth=False) or {}
+        if "access_token" not in body:
+            code, message, _ = error_from_body(200, body)
+            raise CrmApiError(200, code, f"token refresh refused: {message}")
+        token = str(body["access_token"])
+        if self.on_token is not None:
+            self.on_token(token)  # mask before anything could log it
+        lifetime = float(body.get("expires_in", 3600))
+        margin = min(TOKEN_REFRESH_MARGIN_SECONDS, lifetime / 10)
+        self._token = token
+        self._token_expires_at = time.monotonic() + lifetime - margin
+        log.debug("Refreshed the Zoho access token (valid for %.0fs)", lifetime)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> dict[str, Any] | None:
+        """One call with retries; JSON body, or None for 204/304. Raises CrmApiError."""
+        policy = self.retry
+        started = time.monotonic()
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            request_headers = dict(headers or {})
+            if auth:
+                request_headers["Authorization"] = f"{AUTH_SCHEME} {self._access_token()}"
+            retry_after: float | None = None
+            status: int | None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=request_headers,
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                status, code, message = None, "CONNECTION_ERROR", type(exc).__name__
+            else:
+                status = response.status_code
+                if status in (204, 304):
+                    return None
+                body = _json_or_none(response)
+                if response.ok:
+                    if not isinstance(body, dict):
+                        raise CrmApiError(
+                            status,
+                            "UNEXPECTED_RESPONSE",
+                            f"{method} {url} did not return JSON",
+                            fix="check the zoho_crm connection's host and extra.accounts_url",
+                        )
+                    if auth or "error" not in body or body["error"] not in _RETRYABLE_TOKEN_ERRORS:
+                        return body
+                code, message, details = error_from_body(status, body)
+                if details:
+                    message = f"{message} ({details})"
+                if status == 401 and auth and code == INVALID_TOKEN and not refreshed:
+                    refreshed = True
+                    attempt -= 1  # an expired token is not a failed attempt
+                    self._token = None
+                    log.info("Zoho access token rejected as invalid or expired; refreshing once")
+                    continue
+                retryable = status == 429 or status >= 500 or code in _RETRYABLE_TOKEN_ERRORS
+                if not retryable:
+                    raise CrmApiError(status, code, f"{method} {_path(url)}: {message}")
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            elapsed = time.monotonic() - started
+            delay = backoff_delay(attempt, policy, retry_after, self._random)
+            if attempt >= policy.max_attempts or elapsed + delay > policy.max_total_seconds:
+                raise CrmApiError(
+                    status,
+                    code,
+                    f"{method} {_path(url)} gave up after {attempt} attempts in {elapsed:.1f}s; "
+                    f"last error: {message}",
+                    attempts=attempt,
+                )
+            log.warning(
+                "Zoho %s %s failed (%s %s), retrying in %.2fs (attempt %d of %d)",
+                method,
+                _path(url),
+                status if status is not None else "no response",
+                code,
+                delay,
+                attempt,
+                policy.max_attempts,
+            )
+            self.sleep(delay)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _path(url: str) -> str:
+    """The URL without scheme and host, for messages."""
+    return "/" + url.split("://", 1)[-1].split("/", 1)[-1]
