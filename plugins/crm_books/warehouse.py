@@ -5,14 +5,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, NullPool, create_engine, event, make_url, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    NullPool,
+    column,
+    create_engine,
+    event,
+    insert,
+    make_url,
+    table,
+    text,
+)
 from sqlalchemy.engine import URL
 
 from crm_books import settings
@@ -109,8 +120,14 @@ def sql(name: str, dialect_name: str | None = None) -> str:
 def run_sql(
     conn: Connection, name: str, params: dict[str, Any] | list[dict[str, Any]] | None = None
 ) -> Any:
-    """Execute one SQL file with bind parameters."""
-    return conn.execute(text(sql(name, dialect(conn))), params or {})
+    """Execute a SQL file with bind parameters; a file of several statements runs them in order.
+
+    Returns the result of the last statement.
+    """
+    result = None
+    for statement in split_statements(sql(name, dialect(conn))):
+        result = conn.execute(text(statement), params or {})
+    return result
 
 
 def split_statements(script: str) -> list[str]:
@@ -190,3 +207,58 @@ def migrate(engine: Engine) -> list[str]:
 def transaction(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as conn:
         yield conn
+
+
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
+
+
+def db_timestamp(value: datetime | None) -> str | None:
+    """One fixed UTC text form for every stored time, so SQLite compares them correctly as text."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times must carry a time zone")
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A stored time (datetime on PostgreSQL, text on SQLite) as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def bulk_insert(
+    conn: Connection, table_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert many rows into ``books.<table_name>``: COPY on PostgreSQL, one executemany on SQLite."""
+    count = 0
+    if dialect(conn) == "postgresql":
+        from psycopg import sql as pgsql
+
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            pgsql.Identifier(settings.SCHEMA, table_name),
+            pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns),
+        )
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    target = table(table_name, *(column(c) for c in columns), schema=settings.SCHEMA)
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(dict(zip(columns, row, strict=True)))
+        if len(batch) >= 10_000:
+            conn.execute(insert(target), batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        conn.execute(insert(target), batch)
+        count += len(batch)
+    return count

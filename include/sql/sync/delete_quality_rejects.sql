@@ -1,0 +1,1 @@
+DELETE FROM books.stg_rejects WHERE run_id = :run_id AND stage = 'quality'

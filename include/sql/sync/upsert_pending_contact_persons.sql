@@ -1,0 +1,22 @@
+-- Every valid contact person of this run is first held here; attach_pending moves those whose
+-- account customer exists. A contact whose account has not arrived waits (B2) instead of being lost.
+INSERT INTO books.pending_contact_persons AS p (crm_contact_id, crm_account_id, salutation, first_name,
+    last_name, email, phone, mobile, crm_modified_time, first_seen_run_id, held_at)
+SELECT s.crm_contact_id, s.crm_account_id, s.salutation, s.first_name, s.last_name, s.email, s.phone,
+       s.mobile, s.crm_modified_time, s.run_id, :now
+FROM books.stg_contact_persons AS s
+WHERE s.run_id = :run_id
+  AND NOT EXISTS (SELECT 1 FROM books.stg_rejects AS r
+                  WHERE r.run_id = s.run_id AND r.module = 'Contacts' AND r.crm_id = s.crm_contact_id)
+  AND NOT EXISTS (SELECT 1 FROM books.crm_deletions AS d
+                  WHERE d.module = 'Contacts' AND d.crm_id = s.crm_contact_id)
+ON CONFLICT (crm_contact_id) DO UPDATE SET
+    crm_account_id = excluded.crm_account_id,
+    salutation = excluded.salutation,
+    first_name = excluded.first_name,
+    last_name = excluded.last_name,
+    email = excluded.email,
+    phone = excluded.phone,
+    mobile = excluded.mobile,
+    crm_modified_time = excluded.crm_modified_time
+WHERE p.crm_modified_time IS NULL OR excluded.crm_modified_time > p.crm_modified_time

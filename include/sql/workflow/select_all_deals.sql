@@ -1,0 +1,4 @@
+-- Every deal last seen by potential_reconcile.
+SELECT crm_deal_id, deal_name, amount, stage, crm_account_id, crm_contact_id, closing_date,
+       crm_modified_time, was_won, state, pending_reason
+FROM books.deals

@@ -1,0 +1,5 @@
+-- Deals waiting for their Books customer; retried on every run.
+SELECT crm_deal_id, deal_name, amount, stage, crm_account_id, crm_contact_id, closing_date,
+       crm_modified_time, was_won, state, pending_reason
+FROM books.deals
+WHERE state = 'pending'
