@@ -1,0 +1,276 @@
+"""In-memory record store of the sandbox: compact columns, lazily generated bodies, sorted views.
+
+Generated records cost a few dozen bytes each (id, times and a liveness flag in arrays); their
+bodies are regenerated from the seed when served. Written records keep their body in a dict.
+Sorted views are rebuilt after writes; page tokens are keyset tokens (the sort key of the last
+record served), so records modified mid-iteration move in the order like they do in Zoho, and
+untouched records are served exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crm_books.sandbox.generator import Generator, id_base, iso_time
+from crm_books.sandbox.metadata import MODULE_NAMES, SYSTEM_FIELDS
+
+SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
+_SLOT_BITS = 1 << 25  # slots per module stay below this (33 million records)
+_VIEW_CACHE = 8
+SANDBOX_USER = {"name": "Sandbox Admin", "id": "5843104000000000001", "email": "admin@example.com"}
+
+
+@dataclass(frozen=True)
+class View:
+    """Live records of a module in one sort order: keys[i] is the sort key of slots[i]."""
+
+    keys: array[int]
+    slots: array[int]
+    lo: int
+    hi: int
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def after(self, key: int) -> int:
+        """Position of the first record whose sort key is past `key` (a keyset page token)."""
+        return bisect_right(self.keys, key, self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """One entry of the deleted-records listing."""
+
+    id: int
+    deleted_ts: int
+    display_name: str
+    type: str
+
+
+def parse_time(value: str) -> int:
+    """ISO-8601 text (offset optional, UTC assumed) to epoch seconds."""
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        from datetime import UTC
+
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp())
+
+
+class ModuleTable:
+    """Columns of one module."""
+
+    def __init__(self, module: str, generator: Generator) -> None:
+        self.module = module
+        self.generator = generator
+        self.base = id_base(module)
+        n = generator.sizes[module]
+        self.n_generated = n
+        self.ids = array("q", range(self.base + 1, self.base + n + 1))
+        created, modified = array("q"), array("q")
+        times = generator.times
+        for i in range(n):
+            c, m = times(module, i)
+            created.append(c)
+            modified.append(m)
+        self.created = created
+        self.modified = modified
+        self.alive = bytearray(b"\x01") * n
+        self.live = n
+        self.overrides: dict[int, dict[str, Any]] = {}
+        self.extra_index: dict[int, int] = {}
+        self.next_id = self.base + n + 1
+        self.deleted = [Deleted(*d) for d in generator.deleted(module)]
+        self.version = 0
+        self.views: dict[tuple[str, bool, int | None], View] = {}
+        self.views_version = 0
+
+    def slot_of(self, record_id: int) -> int | None:
+        s = record_id - self.base - 1
+        if 0 <= s < len(self.ids) and self.ids[s] == record_id:
+            return s if self.alive[s] else None
+        s2 = self.extra_index.get(record_id)
+        return s2 if s2 is not None and self.alive[s2] else None
+
+    def body(self, slot: int) -> dict[str, Any]:
+        found = self.overrides.get(slot)
+        if found is not None:
+            return found
+        return self.generator.body(self.module, slot)
+
+    def sort_key(self, sort_by: str, desc: bool) -> Callable[[int], int]:
+        if sort_by == "id":
+            ids = self.ids
+            return (lambda s: -ids[s]) if desc else ids.__getitem__
+        col = self.modified if sort_by == "Modified_Time" else self.created
+        m = _SLOT_BITS
+        if desc:
+            return lambda s: -col[s] * m + s
+        return lambda s: col[s] * m + s
+
+    def view(self, sort_by: str, desc: bool, since: int | None) -> View:
+        if self.views_version != self.version:
+            self.views.clear()
+            self.views_version = self.version
+        cache_key = (sort_by, desc, since)
+        found = self.views.get(cache_key)
+        if found is not None:
+            return found
+        base = self.views.get((sort_by, desc, None))
+        if base is None:
+            key = self.sort_key(sort_by, desc)
+            alive = self.alive
+            slots = sorted((s for s in range(len(alive)) if alive[s]), key=key)
+            base = View(array("q", map(key, slots)), array("q", slots), 0, len(slots))
+            self.views[(sort_by, desc, None)] = base
+        view = base
+        if since is not None:
+            view = self._since(base, sort_by, desc, since)
+        if len(self.views) >= _VIEW_CACHE:
+            self.views.pop(next(k for k in self.views if k[2] is not None))
+        self.views[cache_key] = view
+        return view
+
+    def _since(self, base: View, sort_by: str, desc: bool, since: int) -> View:
+        m = _SLOT_BITS
+        if sort_by == "Modified_Time" and not desc:
+            return View(base.keys, base.slots, bisect_left(base.keys, since * m), base.hi)
+        if sort_by == "Modified_Time":
+            return View(base.keys, base.slots, 0, bisect_left(base.keys, (-since + 1) * m))
+        modified = self.modified
+        pairs = [(k, s) for k, s in zip(base.keys, base.slots, strict=True) if modified[s] >= since]
+        keys = array("q", (k for k, _ in pairs))
+        return View(keys, array("q", (s for _, s in pairs)), 0, len(pairs))
+
+
+class Store:
+    """All modules of one sandbox org. Thread-safe; times come from the injected clock."""
+
+    def __init__(self, generator: Generator, clock: Callable[[], int]) -> None:
+        self.generator = generator
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.tables = {m: ModuleTable(m, generator) for m in MODULE_NAMES}
+        self.tz_offset_minutes = 0
+
+    def table(self, module: str) -> ModuleTable:
+        try:
+            return self.tables[module]
+        except KeyError:
+            raise KeyError(f"unknown module {module!r}") from None
+
+    # -- reads ------------------------------------------------------------------------------
+    def count(self, module: str) -> int:
+        return self.table(module).live
+
+    def get(self, module: str, record_id: str | int) -> dict[str, Any] | None:
+        """The full record (all fields, id and times) or None."""
+        with self.lock:
+            t = self.table(module)
+            slot = t.slot_of(int(record_id))
+            if slot is None:
+                return None
+            return self.render(t, slot, None)
+
+    def render(self, t: ModuleTable, slot: int, fields: Iterable[str] | None) -> dict[str, Any]:
+        """One record in Zoho's format; only `fields` (plus id) when given."""
+        body = t.body(slot)
+        off = self.tz_offset_minutes
+        out: dict[str, Any] = {"id": str(t.ids[slot])}
+        names = body.keys() if fields is None else fields
+        for f in names:
+            if f == "Modified_Time":
+                out[f] = iso_time(t.modified[slot], off)
+            elif f == "Created_Time":
+                out[f] = iso_time(t.created[slot], off)
+            elif f in ("Owner", "Created_By", "Modified_By"):
+                out[f] = SANDBOX_USER
+            elif f != "id":
+                out[f] = body.get(f)
+        if fields is None:
+            out["Created_Time"] = iso_time(t.created[slot], off)
+            out["Modified_Time"] = iso_time(t.modified[slot], off)
+        return out
+
+    def deleted(self, module: str, kind: str, since: int | None) -> list[Deleted]:
+        """Deleted entries, newest first."""
+        with self.lock:
+            entries = [
+                d
+                for d in self.table(module).deleted
+                if (kind == "all" or d.type == kind) and (since is None or d.deleted_ts >= since)
+            ]
+        entries.sort(key=lambda d: (-d.deleted_ts, -d.id))
+        return entries
+
+    # -- writes -----------------------------------------------------------------------------
+    def upsert(
+        self, module: str, record: dict[str, Any], *, keep_times: bool = False
+    ) -> dict[str, Any]:
+        """Create or update one record; the server sets id (if missing) and the times from the
+        clock, unless keep_times and the record carries Created_Time / Modified_Time."""
+        with self.lock:
+            t = self.table(module)
+            now = self.clock()
+            fields = {k: v for k, v in record.items() if k not in SYSTEM_FIELDS}
+            rid = record.get("id")
+            slot = t.slot_of(int(rid)) if rid not in (None, "") else None
+            modified = _given(record, "Modified_Time", keep_times) or now
+            if slot is None:
+                new_id = int(rid) if rid not in (None, "") else t.next_id
+                t.next_id = max(t.next_id, new_id + 1)
+                slot = len(t.ids)
+                if slot >= _SLOT_BITS:
+                    raise OverflowError("sandbox module is full")
+                t.ids.append(new_id)
+                t.created.append(_given(record, "Created_Time", keep_times) or modified)
+                t.modified.append(modified)
+                t.alive.append(1)
+                t.live += 1
+                if new_id != t.base + slot + 1:
+                    t.extra_index[new_id] = slot
+                t.overrides[slot] = fields
+            else:
+                merged = dict(t.body(slot))
+                merged.update(fields)
+                t.overrides[slot] = merged
+                t.modified[slot] = modified
+                if keep_times and record.get("Created_Time"):
+                    t.created[slot] = parse_time(record["Created_Time"])
+            t.version += 1
+            return self.render(t, slot, None)
+
+    def delete(self, module: str, record_id: str | int) -> bool:
+        """Move a record to the recycle bin; False when there is no such live record."""
+        with self.lock:
+            t = self.table(module)
+            slot = t.slot_of(int(record_id))
+            if slot is None:
+                return False
+            t.deleted.append(Deleted(t.ids[slot], self.clock(), _display(t, slot), "recycle"))
+            t.alive[slot] = 0
+            t.live -= 1
+            t.overrides.pop(slot, None)
+            t.version += 1
+            return True
+
+
+def _given(record: dict[str, Any], name: str, keep: bool) -> int | None:
+    value = record.get(name)
+    return parse_time(value) if keep and isinstance(value, str) and value else None
+
+
+def _display(t: ModuleTable, slot: int) -> str:
+    body = t.body(slot)
+    for name in ("Account_Name", "Deal_Name", "Full_Name"):
+        value = body.get(name)
+        if isinstance(value, str):
+            return value
+    first, last = body.get("First_Name") or "", body.get("Last_Name") or ""
+    return f"{first} {last}".strip() or str(t.ids[slot])
