@@ -1,0 +1,495 @@
+"""Pure pandas transforms: Zoho CRM Account and Contact JSON into Books customer and contact-person frames."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import methodcaller
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_books import settings
+from crm_books.record_schema import (
+    ADDRESS_PARTS,
+    CONTACT_PERSON_COLUMNS,
+    CUSTOMER_COLUMNS,
+    RAW_PAYLOAD,
+    REJECT_COLUMNS,
+)
+
+ID = "id"
+MODIFIED_TIME = "Modified_Time"
+ACCOUNT_LOOKUP = "Account_Name"
+
+# Decoded dicts are the bulkiest form of a record, so payloads are decoded a slice at a time.
+_PARSE_CHUNK = 50_000
+
+# Every character str.isspace() accepts, plus invisible characters that arrive from copy-paste.
+_STRIP_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+    + "\u200b\u2060\ufeff"
+)
+_strip = methodcaller("strip", _STRIP_CHARS)
+# PostgreSQL text cannot hold NUL, and no Books field means anything by it.
+_drop_nul = methodcaller("replace", "\x00", "")
+_nfc = partial(unicodedata.normalize, "NFC")
+_HAS_OFFSET = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
+
+_ACCOUNT_TEXT: dict[str, str] = {
+    "company_name": "Account_Name",
+    "phone": "Phone",
+    "fax": "Fax",
+    "website": "Website",
+    "notes": "Description",
+    **{f"billing_{p}": f"Billing_{p.title()}" for p in ADDRESS_PARTS if p != "zip"},
+    "billing_zip": "Billing_Code",
+    **{f"shipping_{p}": f"Shipping_{p.title()}" for p in ADDRESS_PARTS if p != "zip"},
+    "shipping_zip": "Shipping_Code",
+}
+_PERSON_TEXT: dict[str, str] = {
+    "salutation": "Salutation",
+    "first_name": "First_Name",
+    "last_name": "Last_Name",
+    "email": "Email",
+    "phone": "Phone",
+    "mobile": "Mobile",
+}
+_INDIVIDUAL_TEXT: dict[str, str] = {
+    "first_name": "First_Name",
+    "last_name": "Last_Name",
+    "email": "Email",
+    "phone": "Phone",
+    "mobile": "Mobile",
+    "fax": "Fax",
+    **{f"billing_{p}": f"Mailing_{p.title()}" for p in ADDRESS_PARTS},
+    **{f"shipping_{p}": f"Other_{p.title()}" for p in ADDRESS_PARTS},
+}
+# Names get internal whitespace runs collapsed; addresses and notes keep their line breaks.
+_NAME_COLUMNS = frozenset({"contact_name", "company_name", "salutation", "first_name", "last_name"})
+
+
+@dataclass(frozen=True)
+class ParsedRecords:
+    """Decoded CRM records (one row each, Zoho field names as columns) and undecodable payloads."""
+
+    records: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class AccountsResult:
+    """Accounts as Books business customers, and the records that could not be mapped."""
+
+    customers: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ContactsResult:
+    """Contacts split into individual customers and contact persons of accounts, plus rejects."""
+
+    customers: pd.DataFrame
+    contact_persons: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def parse_payloads(
+    payloads: Sequence[str] | pd.Series, *, module: str | None = None
+) -> ParsedRecords:
+    """Decode Zoho record JSON texts into a frame; payloads that are not a record become rejects.
+
+    :param payloads: one JSON object text per record, as the CRM API returns them.
+    :param module: CRM module name written into the rejects' ``module`` column.
+    """
+    texts = payloads.tolist() if isinstance(payloads, pd.Series) else list(payloads)
+    columns: dict[str, list[Any]] = {}
+    raw: list[Any] = []
+    rejects: list[tuple[str | None, str | None, str, str | None]] = []
+    for start in range(0, len(texts), _PARSE_CHUNK):
+        chunk = texts[start : start + _PARSE_CHUNK]
+        decoded = [_decode(text) for text in chunk]
+        good = [i for i, rec in enumerate(decoded) if type(rec) is dict]
+        if len(good) < len(chunk):
+            good_set = set(good)
+            rejects.extend(
+                (module, None, str(decoded[i]), _raw_text(chunk[i]))
+                for i in range(len(chunk))
+                if i not in good_set
+            )
+        records: list[dict[str, Any]] = [decoded[i] for i in good]  # type: ignore[misc]
+        done = len(raw)
+        for key in sorted(set().union(*records) - columns.keys()):
+            columns[key] = [None] * done
+        for key, values in columns.items():
+            values.extend([rec.get(key) for rec in records])
+        raw.extend([chunk[i] for i in good])
+        del decoded, records
+
+    columns.setdefault(ID, [None] * len(raw))
+    frame = pd.DataFrame(
+        {
+            **{key: _object_array(values) for key, values in _ordered(columns).items()},
+            RAW_PAYLOAD: _object_array(raw),
+        },
+        dtype=object,
+    )
+    return ParsedRecords(records=frame, rejects=_reject_frame(rejects))
+
+
+def _decode(text: Any) -> dict[str, Any] | str:
+    """The record dict, or the reason it is not one."""
+    if not isinstance(text, str | bytes | bytearray):
+        return "payload is empty" if _is_missing(text) else "payload is not JSON text"
+    try:
+        rec = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return f"payload is not valid JSON ({exc})"
+    if type(rec) is not dict:
+        return f"payload is a JSON {type(rec).__name__}, not a record object"
+    if _id_text(rec.get(ID)) is None:
+        return "record has no id"
+    return rec
+
+
+def _ordered(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """id first, then the Zoho fields by name, so frames from different runs line up."""
+    return {key: columns[key] for key in sorted(columns, key=lambda k: (k != ID, k))}
+
+
+def _raw_text(payload: Any) -> str | None:
+    if isinstance(payload, bytes | bytearray):
+        return payload.decode("utf-8", errors="replace")
+    return payload if isinstance(payload, str) else None
+
+
+# -- exact dedupe -------------------------------------------------------------------------------
+
+
+def latest_versions(frame: pd.DataFrame, key: str, time_column: str) -> pd.DataFrame:
+    """Keep one row per key: the newest ``time_column``; among equal times the last one seen.
+
+    Rows whose key is missing are kept as they are (they are not versions of anything).
+    Survivors keep their original order; the index is reset.
+    """
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    position = np.arange(len(frame))
+    keyed = frame[key].notna().to_numpy()
+    order = pd.DataFrame(
+        {"key": frame[key].to_numpy(), "time": frame[time_column].to_numpy(), "pos": position}
+    )[keyed]
+    # A stable sort by time keeps arrival order among ties, so the last one seen sorts last.
+    order = order.sort_values("time", kind="stable", na_position="first")
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[order.drop_duplicates("key", keep="last")["pos"].to_numpy()] = True
+    keep |= ~keyed
+    return frame[keep].reset_index(drop=True)
+
+
+# -- mapping ------------------------------------------------------------------------------------
+
+
+def transform_accounts(records: pd.DataFrame) -> AccountsResult:
+    """Map parsed Account records to Books business customers (DESIGN.md B2), newest version each."""
+    records = records.reset_index(drop=True)
+    n = len(records)
+    ids, id_bad = _ids(_column(records, ID))
+    times, time_reason = _modified_times(_column(records, MODIFIED_TIME))
+    reasons = _Reasons(n)
+    reasons.add(id_bad, "record has no id")
+    reasons.add_each(time_reason)
+    text: dict[str, np.ndarray] = {}
+    for target, field in _ACCOUNT_TEXT.items():
+        values, bad = _clean_text(
+            _column(records, field), collapse=target in _NAME_COLUMNS, lower=False
+        )
+        reasons.add(bad, f"{field} is not text")
+        text[target] = values
+
+    ok = ~reasons.any()
+    customers = pd.DataFrame(
+        {
+            "crm_account_id": ids,
+            "crm_contact_id": _nones(n),
+            "customer_sub_type": _filled(n, "business"),
+            "contact_name": text["company_name"],
+            "email": _nones(n),
+            "mobile": _nones(n),
+            **text,
+            RAW_PAYLOAD: _raw_payloads(records),
+        },
+        dtype=object,
+    )
+    customers["crm_modified_time"] = times
+    customers = latest_versions(customers[ok], "crm_account_id", "crm_modified_time")
+    return AccountsResult(
+        customers=customers[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
+        rejects=reasons.frame(settings.ACCOUNTS, ids, _raw_payloads(records)),
+    )
+
+
+def transform_contacts(records: pd.DataFrame) -> ContactsResult:
+    """Map parsed Contact records: with an account -> contact persons, without -> individuals (B2)."""
+    records = records.reset_index(drop=True)
+    n = len(records)
+    ids, id_bad = _ids(_column(records, ID))
+    times, time_reason = _modified_times(_column(records, MODIFIED_TIME))
+    account_ids, has_account, lookup_bad = _lookup_ids(_column(records, ACCOUNT_LOOKUP))
+    reasons = _Reasons(n)
+    reasons.add(id_bad, "record has no id")
+    reasons.add_each(time_reason)
+    reasons.add(lookup_bad, "Account_Name is not a lookup with an account id")
+    text: dict[str, np.ndarray] = {}
+    for target, field in {**_PERSON_TEXT, **_INDIVIDUAL_TEXT}.items():
+        values, bad = _clean_text(
+            _column(records, field), collapse=target in _NAME_COLUMNS, lower=target == "email"
+        )
+        # A field only matters where it is mapped: Fax and addresses only for individuals.
+        used_by = (
+            np.ones(n, dtype=bool)
+            if target in _PERSON_TEXT and target in _INDIVIDUAL_TEXT
+            else has_account
+            if target in _PERSON_TEXT
+            else ~has_account
+        )
+        reasons.add(bad & used_by, f"{field} is not text")
+        text[target] = values
+
+    raw = _raw_payloads(records)
+    all_columns = pd.DataFrame(
+        {"crm_contact_id": ids, "crm_account_id": account_ids, **text, RAW_PAYLOAD: raw},
+        dtype=object,
+    )
+    all_columns["crm_modified_time"] = times
+    all_columns["_has_account"] = has_account
+    # Dedupe before splitting: a contact may have gained or lost its account between versions.
+    latest = latest_versions(all_columns[~reasons.any()], "crm_contact_id", "crm_modified_time")
+    with_account = latest["_has_account"].to_numpy(dtype=bool)
+
+    persons = latest[with_account].reset_index(drop=True)
+    individuals = latest[~with_account].reset_index(drop=True)
+    m = len(individuals)
+    individuals = individuals.assign(
+        **{
+            name: pd.Series(values, dtype=object)
+            for name, values in {
+                "crm_account_id": _nones(m),
+                "customer_sub_type": _filled(m, "individual"),
+                "contact_name": _full_names(
+                    individuals["first_name"].to_numpy(), individuals["last_name"].to_numpy()
+                ),
+                "company_name": _nones(m),
+                "website": _nones(m),
+                "notes": _nones(m),
+            }.items()
+        }
+    )
+    return ContactsResult(
+        customers=individuals[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
+        contact_persons=persons[[*CONTACT_PERSON_COLUMNS, RAW_PAYLOAD]],
+        rejects=reasons.frame(settings.CONTACTS, ids, raw),
+    )
+
+
+# -- column helpers -----------------------------------------------------------------------------
+
+
+def _column(records: pd.DataFrame, field: str) -> np.ndarray:
+    """A field as an object array; a field the CRM did not return is all missing."""
+    if field in records:
+        return records[field].to_numpy(dtype=object)
+    return _nones(len(records))
+
+
+def _clean_text(
+    values: np.ndarray, *, collapse: bool, lower: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trimmed NFC text (None for blank), and a mask of values that are not text at all."""
+    out, is_str, bad = _as_text(values)
+    texts: Iterable[str] = out[is_str].tolist()
+    texts = map(_drop_nul, map(_nfc, texts))
+    if collapse:
+        texts = (" ".join(s.split()) for s in texts)
+    texts = map(_strip, texts)
+    if lower:
+        texts = map(str.lower, texts)
+    out[is_str] = _object_array([s or None for s in texts])
+    return out, bad
+
+
+def _as_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values with numbers as text and missing as None, mask of strings, mask of non-text)."""
+    out = values.copy()
+    missing = pd.isna(out)
+    out[missing] = None
+    is_str = np.fromiter(map(isinstance, out, repeat(str)), dtype=bool, count=len(out))
+    other = np.flatnonzero(~is_str & ~missing)
+    bad = np.zeros(len(out), dtype=bool)
+    for i in other:  # rare: numbers the CRM sent unquoted, or values that are not text at all
+        text = _number_text(out[i])
+        if text is None:
+            bad[i] = True
+            out[i] = None
+        else:
+            out[i] = text
+            is_str[i] = True
+    return out, is_str, bad
+
+
+def _number_text(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+def _ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CRM ids as trimmed text, and the mask of rows without a usable id."""
+    out, _, _ = _as_text(values)
+    out = _object_array([_id_text(v) for v in out])
+    return out, pd.isna(out)
+
+
+def _id_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip(_STRIP_CHARS) or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _modified_times(values: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Modified_Time in UTC, and per row the reason it is unusable (None where it is fine)."""
+    texts, is_str, _ = _as_text(values)
+    texts[~is_str] = None
+    series = pd.Series(texts, dtype=object)
+    times = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
+    present = series.notna().to_numpy()
+    has_offset = series[present].map(lambda s: _HAS_OFFSET.search(s) is not None)
+    no_offset = np.zeros(len(series), dtype=bool)
+    no_offset[np.flatnonzero(present)] = ~has_offset.to_numpy(dtype=bool)
+    times[no_offset] = pd.NaT
+    reason = _nones(len(series))
+    reason[~present] = "Modified_Time is missing"
+    unparsable = present & times.isna().to_numpy()
+    reason[unparsable] = [
+        f"Modified_Time {s!r} is not an ISO-8601 time with an offset" for s in texts[unparsable]
+    ]
+    return times.astype("datetime64[us, UTC]"), reason
+
+
+def _lookup_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account id or None, has-account mask, malformed-lookup mask) of Account_Name lookups."""
+    n = len(values)
+    missing = pd.isna(values)
+    ids = _nones(n)
+    rows = np.flatnonzero(~missing)
+    ids[rows] = [
+        _id_text(v.get(ID)) if isinstance(v, dict) else None for v in values[rows].tolist()
+    ]
+    has_account = ~pd.isna(ids)
+    return ids, has_account, ~missing & ~has_account
+
+
+def _full_names(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """ "First Last", or whichever of the two exists."""
+    has_first = ~pd.isna(first)
+    has_last = ~pd.isna(last)
+    out = np.where(has_first, first, last)
+    both = has_first & has_last
+    out[both] = first[both] + " " + last[both]
+    return out
+
+
+def _raw_payloads(records: pd.DataFrame) -> np.ndarray:
+    """The original JSON of each record; rebuilt from the fields if the caller did not keep it."""
+    if RAW_PAYLOAD in records:
+        return records[RAW_PAYLOAD].to_numpy(dtype=object)
+    rows = records.astype(object).where(records.notna(), None).to_dict("records")
+    return _object_array(
+        [json.dumps(r, ensure_ascii=False, default=str, sort_keys=True) for r in rows]
+    )
+
+
+class _Reasons:
+    """Why each row cannot be mapped; a row may collect several reasons."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._checks: list[tuple[np.ndarray, np.ndarray | str]] = []
+
+    def add(self, mask: np.ndarray, reason: str) -> None:
+        if mask.any():
+            self._checks.append((mask, reason))
+
+    def add_each(self, reasons: np.ndarray) -> None:
+        mask = ~pd.isna(reasons)
+        if mask.any():
+            self._checks.append((mask, reasons))
+
+    def any(self) -> np.ndarray:
+        out = np.zeros(self._n, dtype=bool)
+        for mask, _ in self._checks:
+            out |= mask
+        return out
+
+    def frame(self, module: str, ids: np.ndarray, raw: np.ndarray) -> pd.DataFrame:
+        rows = np.flatnonzero(self.any())
+        texts: list[list[str]] = [[] for _ in rows]
+        for mask, reason in self._checks:
+            for slot, row in enumerate(rows):
+                if mask[row]:
+                    texts[slot].append(reason if isinstance(reason, str) else str(reason[row]))
+        return _reject_frame(
+            [
+                (module, ids[row], "; ".join(parts), raw[row])
+                for row, parts in zip(rows.tolist(), texts, strict=True)
+            ]
+        )
+
+
+def _reject_frame(rows: list[tuple[str | None, str | None, str, str | None]]) -> pd.DataFrame:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(REJECT_COLUMNS)
+    return pd.DataFrame(
+        {
+            name: _object_array(list(values))
+            for name, values in zip(REJECT_COLUMNS, columns, strict=True)
+        },
+        dtype=object,
+    )
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array, even when the values are themselves lists."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _nones(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
+
+
+def _filled(n: int, value: str) -> np.ndarray:
+    return np.full(n, value, dtype=object)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
