@@ -186,7 +186,12 @@ class SandboxServer:
         httpd.sandbox = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name="crm-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="crm-sandbox",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

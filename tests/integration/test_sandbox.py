@@ -1,0 +1,553 @@
+"""The CRM sandbox over real HTTP on loopback: Zoho's envelopes, limits, clock and faults."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+import requests
+
+from crm_books import settings
+from crm_books.sandbox import SandboxConfig, SandboxServer
+
+TIMEOUT = 10
+ACCOUNT_FIELDS = ",".join(settings.MODULE_FIELDS[settings.ACCOUNTS])
+
+
+def _token(sb: SandboxServer, session: requests.Session) -> str:
+    resp = session.post(
+        f"{sb.accounts_url}/oauth/v2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+            "refresh_token": sb.refresh_token,
+        },
+        timeout=TIMEOUT,
+    )
+    return str(resp.json()["access_token"])
+
+
+class Api:
+    """A minimal authenticated caller (the real client is tested elsewhere)."""
+
+    def __init__(self, sb: SandboxServer) -> None:
+        self.sb = sb
+        self.session = requests.Session()
+        self.token = _token(sb, self.session)
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        h = {"Authorization": f"Zoho-oauthtoken {self.token}", **(headers or {})}
+        return self.session.request(
+            method, f"{self.sb.base_url}{path}", headers=h, timeout=TIMEOUT, **kwargs
+        )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("GET", path, **kwargs)
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    cfg = SandboxConfig(**getattr(request, "param", {}))
+    with SandboxServer(cfg) as sb:
+        yield sb
+
+
+@pytest.fixture
+def api(sandbox: SandboxServer) -> Api:
+    return Api(sandbox)
+
+
+def sandbox_config(**kwargs: Any) -> pytest.MarkDecorator:
+    """Runs a test against a sandbox built with these SandboxConfig arguments."""
+    return pytest.mark.parametrize("sandbox", [kwargs], indirect=True, ids=["config"])
+
+
+def read_all(api: Api, module: str, fields: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    """Pages by `page` up to the discrete limit, then by page_token; returns (records, calls)."""
+    limit = api.sb.config.discrete_page_limit
+    per_page = int(params.pop("per_page", 200))
+    out: list[dict[str, Any]] = []
+    page, token, calls = 1, None, 0
+    while True:
+        query = {"fields": fields, "per_page": per_page, **params}
+        if token:
+            query["page_token"] = token
+        else:
+            query["page"] = page
+        resp = api.get(f"/crm/v8/{module}", params=query)
+        calls += 1
+        if resp.status_code == 204:
+            return out, calls
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        out.extend(body["data"])
+        if not body["info"]["more_records"]:
+            return out, calls
+        if (page + 1) * per_page > limit or token:
+            token = body["info"]["next_page_token"]
+        else:
+            page += 1
+
+
+# -- OAuth -------------------------------------------------------------------------------------
+def test_token_flow_and_bad_credentials(sandbox: SandboxServer) -> None:
+    s = requests.Session()
+    url = f"{sandbox.accounts_url}/oauth/v2/token"
+    good = {
+        "grant_type": "refresh_token",
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "refresh_token": sandbox.refresh_token,
+    }
+    body = s.post(url, data=good, timeout=TIMEOUT).json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert body["api_domain"] == sandbox.base_url
+    assert s.post(url, data={**good, "client_secret": "nope"}, timeout=TIMEOUT).json() == {
+        "error": "invalid_client"
+    }
+    assert s.post(url, data={**good, "refresh_token": "nope"}, timeout=TIMEOUT).json() == {
+        "error": "invalid_code"
+    }
+    ok = s.get(
+        f"{sandbox.base_url}/crm/v8/org",
+        headers={"Authorization": f"Zoho-oauthtoken {body['access_token']}"},
+        timeout=TIMEOUT,
+    )
+    assert ok.status_code == 200
+
+
+def test_missing_garbled_and_unknown_tokens_are_401(sandbox: SandboxServer) -> None:
+    url = f"{sandbox.base_url}/crm/v8/Accounts?fields=Account_Name"
+    missing = requests.get(url, timeout=TIMEOUT)
+    assert missing.status_code == 401 and missing.json()["code"] == "AUTHENTICATION_FAILURE"
+    garbled = requests.get(url, headers={"Authorization": "Bearer abc"}, timeout=TIMEOUT)
+    assert garbled.status_code == 401 and garbled.json()["code"] == "AUTHENTICATION_FAILURE"
+    unknown = requests.get(
+        url, headers={"Authorization": "Zoho-oauthtoken 1000.abc.def"}, timeout=TIMEOUT
+    )
+    assert unknown.status_code == 401
+    assert unknown.json() == {
+        "code": "INVALID_TOKEN",
+        "details": {},
+        "message": "invalid oauth token",
+        "status": "error",
+    }
+
+
+def test_tokens_expire_after_the_configured_ttl(sandbox: SandboxServer, api: Api) -> None:
+    assert api.get("/crm/v8/org").status_code == 200
+    sandbox.set_faults(token_ttl_seconds=0.3)
+    time.sleep(0.5)
+    expired = api.get("/crm/v8/org")
+    assert expired.status_code == 401 and expired.json()["code"] == "INVALID_TOKEN"
+    api.token = _token(sandbox, api.session)
+    assert api.get("/crm/v8/org").status_code == 200
+
+
+# -- record listing ----------------------------------------------------------------------------
+def test_fields_is_required_limited_to_50_and_checked(api: Api) -> None:
+    missing = api.get("/crm/v8/Accounts")
+    assert missing.status_code == 400
+    assert missing.json()["code"] == "REQUIRED_PARAM_MISSING"
+    too_many = api.get("/crm/v8/Accounts", params={"fields": ",".join(f"F{i}" for i in range(51))})
+    assert too_many.status_code == 400 and too_many.json()["code"] == "LIMIT_EXCEEDED"
+    unknown = api.get("/crm/v8/Accounts", params={"fields": "Account_Name,Shoe_Size"})
+    assert unknown.status_code == 400
+    assert unknown.json()["code"] == "INVALID_DATA"
+    assert "Shoe_Size" in unknown.json()["message"]
+    assert unknown.json()["details"] == {"api_name": "Shoe_Size"}
+    module = api.get("/crm/v8/Leadz", params={"fields": "id"})
+    assert module.status_code == 400 and module.json()["code"] == "INVALID_MODULE"
+
+
+def test_only_requested_fields_and_zoho_shapes(api: Api) -> None:
+    resp = api.get(
+        "/crm/v8/Contacts",
+        params={"fields": "Last_Name,Account_Name,Modified_Time", "per_page": 50},
+    )
+    body = resp.json()
+    assert resp.status_code == 200
+    assert set(body["info"]) >= {
+        "per_page",
+        "count",
+        "page",
+        "sort_by",
+        "sort_order",
+        "more_records",
+        "next_page_token",
+        "previous_page_token",
+        "page_token_expiry",
+    }
+    assert body["info"]["count"] == len(body["data"]) == 50
+    for rec in body["data"]:
+        assert set(rec) == {"id", "Last_Name", "Account_Name", "Modified_Time"}
+        assert len(rec["id"]) == 19 and rec["id"].isdigit()
+        assert rec["Modified_Time"].endswith("+05:30")  # the org's time zone, Asia/Kolkata
+        if rec["Account_Name"] is not None:
+            assert set(rec["Account_Name"]) == {"name", "id"}
+
+
+@sandbox_config(accounts=2345, contacts=0, deals=0)
+def test_more_than_2000_records_read_exactly_once(api: Api) -> None:
+    records, calls = read_all(
+        api, "Accounts", ACCOUNT_FIELDS, sort_by="Modified_Time", sort_order="asc"
+    )
+    ids = [r["id"] for r in records]
+    assert len(ids) == 2345 and len(set(ids)) == 2345
+    assert calls == 12  # ten pages by number, two by token
+    times = [datetime.fromisoformat(r["Modified_Time"]) for r in records]
+    assert times == sorted(times)
+
+
+@sandbox_config(accounts=2200, contacts=0, deals=0)
+def test_page_beyond_the_discrete_limit_is_refused(api: Api) -> None:
+    resp = api.get("/crm/v8/Accounts", params={"fields": "Account_Name", "page": 11})
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "DISCRETE_PAGINATION_LIMIT_EXCEEDED"
+
+
+@sandbox_config(accounts=120, contacts=0, deals=0, discrete_page_limit=20, query_record_limit=50)
+def test_query_limit_then_restart_from_last_modified_time(api: Api) -> None:
+    params = {"sort_by": "Modified_Time", "sort_order": "asc", "per_page": 10}
+    first, _ = _read_until_limit(api, params, None)
+    assert len(first) == 50
+    # a fresh query from the last Modified_Time seen continues; overlap is by design
+    seen = {r["id"] for r in first}
+    since = first[-1]["Modified_Time"]
+    while True:
+        more, done = _read_until_limit(api, params, since)
+        seen.update(r["id"] for r in more)
+        if done:
+            break
+        since = more[-1]["Modified_Time"]
+    assert len(seen) == 120
+
+
+def _read_until_limit(
+    api: Api, params: dict[str, Any], since: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Reads one query until PAGINATION_LIMIT_EXCEEDED (False) or the end (True)."""
+    out: list[dict[str, Any]] = []
+    headers = {"If-Modified-Since": since} if since else {}
+    page, token = 1, None
+    while True:
+        q = {"fields": "Account_Name,Modified_Time", **params}
+        q.update({"page_token": token} if token else {"page": page})
+        resp = api.get("/crm/v8/Accounts", params=q, headers=headers)
+        if resp.status_code == 400:
+            assert resp.json()["code"] == "PAGINATION_LIMIT_EXCEEDED"
+            return out, False
+        body = resp.json()
+        out.extend(body["data"])
+        if not body["info"]["more_records"]:
+            return out, True
+        if (page + 1) * 10 > 20 or token:
+            token = body["info"]["next_page_token"]
+        else:
+            page += 1
+
+
+def test_page_token_survives_modifications_mid_iteration(sandbox: SandboxServer, api: Api) -> None:
+    first = api.get(
+        "/crm/v8/Contacts",
+        params={"fields": "Last_Name", "sort_by": "id", "sort_order": "asc", "per_page": 100},
+    ).json()
+    # records on the next pages change while the client is between pages
+    untouched = sandbox.store.get(settings.CONTACTS, first["data"][-1]["id"])
+    assert untouched is not None
+    for rec in first["data"][:5]:
+        sandbox.store.upsert(settings.CONTACTS, {"id": rec["id"], "Last_Name": "Changed"})
+    rest, _ = read_all_tokens(api, first["info"]["next_page_token"])
+    ids = [r["id"] for r in first["data"]] + [r["id"] for r in rest]
+    assert len(ids) == len(set(ids)) == 300
+
+
+def read_all_tokens(api: Api, token: str) -> tuple[list[dict[str, Any]], int]:
+    out: list[dict[str, Any]] = []
+    calls = 0
+    while token:
+        resp = api.get(
+            "/crm/v8/Contacts",
+            params={
+                "fields": "Last_Name",
+                "sort_by": "id",
+                "sort_order": "asc",
+                "per_page": 100,
+                "page_token": token,
+            },
+        )
+        calls += 1
+        body = resp.json()
+        out.extend(body["data"])
+        token = body["info"]["next_page_token"]
+    return out, calls
+
+
+def test_sort_order_and_sort_by(api: Api) -> None:
+    for sort_by in ("id", "Created_Time", "Modified_Time"):
+        for order in ("asc", "desc"):
+            data = api.get(
+                "/crm/v8/Deals",
+                params={
+                    "fields": "Created_Time,Modified_Time",
+                    "sort_by": sort_by,
+                    "sort_order": order,
+                },
+            ).json()["data"]
+            key = [
+                int(r["id"]) if sort_by == "id" else datetime.fromisoformat(r[sort_by])
+                for r in data
+            ]
+            assert key == sorted(key, reverse=order == "desc"), (sort_by, order)
+    bad = api.get("/crm/v8/Deals", params={"fields": "Stage", "sort_by": "Amount"})
+    assert bad.status_code == 400
+
+
+# -- incremental reads -------------------------------------------------------------------------
+@sandbox_config(clock_start=datetime(2026, 11, 20, tzinfo=UTC))
+def test_if_modified_since_filters_and_304(sandbox: SandboxServer, api: Api) -> None:
+    later = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    nothing = api.get(
+        "/crm/v8/Accounts",
+        params={"fields": "Account_Name"},
+        headers={"If-Modified-Since": format_datetime(later, usegmt=True)},
+    )
+    assert nothing.status_code == 304 and nothing.content == b""
+    sandbox.set_clock(later + timedelta(hours=1))
+    changed = sandbox.store.upsert(settings.ACCOUNTS, {"Account_Name": "New Co"})
+    iso = api.get(
+        "/crm/v8/Accounts",
+        params={"fields": "Account_Name,Modified_Time"},
+        headers={"If-Modified-Since": "2026-11-25T17:30:00+05:30"},  # the same moment as `later`
+    )
+    assert iso.status_code == 200
+    assert [r["id"] for r in iso.json()["data"]] == [changed["id"]]
+    assert iso.json()["data"][0]["Modified_Time"] == "2026-11-25T18:30:00+05:30"
+    # Modified_Time >= If-Modified-Since: the boundary is included
+    exact = api.get(
+        "/crm/v8/Accounts",
+        params={"fields": "Account_Name"},
+        headers={"If-Modified-Since": "2026-11-25T13:00:00Z"},
+    )
+    assert [r["id"] for r in exact.json()["data"]] == [changed["id"]]
+
+
+@sandbox_config(accounts=0, contacts=0, deals=0)
+def test_empty_module_is_204(api: Api) -> None:
+    resp = api.get("/crm/v8/Accounts", params={"fields": "Account_Name"})
+    assert resp.status_code == 204 and resp.content == b""
+    assert api.get("/crm/v8/Accounts/deleted").status_code == 204
+
+
+@sandbox_config(clock_start=datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+def test_deleted_records_listing(sandbox: SandboxServer, api: Api) -> None:
+    victim = api.get("/crm/v8/Accounts", params={"fields": "Account_Name", "per_page": 1}).json()
+    rid = victim["data"][0]["id"]
+    resp = api.call("DELETE", "/crm/v8/Accounts", params={"ids": rid})
+    assert resp.json()["data"][0]["code"] == "SUCCESS"
+    assert api.get(f"/crm/v8/Accounts/{rid}").status_code == 204
+    since = {"If-Modified-Since": "2026-11-26T08:59:00Z"}
+    recent = api.get("/crm/v8/Accounts/deleted", params={"type": "all"}, headers=since).json()
+    assert [d["id"] for d in recent["data"]] == [rid]
+    entry = recent["data"][0]
+    assert entry["type"] == "recycle" and entry["display_name"]
+    assert entry["deleted_time"] == "2026-11-26T14:30:00+05:30"
+    everything = api.get("/crm/v8/Accounts/deleted", params={"type": "all"}).json()["data"]
+    assert {d["type"] for d in everything} == {"recycle", "permanent"}
+    recycle = api.get("/crm/v8/Accounts/deleted", params={"type": "recycle"}).json()["data"]
+    assert {d["type"] for d in recycle} == {"recycle"}
+    after = {"If-Modified-Since": "2026-11-26T10:00:00Z"}
+    assert api.get("/crm/v8/Accounts/deleted", headers=after).status_code == 304
+
+
+# -- org and metadata --------------------------------------------------------------------------
+def test_org_and_set_org(sandbox: SandboxServer, api: Api) -> None:
+    org = api.get("/crm/v8/org").json()["org"][0]
+    assert org["id"] == "sandbox-org-1" and org["company_name"] == "Sandbox Org"
+    sandbox.set_org("other-org", "Other Org")
+    assert api.get("/crm/v8/org").json()["org"][0]["id"] == "other-org"
+
+
+def test_metadata_covers_the_fields_the_product_reads(api: Api) -> None:
+    modules = api.get("/crm/v8/settings/modules").json()["modules"]
+    assert {m["api_name"] for m in modules} >= set(settings.MODULE_FIELDS)
+    assert all(m["api_supported"] for m in modules)
+    for module, wanted in settings.MODULE_FIELDS.items():
+        fields = api.get("/crm/v8/settings/fields", params={"module": module}).json()["fields"]
+        by_name = {f["api_name"]: f for f in fields}
+        assert set(wanted) <= set(by_name)
+        assert {"Owner", "Created_By"} <= set(by_name)
+        for f in fields:
+            assert {"api_name", "data_type", "json_type", "field_label", "length"} <= set(f)
+    contacts = api.get("/crm/v8/settings/fields", params={"module": "Contacts"}).json()["fields"]
+    lookup = next(f for f in contacts if f["api_name"] == "Account_Name")
+    assert lookup["data_type"] == "lookup" and lookup["lookup"]["module"]["api_name"] == "Accounts"
+    assert api.get("/crm/v8/settings/fields", params={"module": "Nope"}).status_code == 400
+
+
+# -- writes ------------------------------------------------------------------------------------
+@sandbox_config(clock_start=datetime(2026, 11, 26, 8, 30, tzinfo=UTC))
+def test_writes_use_the_settable_clock(sandbox: SandboxServer, api: Api) -> None:
+    created = api.call(
+        "POST", "/crm/v8/Accounts", json={"data": [{"Account_Name": "Clockwork Ltd"}]}
+    )
+    assert created.status_code == 201
+    result = created.json()["data"][0]
+    assert result["code"] == "SUCCESS" and result["message"] == "record added"
+    rid = result["details"]["id"]
+    assert len(rid) == 19 and result["details"]["Modified_Time"] == "2026-11-26T14:00:00+05:30"
+    sandbox.advance_clock(timedelta(hours=2))
+    updated = api.call(
+        "PUT", "/crm/v8/Accounts", json={"data": [{"id": rid, "Phone": "+91 1"}]}
+    ).json()["data"][0]
+    assert updated["message"] == "record updated"
+    rec = api.get(f"/crm/v8/Accounts/{rid}").json()["data"][0]
+    assert rec["Phone"] == "+91 1" and rec["Account_Name"] == "Clockwork Ltd"
+    assert rec["Created_Time"] == "2026-11-26T14:00:00+05:30"
+    assert rec["Modified_Time"] == "2026-11-26T16:00:00+05:30"
+    bad = api.call("POST", "/crm/v8/Contacts", json={"data": [{"First_Name": "No Last"}]})
+    assert bad.status_code == 400
+    assert bad.json()["data"][0]["code"] == "MANDATORY_NOT_FOUND"
+    missing = api.call("PUT", "/crm/v8/Accounts", json={"data": [{"id": "1", "Phone": "2"}]})
+    assert missing.json()["data"][0]["code"] == "INVALID_DATA"
+
+
+def test_admin_http_endpoints(sandbox: SandboxServer, api: Api) -> None:
+    base = f"{sandbox.base_url}/__sandbox"
+    s = requests.Session()
+    assert s.get(f"{base}/health", timeout=TIMEOUT).json()["status"] == "ok"
+    now = s.post(f"{base}/clock", json={"now": "2026-12-01T00:00:00Z"}, timeout=TIMEOUT).json()
+    assert now["now"] == "2026-12-01T00:00:00+00:00"
+    s.post(f"{base}/clock", json={"advance_seconds": 60}, timeout=TIMEOUT)
+    saved = s.post(
+        f"{base}/records/Deals",
+        json=[{"Deal_Name": "Admin deal", "Stage": "Closed Won"}],
+        timeout=TIMEOUT,
+    ).json()["data"][0]
+    assert saved["Modified_Time"] == "2026-12-01T05:31:00+05:30"
+    assert api.get(f"/crm/v8/Deals/{saved['id']}").json()["data"][0]["Stage"] == "Closed Won"
+    assert s.delete(f"{base}/records/Deals/{saved['id']}", timeout=TIMEOUT).json()["deleted"]
+    s.post(f"{base}/org", json={"org_id": "o2", "org_name": "Two"}, timeout=TIMEOUT)
+    assert api.get("/crm/v8/org").json()["org"][0]["company_name"] == "Two"
+    s.post(f"{base}/faults", json={"rate_limit_every": 1}, timeout=TIMEOUT)
+    assert api.get("/crm/v8/org").status_code == 429
+    stats = s.get(f"{base}/stats", timeout=TIMEOUT).json()
+    assert stats["by_status"]["429"] == 1 and stats["by_path"]["/crm/v8/org"] == 2
+
+
+# -- faults ------------------------------------------------------------------------------------
+def test_rate_limit_every_nth_request(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_faults(rate_limit_every=3, retry_after_seconds=2)
+    statuses = [api.get("/crm/v8/org") for _ in range(7)]
+    assert [r.status_code for r in statuses] == [200, 200, 429, 200, 200, 429, 200]
+    limited = statuses[2]
+    assert limited.headers["Retry-After"] == "2"
+    assert limited.json()["code"] == "TOO_MANY_REQUESTS"
+    assert sandbox.stats["by_status"][429] == 2
+
+
+def test_random_server_errors_are_seeded(sandbox: SandboxServer, api: Api) -> None:
+    def run() -> list[int]:
+        sandbox.set_faults(error_rate=0.5, seed=11)
+        return [api.get("/crm/v8/org").status_code for _ in range(40)]
+
+    first = run()
+    assert first == run()  # same seed, same faults
+    assert set(first) - {200} <= {500, 502, 503} and len(set(first)) >= 3
+    sandbox.set_faults()
+    assert {api.get("/crm/v8/org").status_code for _ in range(10)} == {200}
+
+
+def test_slow_responses(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.set_faults(slow_seconds=0.4)
+    start = time.monotonic()
+    assert api.get("/crm/v8/org").status_code == 200
+    assert time.monotonic() - start >= 0.4
+    with pytest.raises(requests.Timeout):
+        api.session.get(f"{sandbox.base_url}/crm/v8/org", timeout=0.1)
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_cli_serve_starts_and_answers(tmp_path: Any) -> None:
+    port = _free_port()
+    data = tmp_path / "crm.json"
+    data.write_text(
+        '{"Accounts": [{"id": "5843104000000123456", "Account_Name": "From File", '
+        '"Modified_Time": "2026-01-02T03:04:05+00:00"}]}',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(["plugins", os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crm_books.sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--contacts",
+            "5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = requests.get(f"{base}/__sandbox/health", timeout=1).json()
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
+        assert health["counts"] == {"Accounts": 1, "Contacts": 5, "Deals": 0}
+        sb = type(
+            "Cli",
+            (),
+            {
+                "accounts_url": base,
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+                "refresh_token": "sandbox-refresh",
+            },
+        )
+        token = _token(sb, requests.Session())  # type: ignore[arg-type]
+        rec = requests.get(
+            f"{base}/crm/v8/Accounts/5843104000000123456",
+            headers={"Authorization": f"Zoho-oauthtoken {token}"},
+            timeout=TIMEOUT,
+        ).json()["data"][0]
+        assert rec["Account_Name"] == "From File"
+        assert rec["Modified_Time"] == "2026-01-02T08:34:05+05:30"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
