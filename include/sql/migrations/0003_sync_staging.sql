@@ -63,3 +63,11 @@ CREATE TABLE IF NOT EXISTS books.crm_deletions (
     applied_run_id      TEXT NOT NULL,
     PRIMARY KEY (module, crm_id)
 );
+
+CREATE TABLE IF NOT EXISTS books.stg_duplicate_candidates (
+    run_id              TEXT NOT NULL,
+    group_key           TEXT NOT NULL,
+    customer_id         BIGINT NOT NULL,
+    match_reason        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_stg_duplicate_candidates_run ON books.stg_duplicate_candidates (run_id);

@@ -1,0 +1,607 @@
+"""crm_books_sync's steps: extract to staging, transform, quality gate, load, deletions, duplicates, run log.
+
+Each public function is one Airflow task. They take an engine and (where needed) a CRM client, so
+tests and the benchmark drive them without Airflow; ``sync_tasks`` builds both from connections.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine
+
+from crm_books import settings
+from crm_books.record_schema import (
+    CONTACT_PERSON_COLUMNS,
+    CUSTOMER_COLUMNS,
+    RAW_PAYLOAD,
+    REJECT_COLUMNS,
+)
+from crm_books.warehouse import (
+    as_utc,
+    bulk_insert,
+    db_timestamp,
+    migrate,
+    run_sql,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crm_books.crm_client import ZohoCrmClient
+
+log = logging.getLogger(__name__)
+
+# Re-read a little before the lower bound: CRM clocks and commit order are not exact.
+DEFAULT_OVERLAP = timedelta(minutes=10)
+EXTRACT_COMMIT_EVERY = 5_000
+TRANSFORM_CHUNK = 100_000
+DEFAULT_MAX_REJECT_FRACTION = 0.2
+
+STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS, RAW_PAYLOAD)
+STG_CONTACT_PERSON_COLUMNS = ("run_id", *CONTACT_PERSON_COLUMNS, RAW_PAYLOAD)
+STG_REJECT_COLUMNS = ("run_id", "stage", *REJECT_COLUMNS)
+
+
+class OrganizationMismatchError(RuntimeError):
+    """B7: the warehouse belongs to another CRM organisation."""
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """What one run of crm_books_sync is asked to do."""
+
+    run_id: str
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
+    full_refresh: bool = False
+    modules: tuple[str, ...] = settings.SYNC_MODULES
+    dag_id: str = settings.SYNC_DAG_ID
+    overlap: timedelta = DEFAULT_OVERLAP
+    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+
+
+@dataclass
+class ModuleCounts:
+    """Counts per module that the run log and the task summaries report."""
+
+    extracted: int = 0
+    deleted_seen: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    held: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def ensure_schema(engine: Engine) -> list[str]:
+    """Apply pending warehouse migrations."""
+    applied = migrate(engine)
+    log.info("warehouse schema up to date (%d migrations applied now)", len(applied))
+    return applied
+
+
+def check_organization(engine: Engine, client: ZohoCrmClient) -> dict[str, str]:
+    """B7: link the warehouse to the first CRM organisation synced; refuse any other."""
+    org = client.organization()
+    org_id = str(org.get("id") or "")
+    if not org_id:
+        raise OrganizationMismatchError("the CRM /org endpoint returned no organisation id")
+    with engine.begin() as conn:
+        run_sql(
+            conn,
+            "sync/insert_organization",
+            {"crm_org_id": org_id, "org_name": org.get("company_name"), "linked_at": _now()},
+        )
+        linked = run_sql(conn, "sync/select_organization").one()
+    if linked.crm_org_id != org_id:
+        raise OrganizationMismatchError(
+            f"this warehouse is linked to CRM organisation {linked.crm_org_id} ({linked.org_name}); "
+            f"the zoho_crm connection points at organisation {org_id} ({org.get('company_name')}). "
+            "Nothing was changed. Point zoho_crm at the linked organisation, or use a new warehouse "
+            "for the other one."
+        )
+    log.info("CRM organisation %s (%s) matches the warehouse", org_id, linked.org_name)
+    return {"crm_org_id": org_id, "org_name": str(linked.org_name or "")}
+
+
+def read_from(run: SyncRun, high_water_mark: datetime | None) -> datetime | None:
+    """Lower bound of an incremental read: the earlier of the interval start and the high-water
+    mark, minus the overlap. None means read everything (first run or full refresh)."""
+    if run.full_refresh or high_water_mark is None:
+        return None
+    bounds = [b for b in (run.interval_start, high_water_mark) if b is not None]
+    return min(bounds) - run.overlap
+
+
+def extract_module(
+    engine: Engine, client: ZohoCrmClient, run: SyncRun, module: str
+) -> dict[str, Any]:
+    """Stream one module's changed and deleted records from the CRM into staging."""
+    with engine.begin() as conn:
+        run_sql(conn, "sync/delete_raw_staging", {"run_id": run.run_id, "module": module})
+        state = run_sql(conn, "sync/select_sync_state", {"module": module}).one_or_none()
+    hwm = as_utc(state.high_water_mark) if state else None
+    deleted_hwm = as_utc(state.deleted_high_water_mark) if state else None
+    since = read_from(run, hwm)
+    deleted_since = read_from(run, deleted_hwm)
+    log.info(
+        "extracting %s modified since %s (high-water mark %s, interval start %s)",
+        module,
+        since or "the beginning",
+        hwm,
+        run.interval_start,
+    )
+    fields = settings.MODULE_FIELDS[module]
+    started = time.monotonic()
+    extracted = 0
+    buffer: list[tuple[Any, ...]] = []
+    for page in client.iter_pages(module, fields, modified_since=since):
+        for record in page:
+            buffer.append(_raw_row(run.run_id, module, record))
+        if len(buffer) >= EXTRACT_COMMIT_EVERY:
+            extracted += _flush(engine, "stg_crm_records", buffer)
+            buffer = []
+            _log_progress(module, extracted, started)
+    extracted += _flush(engine, "stg_crm_records", buffer)
+
+    deleted: list[tuple[Any, ...]] = []
+    for page in client.iter_deleted(module, deleted_since=deleted_since):
+        for item in page:
+            when = _parse_time(item.get("deleted_time"))
+            deleted.append((run.run_id, module, str(item["id"]), db_timestamp(when)))
+    deleted_seen = _flush(engine, "stg_crm_deleted", deleted)
+
+    with engine.begin() as conn:
+        run_sql(
+            conn,
+            "sync/upsert_sync_run",
+            {
+                "run_id": run.run_id,
+                "module": module,
+                "dag_id": run.dag_id,
+                "interval_start": db_timestamp(run.interval_start),
+                "interval_end": db_timestamp(run.interval_end),
+                "read_from": db_timestamp(since),
+                "full_refresh": run.full_refresh,
+                "extracted": extracted,
+                "now": _now(),
+            },
+        )
+    elapsed = time.monotonic() - started
+    log.info(
+        "extracted %s: %d records and %d deletions in %.1f s (%.0f records/s)",
+        module,
+        extracted,
+        deleted_seen,
+        elapsed,
+        extracted / elapsed if elapsed else 0.0,
+    )
+    return {
+        "module": module,
+        "extracted": extracted,
+        "deleted_seen": deleted_seen,
+        "read_from": since.isoformat() if since else None,
+    }
+
+
+def transform_run(
+    engine: Engine, run: SyncRun, *, chunk_size: int = TRANSFORM_CHUNK
+) -> dict[str, int]:
+    """Map and clean this run's newest record versions into staged customers and contact persons."""
+    from crm_books import customer_transform as ct
+
+    with engine.begin() as conn:
+        run_sql(conn, "sync/delete_transformed_staging", {"run_id": run.run_id})
+    counts = {"customers": 0, "contact_persons": 0, "rejected": 0}
+    for module in run.modules:
+        for payloads in _raw_chunks(engine, run.run_id, module, chunk_size):
+            parsed = ct.parse_payloads(payloads)
+            records = ct.latest_versions(parsed.records, "id", "Modified_Time")
+            rejects = [parsed.rejects]
+            customers = persons = None
+            if module == settings.ACCOUNTS:
+                accounts = ct.transform_accounts(records)
+                customers, rejects = accounts.customers, [*rejects, accounts.rejects]
+            else:
+                contacts = ct.transform_contacts(records)
+                customers, persons = contacts.customers, contacts.contact_persons
+                rejects = [*rejects, contacts.rejects]
+            with engine.begin() as conn:
+                counts["customers"] += _stage_frame(
+                    conn,
+                    "stg_customers",
+                    customers,
+                    STG_CUSTOMER_COLUMNS,
+                    run.run_id,
+                    module=module,
+                )
+                if persons is not None:
+                    counts["contact_persons"] += _stage_frame(
+                        conn, "stg_contact_persons", persons, STG_CONTACT_PERSON_COLUMNS, run.run_id
+                    )
+                for frame in rejects:
+                    counts["rejected"] += _stage_frame(
+                        conn,
+                        "stg_rejects",
+                        frame,
+                        STG_REJECT_COLUMNS,
+                        run.run_id,
+                        stage="transform",
+                    )
+    log.info(
+        "transformed: %d customers, %d contact persons staged; %d records could not be mapped",
+        counts["customers"],
+        counts["contact_persons"],
+        counts["rejected"],
+    )
+    return counts
+
+
+def validate_run(
+    engine: Engine, run: SyncRun, *, chunk_size: int = TRANSFORM_CHUNK
+) -> dict[str, int]:
+    """The Great Expectations gate: failing rows are filed as rejects, a failing table stops the run."""
+    from crm_books import quality
+
+    with engine.begin() as conn:
+        run_sql(conn, "sync/delete_quality_rejects", {"run_id": run.run_id})
+    checked = rejected = 0
+    errors: list[str] = []
+    targets = [(m, "sync/select_staged_customers", "customers") for m in run.modules]
+    if settings.CONTACTS in run.modules:
+        targets.append((settings.CONTACTS, "sync/select_staged_contact_persons", "contact persons"))
+    for module, query, label in targets:
+        for frame in _staged_chunks(engine, query, run.run_id, module, chunk_size):
+            if label == "contact persons":
+                result = quality.validate_contact_persons(
+                    frame, max_reject_fraction=run.max_reject_fraction
+                )
+            else:
+                result = quality.validate_customers(
+                    frame, module=module, max_reject_fraction=run.max_reject_fraction
+                )
+            checked += len(frame)
+            rejected += len(result.rejects)
+            errors += [f"{module} {label}: {e}" for e in result.table_errors]
+            with engine.begin() as conn:
+                _stage_frame(
+                    conn,
+                    "stg_rejects",
+                    result.rejects,
+                    STG_REJECT_COLUMNS,
+                    run.run_id,
+                    stage="quality",
+                )
+    log.info("quality gate: %d rows checked, %d rejected", checked, rejected)
+    if errors:
+        message = "quality gate failed, nothing was loaded: " + " | ".join(errors)
+        _mark_failed(engine, run, message)
+        from crm_books.quality import QualityGateError
+
+        raise QualityGateError(message)
+    return {"checked": checked, "rejected": rejected}
+
+
+def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
+    """Upsert the valid staged rows, file the rejects and advance the high-water marks: one transaction."""
+    now = _now()
+    params = {"run_id": run.run_id, "now": now}
+    result: dict[str, dict[str, int]] = {}
+    with engine.begin() as conn:
+        rejected = {r.module: int(r.rejected) for r in run_sql(conn, "sync/count_rejects", params)}
+        if settings.ACCOUNTS in run.modules:
+            counts = _counts(conn, "sync/count_account_customer_changes", params)
+            run_sql(conn, "sync/upsert_account_customers", params)
+            result[settings.ACCOUNTS] = counts
+        if settings.CONTACTS in run.modules:
+            counts = _counts(conn, "sync/count_individual_customer_changes", params)
+            run_sql(conn, "sync/upsert_individual_customers", params)
+            run_sql(conn, "sync/upsert_pending_contact_persons", params)
+            persons = _counts(conn, "sync/count_contact_person_changes", params)
+            for key in counts:
+                counts[key] += persons[key]
+            result[settings.CONTACTS] = counts
+        # Held contacts attach whenever their account exists, whichever modules this run read.
+        run_sql(conn, "sync/attach_pending_contact_persons", params)
+        run_sql(conn, "sync/delete_attached_pending_contact_persons", params)
+        run_sql(conn, "sync/mark_primary_contact_persons", params)
+        held = int(run_sql(conn, "sync/count_held_contact_persons", params).scalar() or 0)
+        run_sql(conn, "sync/insert_rejected_records", params)
+        for module, counts in result.items():
+            counts["rejected"] = rejected.get(module, 0)
+            counts["held"] = held if module == settings.CONTACTS else 0
+            run_sql(conn, "sync/update_sync_run_load", {**params, "module": module, **counts})
+            hwm = run_sql(
+                conn, "sync/select_raw_high_water_mark", {**params, "module": module}
+            ).scalar()
+            run_sql(
+                conn,
+                "sync/advance_high_water_mark",
+                {**params, "module": module, "high_water_mark": hwm},
+            )
+    for module, counts in result.items():
+        log.info(
+            "loaded %s: %d inserted, %d updated, %d unchanged, %d rejected, %d held for their account",
+            module,
+            counts["inserted"],
+            counts["updated"],
+            counts["unchanged"],
+            counts["rejected"],
+            counts["held"],
+        )
+    return result
+
+
+def apply_deletions(engine: Engine, run: SyncRun) -> dict[str, int]:
+    """B5: customers of deleted CRM records are deleted, or kept inactive when they have transactions."""
+    params = {"run_id": run.run_id, "now": _now()}
+    with engine.begin() as conn:
+        for module in run.modules:
+            run_sql(conn, "sync/insert_crm_deletions", {**params, "module": module})
+        effects = _counts(conn, "sync/count_deletion_effects", params)
+        persons = int(run_sql(conn, "sync/count_deleted_contact_persons", params).scalar() or 0)
+        run_sql(conn, "sync/inactivate_deleted_customers", params)
+        run_sql(conn, "sync/delete_deleted_customers", params)
+        run_sql(conn, "sync/delete_deleted_contact_persons", params)
+        for module in run.modules:
+            deleted_hwm = run_sql(
+                conn, "sync/select_deleted_high_water_mark", {**params, "module": module}
+            ).scalar()
+            run_sql(
+                conn,
+                "sync/advance_deleted_high_water_mark",
+                {**params, "module": module, "deleted_high_water_mark": deleted_hwm},
+            )
+            # The run log shows deletion effects on the run's first module row only, not twice.
+        first = run.modules[0]
+        run_sql(
+            conn,
+            "sync/update_sync_run_deletions",
+            {
+                **params,
+                "module": first,
+                "deleted": effects["deleted"] + persons,
+                "inactivated": effects["inactivated"],
+            },
+        )
+    log.info(
+        "deletions: %d customers deleted, %d kept inactive (they have transactions), "
+        "%d contact persons removed",
+        effects["deleted"],
+        effects["inactivated"],
+        persons,
+    )
+    return {
+        "deleted": effects["deleted"],
+        "inactivated": effects["inactivated"],
+        "contact_persons_removed": persons,
+    }
+
+
+def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
+    """B6: record groups of likely duplicate customers; nothing is merged or deleted."""
+    import pandas as pd
+
+    from crm_books.duplicate_detection import find_duplicate_groups
+
+    with engine.connect() as conn:
+        customers = pd.read_sql_query(_text("duplicates/select_active_customers", conn), conn)
+    groups = find_duplicate_groups(customers)
+    with engine.begin() as conn:
+        before = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
+        bulk_insert(
+            conn,
+            "stg_duplicate_candidates",
+            ("run_id", "group_key", "customer_id", "match_reason"),
+            (
+                (run.run_id, g, int(c), r)
+                for g, c, r in groups[["group_key", "customer_id", "match_reason"]].itertuples(
+                    index=False
+                )
+            ),
+        )
+        run_sql(conn, "duplicates/insert_candidates", {"run_id": run.run_id, "now": _now()})
+        after = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
+        run_sql(
+            conn, "sync/update_sync_run_flagged", {"run_id": run.run_id, "flagged": after - before}
+        )
+    log.info(
+        "duplicates: %d customers in %d likely-duplicate groups, %d newly flagged",
+        len(groups),
+        groups["group_key"].nunique() if len(groups) else 0,
+        after - before,
+    )
+    return {"in_groups": len(groups), "newly_flagged": after - before}
+
+
+def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
+    """Mark the run successful, clear its staging and return the run log rows."""
+    with engine.begin() as conn:
+        run_sql(
+            conn,
+            "sync/finish_sync_run",
+            {"run_id": run.run_id, "status": "success", "message": None, "now": _now()},
+        )
+        run_sql(conn, "sync/delete_run_staging", {"run_id": run.run_id})
+        rows = [
+            dict(r._mapping) for r in run_sql(conn, "sync/select_sync_runs", {"run_id": run.run_id})
+        ]
+    for row in rows:
+        log.info(
+            "run summary %s: extracted=%s inserted=%s updated=%s unchanged=%s deleted=%s "
+            "inactivated=%s flagged=%s rejected=%s held=%s",
+            row["module"],
+            row["extracted"],
+            row["inserted"],
+            row["updated"],
+            row["unchanged"],
+            row["deleted"],
+            row["inactivated"],
+            row["flagged"],
+            row["rejected"],
+            row["held"],
+        )
+    return rows
+
+
+def mark_run_failed(engine: Engine, run_id: str, message: str) -> None:
+    """Record a failed run in the run log (called from the DAG's failure callback)."""
+    with engine.begin() as conn:
+        run_sql(
+            conn,
+            "sync/finish_sync_run",
+            {"run_id": run_id, "status": "failed", "message": message[:2000], "now": _now()},
+        )
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return db_timestamp(utcnow()) or ""
+
+
+def _mark_failed(engine: Engine, run: SyncRun, message: str) -> None:
+    mark_run_failed(engine, run.run_id, message)
+
+
+def _text(name: str, conn: Connection) -> Any:
+    from sqlalchemy import text
+
+    from crm_books.warehouse import dialect, sql
+
+    return text(sql(name, dialect(conn)))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return None
+
+
+def _raw_row(run_id: str, module: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    modified = _parse_time(record.get("Modified_Time"))
+    return (
+        run_id,
+        module,
+        str(record.get("id", "")),
+        db_timestamp(modified),
+        json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:
+    if not rows:
+        return 0
+    columns = (
+        ("run_id", "module", "crm_id", "modified_time", "payload")
+        if table_name == "stg_crm_records"
+        else ("run_id", "module", "crm_id", "deleted_time")
+    )
+    with engine.begin() as conn:
+        return bulk_insert(conn, table_name, columns, rows)
+
+
+def _log_progress(module: str, done: int, started: float) -> None:
+    elapsed = time.monotonic() - started
+    rate = done / elapsed if elapsed else 0.0
+    log.info("extract %s: %d records so far, %.0f records/s", module, done, rate)
+
+
+def _raw_chunks(engine: Engine, run_id: str, module: str, chunk_size: int) -> Iterator[list[str]]:
+    after = ""
+    while True:
+        with engine.connect() as conn:
+            rows = run_sql(
+                conn,
+                "sync/select_latest_raw_records",
+                {
+                    "run_id": run_id,
+                    "module": module,
+                    "after_crm_id": after,
+                    "chunk_size": chunk_size,
+                },
+            ).all()
+        if not rows:
+            return
+        yield [r.payload for r in rows]
+        after = rows[-1].crm_id
+        if len(rows) < chunk_size:
+            return
+
+
+def _staged_chunks(
+    engine: Engine, query: str, run_id: str, module: str, chunk_size: int
+) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
+    after = ""
+    while True:
+        with engine.connect() as conn:
+            result = run_sql(
+                conn,
+                query,
+                {
+                    "run_id": run_id,
+                    "module": module,
+                    "after_crm_id": after,
+                    "chunk_size": chunk_size,
+                },
+            )
+            frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        if frame.empty:
+            return
+        if "crm_modified_time" in frame:
+            frame["crm_modified_time"] = pd.to_datetime(
+                frame["crm_modified_time"], utc=True, format="ISO8601"
+            )
+        frame = frame.drop(columns=[c for c in ("run_id", "module") if c in frame])
+        yield frame
+        key = (
+            frame["crm_contact_id"]
+            if "customer_sub_type" not in frame
+            else frame["crm_account_id"].fillna(frame["crm_contact_id"])
+        )
+        after = str(key.iloc[-1])
+        if len(frame) < chunk_size:
+            return
+
+
+def _stage_frame(
+    conn: Connection,
+    table_name: str,
+    frame: pd.DataFrame | None,
+    columns: tuple[str, ...],
+    run_id: str,
+    **constants: str,
+) -> int:
+    """Bulk-insert a transformed frame into a staging table, with run_id and constant columns."""
+    if frame is None or frame.empty:
+        return 0
+    data = frame.copy()
+    data["run_id"] = run_id
+    for name, value in constants.items():
+        data[name] = value
+    if "crm_modified_time" in data:
+        # The same fixed text form as db_timestamp, vectorised.
+        times = data["crm_modified_time"].dt.tz_convert("UTC")
+        data["crm_modified_time"] = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    data = data[list(columns)].astype(object).where(data[list(columns)].notna(), None)
+    return bulk_insert(conn, table_name, columns, data.itertuples(index=False, name=None))
+
+
+def _counts(conn: Connection, name: str, params: dict[str, Any]) -> dict[str, int]:
+    row = run_sql(conn, name, params).one()
+    return {key: int(value or 0) for key, value in row._mapping.items()}
