@@ -1,0 +1,152 @@
+"""The sandbox's data generator: deterministic for a seed, realistic, and messy on purpose."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from crm_books import settings
+from crm_books.sandbox.generator import HISTORY_DAYS, Generator
+from crm_books.sandbox.metadata import DEAL_STAGES, FIELD_NAMES
+
+ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
+EMAIL = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
+LEGAL = re.compile(
+    r"\b(inc|corp|corporation|ltd|limited|llc|gmbh|s\.a|pvt|co|plc)\b\.?", re.IGNORECASE
+)
+
+
+def _sample(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
+    gen = Generator(seed=seed, accounts=2000, contacts=5000, deals=1000, anchor=ANCHOR)
+    return {m: list(gen.iter_records(m)) for m in gen.sizes}
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, list[dict[str, Any]]]:
+    return _sample()
+
+
+def _strings(records: list[dict[str, Any]]) -> list[str]:
+    return [v for r in records for v in r.values() if isinstance(v, str)]
+
+
+def _normalised(name: str) -> str:
+    """A company name without case, punctuation, spacing or legal suffix."""
+    return re.sub(r"[^0-9a-z]+", "", LEGAL.sub("", name.lower()))
+
+
+def test_same_seed_same_records_other_seed_other_records(
+    sample: dict[str, list[dict[str, Any]]],
+) -> None:
+    assert _sample(7) == sample
+    other = _sample(8)
+    for module, records in sample.items():
+        differing = sum(a != b for a, b in zip(records, other[module], strict=True))
+        assert differing > 0.9 * len(records), module
+
+
+def test_records_have_zoho_shapes(sample: dict[str, list[dict[str, Any]]]) -> None:
+    ids = [r["id"] for records in sample.values() for r in records]
+    assert len(ids) == len(set(ids)) == 8000
+    assert all(len(i) == 19 and i.isdigit() for i in ids)
+    for module, records in sample.items():
+        assert set(records[0]) <= FIELD_NAMES[module]
+        assert set(settings.MODULE_FIELDS[module]) <= set(records[0])
+        for r in records:
+            created = datetime.fromisoformat(r["Created_Time"])
+            modified = datetime.fromisoformat(r["Modified_Time"])
+            assert created <= modified <= ANCHOR
+            assert (ANCHOR - created).days <= HISTORY_DAYS
+    # Modified_Time is spread over months, not bunched
+    months = {r["Modified_Time"][:7] for r in sample[settings.CONTACTS]}
+    assert len(months) >= 5
+
+
+def test_near_duplicate_company_names(sample: dict[str, list[dict[str, Any]]]) -> None:
+    groups: dict[str, set[str]] = {}
+    for r in sample[settings.ACCOUNTS]:
+        groups.setdefault(_normalised(r["Account_Name"]), set()).add(r["Account_Name"])
+    variants = [names for key, names in groups.items() if key and len(names) > 1]
+    assert len(variants) >= 20
+    # modest: most companies are not duplicated
+    assert len(variants) < 0.1 * len(sample[settings.ACCOUNTS])
+    kinds = {
+        "case": any(any(n.isupper() for n in names) for names in variants),
+        "spacing": any(any("  " in n or n != n.strip() for n in names) for names in variants),
+        "punctuation": any(any("," in n for n in names) for names in variants),
+    }
+    assert all(kinds.values()), kinds
+
+
+def test_unicode_and_right_to_left_names(sample: dict[str, list[dict[str, Any]]]) -> None:
+    text = _strings(sample[settings.ACCOUNTS]) + _strings(sample[settings.CONTACTS])
+    joined = "".join(text)
+    assert re.search("[\u0600-\u06ff]", joined), "Arabic"
+    assert re.search("[\u0590-\u05ff]", joined), "Hebrew"
+    assert re.search("[\u4e00-\u9fff]", joined), "CJK"
+    assert any(unicodedata.combining(ch) for ch in joined), "combining accents"
+    assert any(ord(ch) >= 0x1F300 for ch in joined), "emoji"
+
+
+def test_contact_messiness(sample: dict[str, list[dict[str, Any]]]) -> None:
+    contacts = sample[settings.CONTACTS]
+    account_ids = {r["id"] for r in sample[settings.ACCOUNTS]}
+    emails = [c["Email"] for c in contacts if c["Email"]]
+    shared = len(emails) - len(set(emails))
+    invalid = [e for e in emails if not EMAIL.match(e)]
+    no_last = [c for c in contacts if not c["Last_Name"]]
+    no_account = [c for c in contacts if c["Account_Name"] is None]
+    dangling = [
+        c for c in contacts if c["Account_Name"] and c["Account_Name"]["id"] not in account_ids
+    ]
+    n = len(contacts)
+    for label, count in {
+        "shared emails": shared,
+        "invalid emails": len(invalid),
+        "missing last names": len(no_last),
+        "without account": len(no_account),
+        "dangling account ids": len(dangling),
+    }.items():
+        assert 0.005 * n < count < 0.25 * n, (label, count)
+    assert any(e != e.lower() and EMAIL.match(e) for e in emails), "mixed-case emails"
+    # a lookup names its account as that account is named
+    by_id = {r["id"]: r["Account_Name"] for r in sample[settings.ACCOUNTS]}
+    linked = [c["Account_Name"] for c in contacts if c["Account_Name"]]
+    assert all(link["name"] == by_id[link["id"]] for link in linked if link["id"] in by_id)
+
+
+def test_hostile_and_padded_strings(sample: dict[str, list[dict[str, Any]]]) -> None:
+    text = [s for records in sample.values() for s in _strings(records)]
+    assert any("'; DROP TABLE customers; --" in s for s in text)
+    assert any('"' in s and ";" in s for s in text)
+    assert any(len(s) > 255 for s in text)
+    assert any(s and s != s.strip() for s in text), "whitespace padding"
+    assert any(s == "" for s in text), "empty strings"
+
+
+def test_deals_cover_every_stage_and_lookups(sample: dict[str, list[dict[str, Any]]]) -> None:
+    deals = sample[settings.DEALS]
+    assert {d["Stage"] for d in deals} == set(DEAL_STAGES)
+    small = Generator(seed=1, accounts=3, contacts=3, deals=10, anchor=ANCHOR)
+    assert [d["Stage"] for d in small.iter_records(settings.DEALS)] == list(DEAL_STAGES)
+    assert any(d["Account_Name"] is None and d["Contact_Name"] for d in deals)
+    assert any(d["Account_Name"] and d["Contact_Name"] for d in deals)
+    assert any(d["Amount"] is None for d in deals)
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d["Closing_Date"]) for d in deals)
+
+
+def test_large_modules_are_lazy() -> None:
+    """A million-record module costs nothing until a record is asked for."""
+    gen = Generator(seed=7, accounts=1_000_000, contacts=1_000_000, deals=0, anchor=ANCHOR)
+    last = gen.body(settings.CONTACTS, 999_999)
+    assert last == gen.body(settings.CONTACTS, 999_999)
+    link = last["Account_Name"]
+    if link is not None and int(link["id"]) <= gen.record_id(settings.ACCOUNTS, 999_999):
+        index = int(link["id"]) - gen.record_id(settings.ACCOUNTS, 0)
+        assert gen.account_name(index) == link["name"]
+    names = {gen.account_name(i) for i in range(900_000, 900_500)}
+    assert len(names) > 450  # names stay distinct far into a large module
