@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="write generated records as Zoho-format JSON")
     generate.add_argument("--out", type=Path, required=True)
     generate.add_argument("--clock", help="generated times end at this ISO-8601 time")
+    bench = sub.add_parser("bench", help="measure generation and loopback serving rates")
+    bench.add_argument("--records", type=int, default=1_000_000)
+    bench.add_argument("--serve-records", type=int, default=200_000)
+    bench.add_argument("--seed", type=int, default=7)
     for p in (serve, generate):
         p.add_argument("--seed", type=int, default=7)
         # None: the default size, or 0 when --data supplies the records
@@ -70,6 +74,18 @@ def write_dataset(generator: Generator, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        from crm_books.sandbox.benchmark import bench_generate, bench_serve
+
+        for label, result in (
+            ("generated", bench_generate(args.records, args.seed)),
+            ("served", bench_serve(args.serve_records, args.seed)),
+        ):
+            print(
+                f"{label}: {result.records} records in {result.seconds:.1f} s = "
+                f"{result.per_second:,.0f} records/s (peak RSS {result.peak_rss_mb:.0f} MB)"
+            )
+        return 0
     if args.command == "generate":
         gen = Generator(seed=args.seed, anchor=_clock(args.clock), **_sizes(args, False))
         with args.out.open("w", encoding="utf-8") as fh:

@@ -15,8 +15,7 @@ memory until a page is served. Messiness rates (of each module, approximately):
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -417,6 +416,13 @@ _DESCRIPTIONS = (
 )
 
 
+_NC = len(_CITIES)
+_NS = len(_STREETS)
+_PHONES = 5 * 9_000_000_000
+_TITLES = ("CEO", "CFO", "Buyer", "Engineer", "Manager", "")
+_PROBABILITIES = (10, 20, 40, 60, 75, 90, 100, 0)
+
+
 def _name_parts(seed: int, i: int) -> tuple[str, str]:
     """Unique base name and a trade word for account i."""
     k = (i * _PERM + seed) % _COMBOS
@@ -481,9 +487,6 @@ class Generator:
     # -- cheap per-record hashing ---------------------------------------------------------
     def _h(self, tag: int, i: int) -> int:
         return _mix(self.seed * 0x9E3779B97F4A7C15 + tag * 0xD1B54A32D192ED03 + i)
-
-    def _rnd(self, tag: int, i: int) -> Callable[[], float]:
-        return random.Random(self._h(tag, i)).random
 
     def record_id(self, module: str, i: int) -> int:
         return id_base(module) + i + 1
@@ -562,116 +565,152 @@ class Generator:
         return {"name": self.account_name(j), "id": str(self.record_id(settings.ACCOUNTS, j))}
 
     # -- records --------------------------------------------------------------------------
+    # Each record draws its choices from three 64-bit hashes (mixed-radix digits) instead of a
+    # seeded random.Random: about three times faster, and just as deterministic.
+    def _draws(self, tag: int, i: int) -> tuple[int, int, int]:
+        h = self._h(tag, i)
+        g = _mix(h ^ 0x5851F42D4C957F2D)
+        return h, g, _mix(g ^ 0x14057B7EF767814F)
+
     def account(self, i: int) -> dict[str, Any]:
-        rnd = self._rnd(21, i)
-        city, state, country, code = _CITIES[int(rnd() * len(_CITIES))]
-        same_shipping = rnd() < 0.6
-        s_city, s_state, s_country, s_code = (
-            (city, state, country, code) if same_shipping else _CITIES[int(rnd() * len(_CITIES))]
-        )
+        h, g, k = self._draws(21, i)
+        h, city = divmod(h, _NC)
+        h, s_city = divmod(h, _NC)
+        h, same = divmod(h, 10)
+        h, a_type = divmod(h, len(ACCOUNT_TYPES))
+        h, industry = divmod(h, 20)
+        h, employees = divmod(h, 20000)
+        h, web = divmod(h, 10)
+        h, desc = divmod(h, 2 * len(_DESCRIPTIONS))
+        g, street = divmod(g, _NS * 999)
+        g, phone = divmod(g, _PHONES)
+        k, s_street = divmod(k, _NS * 999)
+        k, fax = divmod(k, 20)
+        k, revenue = divmod(k, 10_000_000)
+        b_city, b_state, b_country, b_code = _CITIES[city]
+        s = _CITIES[city] if same < 6 else _CITIES[s_city]
         name = self.account_name(i)
-        site = _name_parts(self.seed, i)[0].lower()
         return {
             "Account_Name": name,
             "Account_Number": str(100000 + i),
-            "Account_Type": _pick(rnd, ACCOUNT_TYPES),
-            "Industry": _pick(rnd, INDUSTRIES) if rnd() < 0.8 else None,
-            "Annual_Revenue": round(rnd() * 5e7, 2) if rnd() < 0.7 else None,
-            "Employees": _between(rnd, 1, 20000),
-            "Phone": _phone(rnd),
-            "Fax": _phone(rnd) if rnd() < 0.3 else ("" if rnd() < 0.5 else None),
-            "Website": f"www.{site}.example.com" if rnd() < 0.8 else "",
-            "Description": _pick(rnd, _DESCRIPTIONS) if rnd() < 0.5 else None,
+            "Account_Type": ACCOUNT_TYPES[a_type],
+            "Industry": INDUSTRIES[industry] if industry < len(INDUSTRIES) else None,
+            "Annual_Revenue": revenue * 5.0 if revenue < 7_000_000 else None,
+            "Employees": employees + 1,
+            "Phone": _phone(phone),
+            "Fax": _phone(k) if fax < 6 else ("" if fax < 13 else None),
+            "Website": f"www.{_name_parts(self.seed, i)[0].lower()}.example.com" if web < 8 else "",
+            "Description": _DESCRIPTIONS[desc] if desc < len(_DESCRIPTIONS) else None,
             "Parent_Account": None,
-            "Billing_Street": f"{_between(rnd, 1, 999)} {_pick(rnd, _STREETS)}",
-            "Billing_City": city,
-            "Billing_State": state,
-            "Billing_Code": code,
-            "Billing_Country": country,
-            "Shipping_Street": f"{_between(rnd, 1, 999)} {_pick(rnd, _STREETS)}",
-            "Shipping_City": s_city,
-            "Shipping_State": s_state,
-            "Shipping_Code": s_code,
-            "Shipping_Country": s_country,
+            "Billing_Street": f"{street // _NS + 1} {_STREETS[street % _NS]}",
+            "Billing_City": b_city,
+            "Billing_State": b_state,
+            "Billing_Code": b_code,
+            "Billing_Country": b_country,
+            "Shipping_Street": f"{s_street // _NS + 1} {_STREETS[s_street % _NS]}",
+            "Shipping_City": s[0],
+            "Shipping_State": s[1],
+            "Shipping_Code": s[3],
+            "Shipping_Country": s[2],
         }
 
     def contact(self, i: int) -> dict[str, Any]:
-        h = self._h(22, i)
-        rnd = random.Random(h).random
+        h, g, k = self._draws(22, i)
+        h, roll = divmod(h, 1000)
+        h, city = divmod(h, _NC)
+        h, o_city = divmod(h, _NC)
+        h, other = divmod(h, 10)
+        h, salutation = divmod(h, 10)
+        h, pad = divmod(h, 100)
+        h, title = divmod(h, len(_TITLES))
+        h, source = divmod(h, len(LEAD_SOURCES))
+        h, desc = divmod(h, 100)
+        g, street = divmod(g, _NS * 999)
+        g, phone = divmod(g, _PHONES)
+        k, o_street = divmod(k, _NS * 999)
+        k, has = divmod(k, 100)  # which phones the contact has
+        k, mobile = divmod(k, _PHONES)
         p = self.person(i)
-        roll = h % 1000
         account: dict[str, str] | None
         if roll < 150:
             account = None
         elif roll < 170:
-            account = {"name": "Gone Ltd", "id": str(self._dangling(settings.ACCOUNTS, h >> 12))}
+            account = {"name": "Gone Ltd", "id": str(self._dangling(settings.ACCOUNTS, h))}
         else:
-            account = self._account_lookup(h >> 12)
-        city, state, country, code = _CITIES[int(rnd() * len(_CITIES))]
-        o_city, o_state, o_country, o_code = _CITIES[int(rnd() * len(_CITIES))]
-        other = rnd() < 0.3
-        full = f"{p.first} {p.last}" if p.last else p.first
+            account = self._account_lookup(h)
+        m_city, m_state, m_country, m_zip = _CITIES[city]
+        o = _CITIES[o_city]
+        has_other = other < 3
         return {
-            "Salutation": _pick(rnd, SALUTATIONS) if rnd() < 0.7 else None,
-            "First_Name": p.first if rnd() < 0.97 else "  " + p.first + "  ",
+            "Salutation": SALUTATIONS[salutation] if salutation < len(SALUTATIONS) else None,
+            "First_Name": p.first if pad >= 3 else f"  {p.first}  ",
             "Last_Name": p.last,
-            "Full_Name": full,
+            "Full_Name": f"{p.first} {p.last}" if p.last else p.first,
             "Email": p.email,
             "Secondary_Email": None,
-            "Phone": _phone(rnd) if rnd() < 0.8 else "",
-            "Mobile": _phone(rnd) if rnd() < 0.6 else None,
-            "Fax": _phone(rnd) if rnd() < 0.05 else None,
-            "Title": _pick(rnd, ("CEO", "CFO", "Buyer", "Engineer", "Manager", "")),
+            "Phone": _phone(phone) if has < 80 else "",
+            "Mobile": _phone(mobile) if has % 10 < 6 else None,
+            "Fax": _phone(mobile // 7) if has < 5 else None,
+            "Title": _TITLES[title],
             "Department": None,
-            "Lead_Source": _pick(rnd, LEAD_SOURCES),
+            "Lead_Source": LEAD_SOURCES[source],
             "Account_Name": account,
-            "Description": _HOSTILE[int(rnd() * len(_HOSTILE))] if rnd() < 0.02 else None,
-            "Mailing_Street": f"{_between(rnd, 1, 999)} {_pick(rnd, _STREETS)}",
-            "Mailing_City": city,
-            "Mailing_State": state,
-            "Mailing_Zip": code,
-            "Mailing_Country": country,
-            "Other_Street": f"{_between(rnd, 1, 999)} {_pick(rnd, _STREETS)}" if other else None,
-            "Other_City": o_city if other else None,
-            "Other_State": o_state if other else None,
-            "Other_Zip": o_code if other else None,
-            "Other_Country": o_country if other else None,
+            "Description": _HOSTILE[desc % len(_HOSTILE)] if desc < 2 else None,
+            "Mailing_Street": f"{street // _NS + 1} {_STREETS[street % _NS]}",
+            "Mailing_City": m_city,
+            "Mailing_State": m_state,
+            "Mailing_Zip": m_zip,
+            "Mailing_Country": m_country,
+            "Other_Street": f"{o_street // _NS + 1} {_STREETS[o_street % _NS]}"
+            if has_other
+            else None,
+            "Other_City": o[0] if has_other else None,
+            "Other_State": o[1] if has_other else None,
+            "Other_Zip": o[3] if has_other else None,
+            "Other_Country": o[2] if has_other else None,
         }
 
     def deal(self, i: int) -> dict[str, Any]:
-        h = self._h(23, i)
-        rnd = random.Random(h).random
-        stage = DEAL_STAGES[i] if i < len(DEAL_STAGES) else _pick(rnd, DEAL_STAGES)
-        roll = h % 1000
-        account = None if roll < 100 else self._account_lookup(h >> 12)
+        h, g, k = self._draws(23, i)
+        h, roll = divmod(h, 1000)
+        h, stage = divmod(h, len(DEAL_STAGES))
+        h, with_contact = divmod(h, 2)
+        h, product = divmod(h, len(_PRODUCTS))
+        h, hostile = divmod(h, 100)
+        h, amount = divmod(h, 25_000_000)
+        g, has_amount = divmod(g, 10)
+        g, prob = divmod(g, len(_PROBABILITIES))
+        g, d_type = divmod(g, 2)
+        g, source = divmod(g, len(LEAD_SOURCES))
+        g, desc = divmod(g, 3 * len(_DESCRIPTIONS))
+        g, closing = divmod(g, 240)
+        account = None if roll < 100 else self._account_lookup(k)
         if 100 <= roll < 115:
-            account = {"name": "Gone Ltd", "id": str(self._dangling(settings.ACCOUNTS, h >> 12))}
+            account = {"name": "Gone Ltd", "id": str(self._dangling(settings.ACCOUNTS, k))}
         contact = None
         n_contacts = self.sizes[settings.CONTACTS]
-        if (roll < 100 or rnd() < 0.5) and n_contacts:
-            j = (h >> 24) % n_contacts
+        if (roll < 100 or with_contact) and n_contacts:
+            j = (k >> 24) % n_contacts
             p = self.person(j)
             contact = {
                 "name": f"{p.first} {p.last}" if p.last else p.first,
                 "id": str(self.record_id(settings.CONTACTS, j)),
             }
-        name = (account["name"] if account else "Direct") + " - " + _pick(rnd, _PRODUCTS)
-        if rnd() < 0.01:
-            name = _HOSTILE[int(rnd() * len(_HOSTILE))]
-        closing = datetime.fromtimestamp(self.anchor_ts, UTC).date() + timedelta(
-            days=_between(rnd, -120, 120)
-        )
+        name = (account["name"] if account else "Direct") + " - " + _PRODUCTS[product]
+        if hostile == 0:
+            name = _HOSTILE[(h + i) % len(_HOSTILE)]
         return {
             "Deal_Name": name,
-            "Amount": round(rnd() * 250000, 2) if rnd() < 0.9 else None,
-            "Stage": stage,
-            "Probability": _pick(rnd, (10, 20, 40, 60, 75, 90, 100, 0)),
-            "Closing_Date": closing.isoformat(),
-            "Type": _pick(rnd, ("New Business", "Existing Business")),
-            "Lead_Source": _pick(rnd, LEAD_SOURCES),
+            "Amount": amount / 100 if has_amount < 9 else None,
+            # the first deals walk through every stage, so small data sets have them all
+            "Stage": DEAL_STAGES[i] if i < len(DEAL_STAGES) else DEAL_STAGES[stage],
+            "Probability": _PROBABILITIES[prob],
+            "Closing_Date": _closing_date(self.anchor_ts, closing - 120),
+            "Type": ("New Business", "Existing Business")[d_type],
+            "Lead_Source": LEAD_SOURCES[source],
             "Account_Name": account,
             "Contact_Name": contact,
-            "Description": _pick(rnd, _DESCRIPTIONS) if rnd() < 0.3 else None,
+            "Description": _DESCRIPTIONS[desc] if desc < len(_DESCRIPTIONS) else None,
         }
 
     def body(self, module: str, i: int) -> dict[str, Any]:
@@ -709,27 +748,24 @@ def _ascii(s: str) -> str:
     return out.replace("'", "").replace(" ", "") or "user"
 
 
-def _pick(rnd: Callable[[], float], seq: tuple[Any, ...]) -> Any:
-    return seq[int(rnd() * len(seq))]
-
-
-def _between(rnd: Callable[[], float], lo: int, hi: int) -> int:
-    """An int in [lo, hi)."""
-    return lo + int(rnd() * (hi - lo))
-
-
-def _phone(rnd: Callable[[], float]) -> str:
-    style = int(rnd() * 5)
-    n = _between(rnd, 10**9, 10**10)
+def _phone(n: int) -> str:
+    """A phone number as people type them, from a number below _PHONES."""
+    style, n = n % 5, n // 5 % 9_000_000_000 + 1_000_000_000
+    digits = str(n)
     if style == 0:
-        return f"+91 {str(n)[:5]} {str(n)[5:]}"
+        return f"+91 {digits[:5]} {digits[5:]}"
     if style == 1:
-        return f"({str(n)[:3]}) {str(n)[3:6]}-{str(n)[6:]}"
+        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
     if style == 2:
-        return f"+1-{str(n)[:3]}-{str(n)[3:6]}-{str(n)[6:]}"
+        return f"+1-{digits[:3]}-{digits[3:6]}-{digits[6:]}"
     if style == 3:
-        return str(n)
-    return f" {str(n)[:4]} {str(n)[4:]} ext. {_between(rnd, 10, 99)}"
+        return digits
+    return f" {digits[:4]} {digits[4:]} ext. {10 + n % 90}"
+
+
+@lru_cache(maxsize=4096)
+def _closing_date(anchor_ts: int, days: int) -> str:
+    return (datetime.fromtimestamp(anchor_ts, UTC).date() + timedelta(days=days)).isoformat()
 
 
 def iso_time(ts: int, offset_minutes: int = 0) -> str:
