@@ -174,9 +174,15 @@ def _lookup_id(value: Any) -> str | None:
     return None
 
 
+def _objects(series: pd.Series) -> pd.Series:
+    """Object Series with None for missing values (pandas 3 would otherwise use NaN)."""
+    out = series.astype(object)
+    return out.where(out.notna(), None)
+
+
 def _clean_text(series: pd.Series) -> pd.Series:
-    text = series.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    return text.where(text.notna() & (text != ""), None).astype(object)
+    text = _objects(series.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v))
+    return text.where(text != "", None)
 
 
 def _utc(series: pd.Series) -> pd.Series:
@@ -203,8 +209,8 @@ def deal_changes_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "deal_name": _clean_text(col("Deal_Name")),
             "amount": pd.to_numeric(col("Amount"), errors="coerce").astype("float64"),
             "stage": _clean_text(col("Stage")),
-            "crm_account_id": col("Account_Name").map(_lookup_id).astype(object),
-            "crm_contact_id": col("Contact_Name").map(_lookup_id).astype(object),
+            "crm_account_id": _objects(col("Account_Name").map(_lookup_id)),
+            "crm_contact_id": _objects(col("Contact_Name").map(_lookup_id)),
             "closing_date": closing.dt.date.astype(object).where(closing.notna(), None),
             "crm_modified_time": modified,
             "deleted": deleted.astype(bool),
