@@ -115,8 +115,7 @@ def parse_payloads(
     :param module: CRM module name written into the rejects' ``module`` column.
     """
     texts = payloads.tolist() if isinstance(payloads, pd.Series) else list(payloads)
-    columns: dict[str, list[Any]] = {}
-    raw: list[Any] = []
+    chunks: list[pd.DataFrame] = []
     rejects: list[tuple[str | None, str | None, str, str | None]] = []
     for start in range(0, len(texts), _PARSE_CHUNK):
         chunk = texts[start : start + _PARSE_CHUNK]
@@ -129,24 +128,19 @@ def parse_payloads(
                 for i in range(len(chunk))
                 if i not in good_set
             )
-        records: list[dict[str, Any]] = [decoded[i] for i in good]  # type: ignore[misc]
-        done = len(raw)
-        for key in sorted(set().union(*records) - columns.keys()):
-            columns[key] = [None] * done
-        for key, values in columns.items():
-            values.extend([rec.get(key) for rec in records])
-        raw.extend([chunk[i] for i in good])
-        del decoded, records
+        frame = pd.DataFrame([decoded[i] for i in good], dtype=object)
+        frame[RAW_PAYLOAD] = pd.Series([chunk[i] for i in good], dtype=object)
+        chunks.append(frame)
+        del decoded
 
-    columns.setdefault(ID, [None] * len(raw))
-    frame = pd.DataFrame(
-        {
-            **{key: _object_array(values) for key, values in _ordered(columns).items()},
-            RAW_PAYLOAD: _object_array(raw),
-        },
+    records = pd.concat(chunks, ignore_index=True, sort=False) if chunks else pd.DataFrame()
+    del chunks
+    fields = sorted(set(records.columns) - {ID, RAW_PAYLOAD})
+    records = pd.DataFrame(
+        {name: _none_for_missing(_column(records, name)) for name in (ID, *fields, RAW_PAYLOAD)},
         dtype=object,
     )
-    return ParsedRecords(records=frame, rejects=_reject_frame(rejects))
+    return ParsedRecords(records=records, rejects=_reject_frame(rejects))
 
 
 def _decode(text: Any) -> dict[str, Any] | str:
@@ -162,11 +156,6 @@ def _decode(text: Any) -> dict[str, Any] | str:
     if _id_text(rec.get(ID)) is None:
         return "record has no id"
     return rec
-
-
-def _ordered(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """id first, then the Zoho fields by name, so frames from different runs line up."""
-    return {key: columns[key] for key in sorted(columns, key=lambda k: (k != ID, k))}
 
 
 def _raw_text(payload: Any) -> str | None:
@@ -319,14 +308,17 @@ def _clean_text(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Trimmed NFC text (None for blank), and a mask of values that are not text at all."""
     out, is_str, bad = _as_text(values)
-    texts: Iterable[str] = out[is_str].tolist()
+    # Cities, countries and first names repeat a lot: clean each distinct value once.
+    codes, distinct = pd.factorize(out[is_str])
+    texts: Iterable[str] = distinct.tolist()
     texts = map(_drop_nul, map(_nfc, texts))
     if collapse:
         texts = (" ".join(s.split()) for s in texts)
     texts = map(_strip, texts)
     if lower:
         texts = map(str.lower, texts)
-    out[is_str] = _object_array([s or None for s in texts])
+    cleaned = _object_array([s or None for s in texts])
+    out[is_str] = cleaned[codes]
     return out, bad
 
 
@@ -481,6 +473,15 @@ def _object_array(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def _none_for_missing(values: np.ndarray) -> np.ndarray:
+    """Missing values (NaN from fields absent in some records) as None."""
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
 
 
 def _nones(n: int) -> np.ndarray:
