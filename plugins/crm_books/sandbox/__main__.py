@@ -83,7 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             print(
                 f"{label}: {result.records} records in {result.seconds:.1f} s = "
-                f"{result.per_second:,.0f} records/s (peak RSS {result.peak_rss_mb:.0f} MB)"
+                f"{result.per_second:,.0f} records/s; this process: {result.cpu_seconds:.1f} s CPU, "
+                f"peak RSS {result.peak_rss_mb:.0f} MB"
+                + (
+                    f"; server process: {result.server_cpu_seconds:.1f} s CPU"
+                    if result.server_cpu_seconds is not None
+                    else ""
+                )
             )
         return 0
     if args.command == "generate":

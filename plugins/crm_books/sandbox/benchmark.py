@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from crm_books import settings
 from crm_books.sandbox.generator import Generator
-from crm_books.sandbox.server import SandboxConfig, SandboxServer
+from crm_books.sandbox.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
 
 @dataclass(frozen=True)
 class BenchResult:
     records: int
     seconds: float
-    peak_rss_mb: float
+    cpu_seconds: float  # of this process only
+    peak_rss_mb: float  # of this process only
+    server_cpu_seconds: float | None = None  # of the server process, when there is one
 
     @property
     def per_second(self) -> float:
@@ -26,46 +35,97 @@ class BenchResult:
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_generate(records: int, seed: int = 7) -> BenchResult:
     """Generate `records` contacts (bodies and times), keeping none of them."""
     gen = Generator(seed=seed, accounts=records // 3 or 1, contacts=records, deals=0)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(records):
         gen.times(settings.CONTACTS, i)
         gen.body(settings.CONTACTS, i)
-    return BenchResult(records, time.perf_counter() - start, _peak_rss_mb())
+    elapsed = time.perf_counter() - start
+    return BenchResult(records, elapsed, time.process_time() - cpu, _peak_rss_mb())
+
+
+@contextmanager
+def _server_process(records: int, seed: int) -> Iterator[tuple[str, int]]:
+    """The CLI server in its own process (its own core and GIL), like docker-compose runs it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "crm_books.sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+        "--accounts",
+        str(records),
+        "--contacts",
+        "0",
+        "--deals",
+        "0",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{base}/__sandbox/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def bench_serve(records: int, seed: int = 7) -> BenchResult:
     """Read a module of `records` accounts over HTTP: pages, page tokens and restarts from the
     last Modified_Time past the 100,000-record query limit (a bare client, no retries)."""
-    server = SandboxServer(SandboxConfig(seed=seed, accounts=records, contacts=0, deals=0))
     fields = ",".join(settings.MODULE_FIELDS[settings.ACCOUNTS])
     seen: set[str] = set()
-    with server, requests.Session() as session:
+    with _server_process(records, seed) as (base_url, pid), requests.Session() as session:
         token = session.post(
-            f"{server.accounts_url}/oauth/v2/token",
+            f"{base_url}/oauth/v2/token",
             data={
                 "grant_type": "refresh_token",
-                "client_id": server.client_id,
-                "client_secret": server.client_secret,
-                "refresh_token": server.refresh_token,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN,
             },
             timeout=30,
         ).json()["access_token"]
         auth = {"Authorization": f"Zoho-oauthtoken {token}"}
-        start = time.perf_counter()
+        start, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_of(pid)
         since: str | None = None
         while True:
-            last, done = _one_query(session, server.base_url, auth, fields, since, seen)
+            last, done = _one_query(session, base_url, auth, fields, since, seen)
             if done:
                 break
             since = last
         seconds = time.perf_counter() - start
-    return BenchResult(len(seen), seconds, _peak_rss_mb())
+        server_cpu = _cpu_of(pid) - server_cpu
+    return BenchResult(len(seen), seconds, time.process_time() - cpu, _peak_rss_mb(), server_cpu)
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _one_query(
