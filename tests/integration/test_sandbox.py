@@ -112,7 +112,7 @@ def test_token_flow_and_bad_credentials(sandbox: SandboxServer) -> None:
     }
     body = s.post(url, data=good, timeout=TIMEOUT).json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
-    assert body["api_domain"] == sandbox.base_url
+    assert body["api_domain"] == sandbox.base_url  # the Host the caller used
     assert s.post(url, data={**good, "client_secret": "nope"}, timeout=TIMEOUT).json() == {
         "error": "invalid_client"
     }
@@ -551,3 +551,27 @@ def test_cli_serve_starts_and_answers(tmp_path: Any) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_lookups_written_by_id_read_back_with_the_target_name(api: Api) -> None:
+    account = api.call(
+        "POST", "/crm/v8/Accounts", json={"data": [{"Account_Name": "Lookup Target Ltd"}]}
+    ).json()["data"][0]["details"]["id"]
+    contact = api.call(
+        "POST",
+        "/crm/v8/Contacts",
+        json={"data": [{"Last_Name": "Linked", "Account_Name": {"id": account}}]},
+    ).json()["data"][0]["details"]["id"]
+    rec = api.get(f"/crm/v8/Contacts/{contact}", params={"fields": "Account_Name"}).json()
+    assert rec["data"][0]["Account_Name"] == {"name": "Lookup Target Ltd", "id": account}
+
+
+def test_a_deleted_id_loaded_again_is_served_again(sandbox: SandboxServer, api: Api) -> None:
+    rid = api.get("/crm/v8/Deals", params={"fields": "Stage", "per_page": 1}).json()["data"][0]
+    assert sandbox.store.delete(settings.DEALS, rid["id"])
+    assert sandbox.store.get(settings.DEALS, rid["id"]) is None
+    sandbox.store.upsert(
+        settings.DEALS, {"id": rid["id"], "Deal_Name": "Back", "Stage": "Closed Won"}
+    )
+    back = api.get(f"/crm/v8/Deals/{rid['id']}").json()["data"][0]
+    assert back["Deal_Name"] == "Back" and sandbox.store.count(settings.DEALS) == 50

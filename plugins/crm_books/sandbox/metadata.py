@@ -179,6 +179,12 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     module: tuple(f.api_name for f in fields if f.required)
     for module, fields in MODULE_META.items()
 }
+LOOKUPS: dict[str, dict[str, str]] = {
+    module: {
+        f.api_name: f.lookup_module for f in fields if f.data_type == "lookup" and f.lookup_module
+    }
+    for module, fields in MODULE_META.items()
+}
 _SINGULAR = {settings.ACCOUNTS: "Account", settings.CONTACTS: "Contact", settings.DEALS: "Deal"}
 _MODULE_IDS = {settings.ACCOUNTS: 1, settings.CONTACTS: 2, settings.DEALS: 3}
 _META_ID_BASE = 5843104000000002000

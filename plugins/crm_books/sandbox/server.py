@@ -283,7 +283,8 @@ class SandboxServer:
         return n
 
     # -- request handling (called by the handler threads) ----------------------------------
-    def issue_token(self, form: dict[str, str]) -> Response:
+    def issue_token(self, form: dict[str, str], host: str | None = None) -> Response:
+        """Zoho's refresh-token grant; errors come back as HTTP 200 with an `error` key."""
         if form.get("grant_type") != "refresh_token":
             return Response(200, {"error": "unsupported_grant_type"})
         if form.get("client_id") != self.client_id or form.get("client_secret") != (
@@ -299,7 +300,8 @@ class SandboxServer:
         body = {
             "access_token": token,
             "scope": SCOPE,
-            "api_domain": self.base_url,
+            # the address the caller used: under docker-compose that is not the bind address
+            "api_domain": f"http://{host}" if host else self.base_url,
             "token_type": "Bearer",
             "expires_in": int(ttl) if ttl else 3600,
         }
@@ -576,7 +578,7 @@ class SandboxServer:
                         return _record_error(
                             "MANDATORY_NOT_FOUND", "required field not found", {"api_name": name}
                         )
-            saved = self.store.upsert(module, rec)
+            saved = self.store.upsert(module, self._resolve_lookups(module, rec))
         return {
             "code": "SUCCESS",
             "details": {
@@ -589,6 +591,18 @@ class SandboxServer:
             "message": "record updated" if method == "PUT" else "record added",
             "status": "success",
         }
+
+    def _resolve_lookups(self, module: str, rec: dict[str, Any]) -> dict[str, Any]:
+        """Lookups written as {"id": ...} read back as {"name": ..., "id": ...}, like Zoho."""
+        out = dict(rec)
+        for name, target in metadata.LOOKUPS[module].items():
+            value = rec.get(name)
+            if isinstance(value, dict | str) and target in metadata.FIELD_NAMES:
+                rid = str(value.get("id") if isinstance(value, dict) else value)
+                found = self.store.get(target, rid) if rid.isdigit() else None
+                label = None if found is None else _label(found)
+                out[name] = {"name": label, "id": rid}
+        return out
 
     def delete_records(self, module: str, ids: str | None) -> Response:
         wanted = [i.strip() for i in (ids or "").split(",") if i.strip()]
@@ -714,7 +728,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(sb.faults.slow_seconds)
         if path == "/oauth/v2/token":
             resp = (
-                sb.issue_token(_form(split.query, body, self.headers.get("Content-Type", "")))
+                sb.issue_token(
+                    _form(split.query, body, self.headers.get("Content-Type", "")),
+                    self.headers.get("Host"),
+                )
                 if method == "POST"
                 else _error_response(_bad_method())
             )
@@ -780,6 +797,13 @@ def _invalid(message: str, **details: Any) -> ApiError:
 
 def _record_error(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
     return {"code": code, "details": details, "message": message, "status": "error"}
+
+
+def _label(record: dict[str, Any]) -> str | None:
+    for name in ("Account_Name", "Deal_Name", "Full_Name", "Last_Name"):
+        if isinstance(record.get(name), str):
+            return str(record[name])
+    return None
 
 
 def _check_module(module: str) -> str:

@@ -93,9 +93,9 @@ class ModuleTable:
 
     def slot_of(self, record_id: int) -> int | None:
         s = record_id - self.base - 1
-        if 0 <= s < len(self.ids) and self.ids[s] == record_id:
-            return s if self.alive[s] else None
-        s2 = self.extra_index.get(record_id)
+        if 0 <= s < len(self.ids) and self.ids[s] == record_id and self.alive[s]:
+            return s
+        s2 = self.extra_index.get(record_id)  # loaded ids, and ids re-created after a delete
         return s2 if s2 is not None and self.alive[s2] else None
 
     def body(self, slot: int) -> dict[str, Any]:
