@@ -1,0 +1,202 @@
+"""Likely-duplicate customers (DESIGN.md B6): match keys and the groups the sync flags."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crm_books.customer_transform import parse_payloads, transform_accounts
+from crm_books.duplicate_detection import (
+    GROUP_COLUMNS,
+    find_duplicate_groups,
+    normalize_company_name,
+    normalize_phone,
+    website_domain,
+)
+
+
+def name_key(name: Any) -> Any:
+    return normalize_company_name(pd.Series([name], dtype=object)).iloc[0]
+
+
+def customers(*rows: dict[str, Any]) -> pd.DataFrame:
+    columns = ["customer_id", "contact_name", "company_name", "email", "phone", "website"]
+    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], dtype=object)
+    return frame.astype({"customer_id": "int64"})
+
+
+def groups(frame: pd.DataFrame) -> dict[str, list[int]]:
+    found = find_duplicate_groups(frame)
+    return {key: sorted(g["customer_id"]) for key, g in found.groupby("group_key")}
+
+
+# -- company names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["Acme Corp", "ACME Corporation", "Acme, Inc.", "  acme  co. ", "Acme L.L.C.", "Acme GmbH",
+     "Acme S.A.", "Acme Pty. Ltd.", "Acme Pvt Ltd", "acme & co", "Acme Co., Ltd.", "Ácmé Limited",
+     "Acme\u00a0Incorporated", "\uff21\uff23\uff2d\uff25 Corp"],
+)  # fmt: skip
+def test_spellings_of_one_company_share_a_name_key(variant: str) -> None:
+    assert name_key(variant) == "acme"
+
+
+@pytest.mark.parametrize("other", ["Acme Labs", "Acme Europe Ltd", "Acmes Inc", "Apex Corp"])
+def test_different_companies_keep_different_name_keys(other: str) -> None:
+    assert name_key(other) != name_key("Acme Corp")
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("Zürich Müller", "zurich muller"), ("Société Générale S.A.", "societe generale"),
+     ("株式会社 北京华星", "株式会社 北京华星"), ("شركة النور", "شركة النور"), ("Rocket 🚀 LLC", "rocket"),
+     ("O'Brien & Sons", "obrien sons"), ("Company", "company"), ("Co Ltd", "co ltd")],
+)  # fmt: skip
+def test_name_keys_fold_accents_and_symbols_but_keep_other_scripts(name: str, key: str) -> None:
+    assert name_key(name) == key
+
+
+@pytest.mark.parametrize("blank", [None, "", "   ", "...", float("nan")])
+def test_blank_names_have_no_key(blank: Any) -> None:
+    assert name_key(blank) is None
+
+
+ascii_names = st.text(string.ascii_letters + string.digits + " .,&'-", max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=ascii_names, pad=st.sampled_from(["", " ", "  ", "\t", "."]))
+def test_name_key_ignores_case_padding_and_is_stable(name: str, pad: str) -> None:
+    key = name_key(name)
+    assert name_key(pad + name.upper() + pad) == key
+    assert key is None or name_key(key) == key
+
+
+# -- phones and websites -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phone", "key"),
+    [("+1 (555) 123-4567", "5551234567"), ("555.123.4567", "5551234567"),
+     ("(555) 123-4567 ext. 89", "5551234567"), ("+91 98765 43210", "9876543210"),
+     ("1234567", "1234567"), ("123456", None), ("n/a", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_phone_key_is_the_last_ten_digits(phone: str | None, key: str | None) -> None:
+    assert normalize_phone(pd.Series([phone], dtype=object)).iloc[0] == key
+
+
+@pytest.mark.parametrize(
+    ("url", "domain"),
+    [("https://WWW.Acme.com:8443/about?x=1#top", "acme.com"), ("acme.com", "acme.com"),
+     ("www.acme.co.uk/", "acme.co.uk"), ("http://shop.acme.io", "shop.acme.io"),
+     ("//cdn.acme.io/x", "cdn.acme.io"), ("bücher.de", "bücher.de"), ("http://", None),
+     ("n/a", None), ("localhost:8080", None), ("192.168.0.1", None), ("-", None), ("", None),
+     (None, None)],
+)  # fmt: skip
+def test_website_domain_is_the_bare_host(url: str | None, domain: str | None) -> None:
+    assert website_domain(pd.Series([url], dtype=object)).iloc[0] == domain
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def test_customers_with_the_same_normalised_name_are_grouped() -> None:
+    frame = customers(
+        {"customer_id": 1, "contact_name": "Acme Corp", "company_name": "Acme Corp"},
+        {"customer_id": 2, "contact_name": "ACME, Inc.", "company_name": "ACME, Inc."},
+        {"customer_id": 3, "contact_name": "Acme Labs", "company_name": "Acme Labs"},
+        {"customer_id": 4, "contact_name": "acme"},  # an individual named like the company
+    )
+    found = find_duplicate_groups(frame)
+    assert list(found.columns) == list(GROUP_COLUMNS)
+    assert found.values.tolist() == [
+        ["name:acme", 1, "same normalised name 'acme'"],
+        ["name:acme", 2, "same normalised name 'acme'"],
+        ["name:acme", 4, "same normalised name 'acme'"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "first", "second", "key"),
+    [("email", "Bob@Example.org", " bob@example.org", "email:bob@example.org"),
+     ("phone", "+1 (555) 123-4567", "555 123 4567", "phone:5551234567"),
+     ("website", "https://www.acme.com/about", "acme.com", "website:acme.com")],
+)  # fmt: skip
+def test_customers_sharing_an_email_phone_or_website_are_grouped(
+    column: str, first: str, second: str, key: str
+) -> None:
+    frame = customers(
+        {"customer_id": 10, "contact_name": "Bob Jones", column: first},
+        {"customer_id": 20, "contact_name": "Robert Jones", column: second},
+        {"customer_id": 30, "contact_name": "Someone Else", column: None},
+    )
+    assert groups(frame) == {key: [10, 20]}
+
+
+def test_missing_keys_and_mail_provider_websites_never_group() -> None:
+    frame = customers(
+        {"customer_id": 1, "contact_name": "A", "website": "https://gmail.com"},
+        {"customer_id": 2, "contact_name": "B", "website": "www.gmail.com"},
+        {"customer_id": 3, "contact_name": "C", "website": "facebook.com/c-shop"},
+        {"customer_id": 4, "contact_name": "D", "website": "https://facebook.com/d-shop"},
+        {"customer_id": 5, "contact_name": None, "email": None, "phone": "12"},
+        {"customer_id": 6, "contact_name": "", "email": "", "phone": "34"},
+    )
+    assert find_duplicate_groups(frame).empty
+
+
+def test_one_customer_listed_twice_is_not_a_duplicate_of_itself() -> None:
+    frame = customers(
+        {"customer_id": 1, "contact_name": "Acme", "email": "a@acme.com"},
+        {"customer_id": 1, "contact_name": "Acme Inc", "email": "a@acme.com"},
+    )
+    assert find_duplicate_groups(frame).empty
+
+
+def test_a_customer_can_be_in_several_groups_with_one_row_each() -> None:
+    frame = customers(
+        {"customer_id": 1, "company_name": "Acme", "email": "x@acme.com", "phone": "555 0100 200"},
+        {"customer_id": 2, "company_name": "Acme Ltd", "email": "X@acme.com"},
+        {"customer_id": 3, "company_name": "Beta", "phone": "5550100200"},
+    )
+    assert groups(frame) == {
+        "email:x@acme.com": [1, 2],
+        "name:acme": [1, 2],
+        "phone:5550100200": [1, 3],
+    }
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+def test_groups_do_not_depend_on_row_order(seed: int) -> None:
+    frame = customers(
+        *(
+            {"customer_id": i, "company_name": f"Firm {i % 4} Ltd", "phone": f"555 010 {i % 3:04d}",
+             "email": f"x{i % 5}@firm.com", "website": f"firm{i % 6}.com"}
+            for i in range(30)
+        )
+    )  # fmt: skip
+    expected = find_duplicate_groups(frame)
+    shuffled = frame.sample(frac=1, random_state=seed)
+    pd.testing.assert_frame_equal(find_duplicate_groups(shuffled), expected)
+    # 4 names, 3 phones, 5 emails, 6 websites; every customer is in one group of each kind
+    assert expected["group_key"].nunique() == 4 + 3 + 5 + 6
+    assert len(expected) == 30 * 4
+
+
+def test_transformed_accounts_flow_into_duplicate_detection() -> None:
+    parsed = parse_payloads(
+        [
+            '{"id": "1", "Account_Name": " Globex  Corporation ", "Modified_Time": "2026-03-01T10:00:00Z"}',
+            '{"id": "2", "Account_Name": "GLOBEX, Inc.", "Modified_Time": "2026-03-01T10:00:00Z"}',
+        ]
+    )
+    frame = transform_accounts(parsed.records).customers.assign(customer_id=[101, 102])
+    assert groups(frame) == {"name:globex": [101, 102]}
