@@ -86,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{result.per_second:,.0f} records/s; this process: {result.cpu_seconds:.1f} s CPU, "
                 f"peak RSS {result.peak_rss_mb:.0f} MB"
                 + (
-                    f"; server process: {result.server_cpu_seconds:.1f} s CPU"
+                    f"; server process: {result.server_cpu_seconds:.1f} s CPU, "
+                    f"peak RSS {result.server_peak_rss_mb:.0f} MB"
                     if result.server_cpu_seconds is not None
+                    and result.server_peak_rss_mb is not None
                     else ""
                 )
             )

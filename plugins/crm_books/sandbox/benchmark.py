@@ -28,6 +28,7 @@ class BenchResult:
     cpu_seconds: float  # of this process only
     peak_rss_mb: float  # of this process only
     server_cpu_seconds: float | None = None  # of the server process, when there is one
+    server_peak_rss_mb: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -119,7 +120,18 @@ def bench_serve(records: int, seed: int = 7) -> BenchResult:
             since = last
         seconds = time.perf_counter() - start
         server_cpu = _cpu_of(pid) - server_cpu
-    return BenchResult(len(seen), seconds, time.process_time() - cpu, _peak_rss_mb(), server_cpu)
+        server_rss = _peak_rss_of(pid)
+    return BenchResult(
+        len(seen), seconds, time.process_time() - cpu, _peak_rss_mb(), server_cpu, server_rss
+    )
+
+
+def _peak_rss_of(pid: int) -> float:
+    """Peak resident memory of a process in MB (Linux /proc VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _cpu_of(pid: int) -> float:
