@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crm_books import settings
+from crm_books.sandbox import SandboxConfig, SandboxServer
+from crm_books.sandbox.__main__ import main
 from crm_books.sandbox.generator import HISTORY_DAYS, Generator
 from crm_books.sandbox.metadata import DEAL_STAGES, FIELD_NAMES
 
@@ -150,3 +154,23 @@ def test_large_modules_are_lazy() -> None:
         assert gen.account_name(index) == link["name"]
     names = {gen.account_name(i) for i in range(900_000, 900_500)}
     assert len(names) > 450  # names stay distinct far into a large module
+
+
+def test_generate_command_writes_a_data_set_serve_can_load(tmp_path: Path) -> None:
+    out = tmp_path / "crm.json"
+    assert main(["generate", "--seed", "3", "--accounts", "20", "--contacts", "30",
+                 "--deals", "10", "--out", str(out)]) == 0  # fmt: skip
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {m: len(v) for m, v in data.items()} == {"Accounts": 20, "Contacts": 30, "Deals": 10}
+    loaded = SandboxServer(SandboxConfig(accounts=0, contacts=0, deals=0))
+    assert loaded.load_records(data) == 60
+    original = data[settings.CONTACTS][7]
+    again = loaded.store.get(settings.CONTACTS, original["id"])
+    assert again is not None
+    assert {k: again[k] for k in original if k not in ("Created_Time", "Modified_Time")} == {
+        k: v for k, v in original.items() if k not in ("Created_Time", "Modified_Time")
+    }
+    # the same moments, shown in the org's time zone
+    assert datetime.fromisoformat(again["Modified_Time"]) == datetime.fromisoformat(
+        original["Modified_Time"]
+    )
