@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 DOCUMENT_PREFIX = {"estimate": "EST", "invoice": "INV"}
-# Below SQLite's 32,766 bound-variable limit, and small enough for PostgreSQL's planner.
+# Below SQLite's 32,766 bound-variable limit.
 _ID_CHUNK = 10_000
 
 
@@ -36,16 +36,18 @@ def document_number(document_type: str, value: int) -> str:
 
 def _select(conn: Connection, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     statement = text(warehouse.sql(name, warehouse.dialect(conn)))
-    if params and "deal_ids" in params:
+    # PostgreSQL takes the ids as one array (= ANY); SQLite expands them into an IN list.
+    if params and "deal_ids" in params and warehouse.dialect(conn) == "sqlite":
         statement = statement.bindparams(bindparam("deal_ids", expanding=True))
     result = conn.execute(statement, params or {})
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
 
 
 def _select_by_ids(conn: Connection, name: str, ids: Sequence[str]) -> list[pd.DataFrame]:
+    chunk = _ID_CHUNK if warehouse.dialect(conn) == "sqlite" else max(len(ids), 1)
     return [
-        _select(conn, name, {"deal_ids": list(ids[i : i + _ID_CHUNK])})
-        for i in range(0, len(ids), _ID_CHUNK)
+        _select(conn, name, {"deal_ids": list(ids[i : i + chunk])})
+        for i in range(0, len(ids), chunk)
     ]
 
 
@@ -109,83 +111,101 @@ def load_state(
     return deals.reset_index(drop=True), documents, customers
 
 
-def _plain(value: Any) -> Any:
-    """A frame cell as a DB-API parameter: NA -> None, numpy/pandas scalars -> Python."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if hasattr(value, "item") and not isinstance(value, str | Decimal):
-        return value.item()
-    return value
-
-
-def _rows(frame: pd.DataFrame, **extra: Any) -> list[dict[str, Any]]:
-    columns = list(frame.columns)
+def _column_values(series: pd.Series, sqlite: bool) -> list[Any]:
+    """One frame column as DB-API values: NA -> None, pandas/numpy scalars -> Python."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        if sqlite:  # the project's one text form of a UTC time (warehouse.db_timestamp)
+            text_form = series.dt.tz_convert("UTC").dt.strftime(_SQLITE_TS)
+            return text_form.astype(object).where(series.notna(), None).tolist()
+        return [None if pd.isna(v) else v for v in series.dt.to_pydatetime().tolist()]
+    values = series.astype(object)
+    values = values.where(values.notna(), None).tolist()
     return [
-        {**{c: _plain(v) for c, v in zip(columns, row, strict=True)}, **extra}
-        for row in frame.itertuples(index=False, name=None)
+        v.item() if hasattr(v, "item") and not isinstance(v, str | Decimal) else v for v in values
     ]
 
 
-def _money(value: Any) -> float:
-    # Floats bind on both drivers; NUMERIC(18, 2) columns keep the cents exact.
-    return round(float(value or 0), 2)
+_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f+00:00"
+
+
+def _stage(conn: Connection, table: str, frame: pd.DataFrame, run_id: str) -> int:
+    """Bulk-load one plan frame into its staging table (COPY on PostgreSQL)."""
+    sqlite = warehouse.dialect(conn) == "sqlite"
+    columns = [_column_values(frame[c], sqlite) for c in frame.columns]
+    rows = zip([run_id] * len(frame), *columns, strict=True)
+    return warehouse.bulk_insert(conn, table, ["run_id", *frame.columns], rows)
 
 
 def apply_plan(conn: Connection, plan: Plan, *, run_id: str, workflow: str) -> dict[str, int]:
     """Write a plan inside the caller's transaction; returns counts per action for the task log.
 
-    The caller owns the transaction (``with engine.begin() as conn``), so a failure anywhere
-    leaves nothing behind, document numbers included.
+    The plan is staged in bulk and written set-based. The caller owns the transaction
+    (``with engine.begin() as conn``), so a failure anywhere leaves nothing behind, document
+    numbers included.
     """
-    now = warehouse.utcnow()
+    started = warehouse.utcnow()
+    now: datetime | str | None = started
+    if warehouse.dialect(conn) == "sqlite":
+        now = warehouse.db_timestamp(started)
+    params = {"run_id": run_id, "now": now, "workflow": workflow}
     counts: Counter[str] = Counter()
 
-    deals = _rows(plan.deal_updates, updated_at=now)
-    for row in deals:
-        row["amount"] = None if row["amount"] is None else _money(row["amount"])
-        row["was_won"] = bool(row["was_won"])
-        row["closing_date"] = _to_date(row["closing_date"])
-    if deals:
-        warehouse.run_sql(conn, "workflow/upsert_deals", deals)
-        counts.update(f"deal_{row['state']}" for row in deals)
+    deals = plan.deal_updates.copy()
+    deals["amount"] = deals["amount"].astype("float64").round(2)
+    deals["was_won"] = deals["was_won"].astype(bool)
+    deals["closing_date"] = deals["closing_date"].map(_to_date).astype(object)
+    deals["crm_modified_time"] = pd.to_datetime(deals["crm_modified_time"], utc=True)
+    if _stage(conn, "stg_workflow_deals", deals, run_id):
+        warehouse.run_sql(conn, "workflow/upsert_deals", params)
+    counts.update(f"deal_{state}" for state in deals["state"].astype(str))
 
     actions = plan.document_actions
-    for doc_type in sorted(DOCUMENT_PREFIX):
-        of_type = actions.loc[actions["document_type"].astype(object).eq(doc_type)]
-        creates = _rows(of_type.loc[of_type["action"].eq("create")], now=now)
-        if creates:
-            _number(conn, doc_type, creates)
-            for row in creates:
-                row["total"] = _money(row["total"])
-                row["date"] = _to_date(row["date"])
-            warehouse.run_sql(conn, f"workflow/insert_{doc_type}s", creates)
-        updates = _rows(of_type.loc[of_type["action"].eq("update")], now=now)
-        for row in updates:
-            row["total"] = _money(row["total"])
-        if updates:
-            warehouse.run_sql(conn, f"workflow/update_{doc_type}s", updates)
+    writes = actions.loc[actions["action"].isin(["create", "update"])].copy()
+    writes["document_number"] = None
+    for doc_type in DOCUMENT_PREFIX:
+        creates = writes["action"].eq("create") & writes["document_type"].eq(doc_type)
+        if creates.any():
+            writes.loc[creates, "document_number"] = _numbers(conn, doc_type, int(creates.sum()))
+    writes["total"] = writes["total"].astype("float64").fillna(0.0).round(2)
+    writes["date"] = writes["date"].map(_to_date).astype(object)
+    staged = writes.loc[:, list(_STAGED_DOCUMENT_COLUMNS)]
+    if _stage(conn, "stg_workflow_documents", staged, run_id):
+        for doc_type in DOCUMENT_PREFIX:
+            warehouse.run_sql(conn, f"workflow/insert_{doc_type}s", params)
+            warehouse.run_sql(conn, f"workflow/update_{doc_type}s", params)
     counts.update(actions["action"].astype(str))
 
-    events = _rows(plan.events, run_id=run_id, workflow=workflow, now=now)
-    if events:
-        warehouse.run_sql(conn, "workflow/insert_workflow_events", events)
+    events = plan.events.copy()
+    events.insert(0, "seq", range(len(events)))
+    if _stage(conn, "stg_workflow_events", events, run_id):
+        warehouse.run_sql(conn, "workflow/insert_workflow_events", params)
     counts["events"] = len(events)
+
+    for table in ("deals", "documents", "events"):
+        warehouse.run_sql(conn, f"workflow/delete_stg_workflow_{table}", {"run_id": run_id})
     counts["ignored_versions"] = plan.ignored_versions
     return dict(counts)
 
 
-def _number(conn: Connection, doc_type: str, creates: list[dict[str, Any]]) -> None:
-    """Give each new document the next number of its type, in plan order."""
+_STAGED_DOCUMENT_COLUMNS = (
+    "action",
+    "document_type",
+    "document_id",
+    "document_number",
+    "crm_deal_id",
+    "customer_id",
+    "to_status",
+    "total",
+    "line_item",
+    "date",
+)
+
+
+def _numbers(conn: Connection, doc_type: str, count: int) -> list[str]:
+    """The next ``count`` numbers of a document type, reserved until the transaction ends."""
     warehouse.run_sql(conn, "workflow/insert_document_sequence", {"document_type": doc_type})
     last = warehouse.run_sql(
-        conn,
-        "workflow/allocate_document_numbers",
-        {"document_type": doc_type, "count": len(creates)},
+        conn, "workflow/allocate_document_numbers", {"document_type": doc_type, "count": count}
     ).scalar_one()
-    first = int(last) - len(creates) + 1
-    for offset, row in enumerate(creates):
-        row["document_number"] = document_number(doc_type, first + offset)
+    first = int(last) - count + 1
+    return [document_number(doc_type, value) for value in range(first, first + count)]

@@ -1,5 +1,8 @@
--- Estimates created by the Potential workflow; workflow_status records the status it set.
+-- Estimates created by one run; workflow_status records the status the workflow set.
 INSERT INTO books.estimates (estimate_number, customer_id, crm_deal_id, status, workflow_status, total,
                        date, line_item, created_at, updated_at)
-VALUES (:document_number, :customer_id, :crm_deal_id, :to_status, :to_status, :total,
-        :date, :line_item, :now, :now)
+SELECT document_number, customer_id, crm_deal_id, to_status, to_status, total, date, line_item,
+       :now, :now
+FROM books.stg_workflow_documents
+WHERE run_id = :run_id AND document_type = 'estimate' AND action = 'create'
+ORDER BY document_number

@@ -1,9 +1,11 @@
--- The deal as last seen; an older CRM version never overwrites a newer one.
+-- The deals of one run, as last seen; an older CRM version never overwrites a newer one.
 INSERT INTO books.deals (crm_deal_id, deal_name, amount, stage, crm_account_id, crm_contact_id,
                          closing_date, crm_modified_time, was_won, state, pending_reason,
                          updated_at)
-VALUES (:crm_deal_id, :deal_name, :amount, :stage, :crm_account_id, :crm_contact_id,
-        :closing_date, :crm_modified_time, :was_won, :state, :pending_reason, :updated_at)
+SELECT crm_deal_id, deal_name, amount, stage, crm_account_id, crm_contact_id, closing_date,
+       crm_modified_time, was_won, state, pending_reason, :now
+FROM books.stg_workflow_deals
+WHERE run_id = :run_id
 ON CONFLICT (crm_deal_id) DO UPDATE SET
     deal_name = excluded.deal_name,
     amount = excluded.amount,

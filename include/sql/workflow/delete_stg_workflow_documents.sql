@@ -1,0 +1,1 @@
+DELETE FROM books.stg_workflow_documents WHERE run_id = :run_id
