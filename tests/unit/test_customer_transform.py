@@ -256,12 +256,14 @@ def test_modified_times_with_offsets_are_stored_in_utc() -> None:
         {"id": "1", "Account_Name": "East", "Modified_Time": "2026-03-01T10:00:00+05:30"},
         {"id": "2", "Account_Name": "West", "Modified_Time": "2026-03-01T10:00:00-08:00"},
         {"id": "3", "Account_Name": "Zulu", "Modified_Time": "2026-03-01T10:00:00Z"},
+        {"id": "4", "Account_Name": "Frac", "Modified_Time": "2026-03-01T10:00:00.250+01:00"},
     )
     assert str(customers["crm_modified_time"].dt.tz) == "UTC"
     assert customers["crm_modified_time"].tolist() == [
         pd.Timestamp("2026-03-01T04:30:00Z"),
         pd.Timestamp("2026-03-01T18:00:00Z"),
         pd.Timestamp("2026-03-01T10:00:00Z"),
+        pd.Timestamp("2026-03-01T09:00:00.250Z"),
     ]
 
 
