@@ -238,6 +238,38 @@ def test_deleted_deal_keeps_documents_and_is_audited(warehouse: Engine) -> None:
     ]
 
 
+def test_switching_the_setting_leaves_the_other_documents(warehouse: Engine) -> None:
+    add_customer(warehouse, "A1")
+    reconcile(warehouse, [record("D1")], workflow="estimate")
+    reconcile(warehouse, [record("D1", stage="Closed Won", minute=1)], "invoice", run_id="r2")
+    reconcile(warehouse, [record("D1", stage="Closed Lost", minute=2)], "off", run_id="r3")
+    assert rows(warehouse, "SELECT status FROM books.estimates") == [{"status": "draft"}]
+    assert rows(warehouse, "SELECT status FROM books.invoices") == [{"status": "draft"}]
+    assert rows(warehouse, "SELECT stage FROM books.deals") == [{"stage": "Closed Lost"}]
+    events = rows(warehouse, "SELECT run_id, workflow, action FROM books.workflow_events")
+    assert events == [
+        {"run_id": "r1", "workflow": "estimate", "action": "create"},
+        {"run_id": "r2", "workflow": "invoice", "action": "create"},
+    ]
+
+
+def test_full_reconcile_reads_every_deal_and_document(warehouse: Engine) -> None:
+    add_customer(warehouse, "A1")
+    reconcile(warehouse, [record("D1"), record("D2", account="A5")])
+    with warehouse.connect() as conn:
+        known, documents, customers = load_state(conn, None)
+        some, some_docs, _ = load_state(conn, ["D1"])
+    assert sorted(known["crm_deal_id"]) == ["D1", "D2"]
+    assert documents["crm_deal_id"].tolist() == ["D1"]
+    assert customers["crm_account_id"].tolist() == ["A1"]
+    # Asking for D1 also brings the pending D2: pending deals are retried every run.
+    assert sorted(some["crm_deal_id"]) == ["D1", "D2"]
+    assert some_docs["document_type"].tolist() == ["estimate"]
+    assert known.loc[known["crm_deal_id"] == "D1", "crm_modified_time"].iloc[0] == pd.Timestamp(
+        "2026-01-01T09:00:00Z"
+    )
+
+
 BENCH_DEALS = int(os.environ.get("CRM_BOOKS_BENCH_DEALS", "100000"))
 
 
