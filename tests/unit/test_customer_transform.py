@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crm_books import customer_transform
 from crm_books.customer_transform import (
     latest_versions,
     parse_payloads,
@@ -474,3 +475,31 @@ def test_output_values_are_str_or_none_never_nan() -> None:
         text = frame.drop(columns="crm_modified_time")
         assert {str(d) for d in text.dtypes} == {"object"}
         assert all(v is None or isinstance(v, str) for v in text.to_numpy().ravel())
+
+
+@pytest.mark.parametrize("chunk", [50_000, 3])
+def test_a_field_only_some_records_carry_is_none_for_the_others(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(customer_transform, "_PARSE_CHUNK", chunk)
+    texts = [payload(id=str(i), Modified_Time=T) for i in range(3)]
+    texts.append(payload(id="3", Website="w.example", Modified_Time=T))
+    records = parse_payloads(texts).records
+    assert records["Website"].tolist() == [None, None, None, "w.example"]
+    assert list(records.columns) == ["id", "Modified_Time", "Website", RAW_PAYLOAD]
+
+
+@pytest.mark.parametrize("decoder", ["default", "stdlib"])
+def test_both_json_decoders_accept_and_reject_the_same_payloads(
+    decoder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if decoder == "stdlib":
+        monkeypatch.setattr(customer_transform, "_json_loads", json.loads)
+    texts = [payload(id="1", Account_Name="Ünï 😀", Modified_Time=T), "{oops", '"text"', "{}"]
+    parsed = parse_payloads(texts)
+    assert parsed.records["Account_Name"].tolist() == ["Ünï 😀"]
+    assert [r.split(" (")[0] for r in parsed.rejects["reason"]] == [
+        "payload is not valid JSON",
+        "payload is a JSON str, not a record object",
+        "record has no id",
+    ]
