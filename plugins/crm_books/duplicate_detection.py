@@ -186,31 +186,25 @@ def find_duplicate_groups(customers: pd.DataFrame) -> pd.DataFrame:
         ("phone", "same phone number", normalize_phone(_text(frame, "phone"))),
         ("website", "same website domain", domain),
     ]
-    pairs = pd.concat(
-        [
-            pd.DataFrame({"kind": kind, "what": what, "key": values, "customer_id": ids})
-            for kind, what, values in keys
-        ],
-        ignore_index=True,
-    )
-    pairs = pairs[pairs["key"].notna() & pairs["customer_id"].notna()].drop_duplicates(
-        ["kind", "key", "customer_id"]
-    )
-    group_key = pairs["kind"] + ":" + pairs["key"].astype(str)
-    pairs = pairs.assign(
-        group_key=group_key,
-        match_reason=pairs["what"] + " '" + pairs["key"].astype(str) + "'",
-    )
-    size = pairs.groupby("group_key")["customer_id"].transform("size")
-    out = pairs[size.to_numpy() >= 2]
+    parts = []
+    for kind, what, values in keys:
+        pairs = pd.DataFrame({"key": values, "customer_id": ids}, dtype=object)
+        pairs = pairs[pairs["key"].notna() & pairs["customer_id"].notna()].drop_duplicates()
+        # Keys held by two or more distinct customers; strings are built for those rows only.
+        shared = pairs[pairs["key"].duplicated(keep=False)]
+        key = shared["key"].to_numpy(dtype=object)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group_key": f"{kind}:" + key,
+                    "customer_id": shared["customer_id"].to_numpy(dtype=np.int64),
+                    "match_reason": f"{what} '" + key + "'",
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
     out = out.sort_values(["group_key", "customer_id"], kind="stable", ignore_index=True)
-    return pd.DataFrame(
-        {
-            "group_key": pd.Series(out["group_key"].to_numpy(dtype=object), dtype=object),
-            "customer_id": out["customer_id"].to_numpy(dtype=np.int64),
-            "match_reason": pd.Series(out["match_reason"].to_numpy(dtype=object), dtype=object),
-        }
-    )
+    return out.astype({"group_key": object, "match_reason": object})
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -222,8 +216,14 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _map_unique(values: pd.Series, key: Any) -> pd.Series:
-    """Apply a per-string key function once per distinct value; missing and non-text -> None."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    """Apply a per-string key function to each value (each distinct value once where they
+    repeat); missing and non-text values map to None."""
+    array = values.to_numpy(dtype=object)
+    head = array[:2_000].tolist()
+    if len(set(head)) * 2 >= len(head):
+        out = [key(v) if isinstance(v, str) else None for v in array.tolist()]
+        return pd.Series(out, index=values.index, dtype=object)
+    codes, uniques = pd.factorize(array, use_na_sentinel=True)
     mapped = np.empty(len(uniques) + 1, dtype=object)
     mapped[:-1] = [key(v) if isinstance(v, str) else None for v in uniques]
     mapped[-1] = None  # code -1: missing
