@@ -386,12 +386,19 @@ class ZohoCrmClient:
                 ceiling = bool(info.get("_ceiling"))
             if not ceiling:
                 return
-            if boundary.time is None or (fresh_in_query == 0 and stats.queries > 1):
+            if boundary.time is None:
                 raise CrmApiError(
                     400,
                     PAGINATION_LIMIT_EXCEEDED,
-                    f"more than {self.query_record_limit} {module} records share Modified_Time "
-                    f"{boundary.time}, so restarting from it cannot make progress",
+                    f"{module}: the query hit its paging limit before any record was read",
+                    fix=f"use a per_page ({self.per_page}) within the discrete page limit",
+                )
+            if fresh_in_query == 0 and stats.queries > 1:
+                raise CrmApiError(
+                    400,
+                    PAGINATION_LIMIT_EXCEEDED,
+                    f"more {module} records share Modified_Time {boundary.time} than one query "
+                    "can page through, so restarting from it cannot make progress",
                     fix="touch some of those records in the CRM so their Modified_Time differs",
                 )
             log.debug(
@@ -539,7 +546,8 @@ class ZohoCrmClient:
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                status, code, message = None, "CONNECTION_ERROR", type(exc).__name__
+                status, code = None, "CONNECTION_ERROR"
+                message = f"{type(exc).__name__}: {str(exc)[:300]}"
             else:
                 status = response.status_code
                 if status in (204, 304):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -622,6 +623,21 @@ def test_retries_are_bounded_by_total_time(stub: tuple[ZohoStub, str]) -> None:
 
     assert "API credits" in str(caught.value)
     assert len(zoho.api_calls()) == 1
+
+
+def test_an_unreachable_host_is_retried_then_named(stub: tuple[ZohoStub, str]) -> None:
+    _, base = stub
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    sleeps = Sleeps()
+    creds = CrmCredentials(dead, base, "client-1", "s3cret", "rt")
+    client = ZohoCrmClient(creds, sleep=sleeps, retry=RetryPolicy(max_attempts=3))
+
+    with pytest.raises(CrmApiError, match=r"CONNECTION_ERROR.*gave up after 3 attempts") as caught:
+        client.organization()
+
+    assert "reachable" in str(caught.value) and len(sleeps) == 2
 
 
 # --- configuration errors fail fast ---------------------------------------------------------
