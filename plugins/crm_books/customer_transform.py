@@ -1,4 +1,4 @@
-"""Pure pandas transforms: Zoho CRM Account and Contact JSON into Books customer and contact-person frames."""
+"""Pure pandas transforms: Zoho CRM Accounts and Contacts JSON into Books customer frames."""
 
 from __future__ import annotations
 
@@ -267,14 +267,11 @@ def transform_contacts(records: pd.DataFrame) -> ContactsResult:
             _column(records, field), collapse=target in _NAME_COLUMNS, lower=target == "email"
         )
         # A field only matters where it is mapped: Fax and addresses only for individuals.
-        used_by = (
-            np.ones(n, dtype=bool)
-            if target in _PERSON_TEXT and target in _INDIVIDUAL_TEXT
-            else has_account
-            if target in _PERSON_TEXT
-            else ~has_account
-        )
-        reasons.add(bad & used_by, f"{field} is not text")
+        if target not in _PERSON_TEXT:
+            bad &= ~has_account
+        elif target not in _INDIVIDUAL_TEXT:
+            bad &= has_account
+        reasons.add(bad, f"{field} is not text")
         text[target] = values
 
     raw = _raw_payloads(records)

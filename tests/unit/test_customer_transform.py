@@ -503,3 +503,20 @@ def test_both_json_decoders_accept_and_reject_the_same_payloads(
         "payload is a JSON str, not a record object",
         "record has no id",
     ]
+
+
+def test_a_contact_is_only_rejected_for_fields_its_kind_uses() -> None:
+    lookup = {"name": "X", "id": "9"}
+    result = transform_contacts(
+        parse_payloads(
+            [
+                payload(id="1", Last_Name="A", Account_Name=lookup, Fax=["x"], Modified_Time=T),
+                payload(id="2", Last_Name="B", Mailing_City={"x": 1}, Modified_Time=T),
+            ]
+        ).records
+    )
+    assert result.contact_persons["crm_contact_id"].tolist() == ["1"]
+    assert result.customers.empty
+    assert result.rejects[["crm_id", "reason"]].values.tolist() == [
+        ["2", "Mailing_City is not text"]
+    ]
