@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
 
 from crm_books.crm_client import CrmCredentials, ZohoCrmClient
 from crm_books.settings import CRM_CONN_ID
@@ -47,8 +48,6 @@ class ZohoCrmHook(BaseHook):
 
         :param client_options: keyword options passed on to ZohoCrmClient (retry, timeout, ...).
         """
-        from airflow.sdk.log import mask_secret
-
         conn = self.get_connection(self.zoho_crm_conn_id)
         credentials = credentials_from_connection(conn)
         mask_secret(credentials.refresh_token)
