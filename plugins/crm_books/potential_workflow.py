@@ -323,16 +323,6 @@ def _pending_reason(deals: pd.DataFrame) -> pd.Series:
     return reason
 
 
-def _events(deals: pd.DataFrame, mask: pd.Series, action: str, **values: Any) -> pd.DataFrame:
-    part = deals.loc[mask]
-    frame = pd.DataFrame({"crm_deal_id": part["crm_deal_id"].astype(object)})
-    for col in EVENT_COLUMNS[1:]:
-        value = values.get(col)
-        frame[col] = value[mask] if isinstance(value, pd.Series) else value
-    frame["action"] = action
-    return frame.loc[:, list(EVENT_COLUMNS)]
-
-
 def plan_transitions(
     changes: pd.DataFrame,
     known_deals: pd.DataFrame,
@@ -343,7 +333,16 @@ def plan_transitions(
     stages: StageMapping = DEFAULT_STAGES,
     today: date,
 ) -> Plan:
-    """Plan one run of the Potential workflow; pure, vectorised over all deals at once."""
+    """Plan one run of the Potential workflow; pure, vectorised over all deals at once.
+
+    :param changes: deal versions read from the CRM (``deal_changes_frame``), any order.
+    :param known_deals: ``books.deals`` rows for those deals plus every pending deal.
+    :param documents: estimates and invoices of those deals (``DOCUMENT_COLUMNS``).
+    :param customers: customer keys (``CUSTOMER_COLUMNS``) to find each deal's customer.
+    :param workflow: the ``books_potential_workflow`` setting: estimate, invoice or off.
+    :param stages: which stages count as won and lost.
+    :param today: the run's logical date, the document date when a deal has no closing date.
+    """
     workflow = parse_workflow_setting(workflow)
     changes = _latest_versions(_conform(changes, DEAL_CHANGE_COLUMNS))
     changes["crm_modified_time"] = pd.to_datetime(changes["crm_modified_time"], utc=True)
@@ -359,295 +358,189 @@ def plan_transitions(
             counts={"ignored_versions": ignored},
         )
     deals = deals.sort_values(["crm_modified_time", "crm_deal_id"], na_position="last")
-    deals = deals.reset_index(drop=True)
+    work = _decide(deals.reset_index(drop=True), documents, customers, workflow, stages, today)
 
-    deleted = deals["deleted"]
-    live = ~deleted
-    category = stages.categories(deals["stage"])
-    prev_category = stages.categories(deals["prev_stage"])
-    prev_was_won = deals["prev_was_won"].astype(object).fillna(False).astype(bool)
-    was_won = prev_was_won | (live & category.eq("won"))
-    total = deals["amount"].fillna(0.0).round(2)
-    line_item = deals["deal_name"].astype(object)
-    stage_text = _quoted(deals["stage"])
-
-    # The current workflow's document for each deal, if any.
-    doc_type = workflow if workflow != "off" else None
-    docs = _conform(documents, DOCUMENT_COLUMNS)
-    docs = docs.loc[docs["document_type"].astype(object).eq(doc_type)]
-    docs = docs.drop_duplicates("crm_deal_id").add_prefix("doc_")
-    deals = deals.merge(docs, left_on="crm_deal_id", right_on="doc_crm_deal_id", how="left")
-    has_doc = deals["doc_document_id"].notna()
-    doc_status = deals["doc_status"].astype(object)
-    doc_wf_status = deals["doc_workflow_status"].astype(object)
-    locked = has_doc & (doc_wf_status.isna() | _differs(doc_status, doc_wf_status))
-    active = live & (workflow != "off")
-
-    if workflow == "estimate":
-        want_create = active & ~has_doc
-        create_status = category.map(_CREATE_STATUS["estimate"])
-        want_status = doc_status.where(category.eq("open"), create_status)
-    elif workflow == "invoice":
-        want_create = active & ~has_doc & category.eq("won")
-        create_status = pd.Series("draft", index=deals.index, dtype=object)
-        want_status = doc_status.where(~category.eq("lost"), "void")
-    else:
-        want_create = pd.Series(False, index=deals.index)
-        create_status = pd.Series(None, index=deals.index, dtype=object)
-        want_status = doc_status
-
-    customer_id = resolve_customers(deals, customers)
-    pending = want_create & customer_id.isna()
-    create = want_create & customer_id.notna()
-    status_change = has_doc & _differs(want_status, doc_status)
-    doc_total = pd.to_numeric(deals["doc_total"], errors="coerce").astype("float64")
-    total_change = has_doc & ((total - doc_total.fillna(0.0)).abs() > 0.005)
-    name_change = has_doc & _differs(line_item, deals["doc_line_item"].astype(object))
-    any_change = status_change | total_change | name_change
-    update = active & has_doc & ~locked & any_change
-    skip = active & locked & any_change
-    reopened = category.eq("open") & ~prev_category.eq("open") & ~deals["is_new"].astype(bool)
-    leave = active & has_doc & ~locked & reopened
-
-    # Deal rows: every candidate, except pending retries that are still waiting for the same reason.
-    reason = _pending_reason(deals)
-    state = pd.Series("processed", index=deals.index, dtype=object)
-    state[pending] = "pending"
-    state[deleted] = "deleted"
-    pending_reason = reason.where(pending, None)
-    prev_state = deals["prev_state"].astype(object)
-    unchanged_wait = (
-        pending
-        & prev_state.eq("pending")
-        & ~_differs(pending_reason, deals["prev_pending_reason"].astype(object))
-    )
-    retried = deals["crm_modified_time"].eq(
-        pd.to_datetime(deals["prev_crm_modified_time"], utc=True)
-    )
-    deal_updates = deals.loc[:, list(DEAL_UPDATE_COLUMNS[:8])].copy()
-    deal_updates["was_won"] = was_won
-    deal_updates["state"] = state
-    deal_updates["pending_reason"] = pending_reason
-    deal_updates = deal_updates.loc[~(unchanged_wait & retried.fillna(False))]
-
-    date_col = deals["closing_date"].astype(object).where(deals["closing_date"].notna(), today)
-    doc_id = deals["doc_document_id"]
-    from_pending = prev_state.eq("pending")
-    create_reason = ("new deal in stage " + stage_text).where(
-        ~from_pending, "customer arrived; deal in stage " + stage_text
-    )
-    status_reason = "deal stage " + stage_text + " is " + category
-    amount_reason = (
-        "total "
-        + _money(doc_total)
-        + " -> "
-        + _money(total)
-        + "; line item "
-        + _quoted(deals["doc_line_item"])
-        + " -> "
-        + _quoted(line_item)
-    )
-    wanted = (
-        "status "
-        + _quoted(want_status)
-        + ", total "
-        + _money(total)
-        + ", line item "
-        + _quoted(line_item)
-    )
-    skip_reason = (
-        "locked: status "
-        + _quoted(doc_status)
-        + " was set by a person (workflow last set "
-        + _quoted(doc_wf_status)
-        + "); workflow wanted "
-        + wanted
-    )
-    leave_reason = (
-        "deal back in open stage "
-        + stage_text
-        + "; "
-        + str(doc_type)
-        + " left as "
-        + _quoted(doc_status)
-    )
-
-    actions = [
-        _action_frame(
-            deals,
-            create,
-            "create",
-            doc_type,
-            None,
-            customer_id,
-            None,
-            create_status,
-            total,
-            line_item,
-            date_col,
-            create_reason,
-        ),
-        _action_frame(
-            deals,
-            update,
-            "update",
-            doc_type,
-            doc_id,
-            deals["doc_customer_id"],
-            doc_status,
-            want_status,
-            total,
-            line_item,
-            None,
-            status_reason,
-        ),
-        _action_frame(
-            deals,
-            skip,
-            "skip_locked",
-            doc_type,
-            doc_id,
-            deals["doc_customer_id"],
-            doc_status,
-            want_status,
-            total,
-            line_item,
-            None,
-            skip_reason,
-        ),
-        _action_frame(
-            deals,
-            leave,
-            "leave",
-            doc_type,
-            doc_id,
-            deals["doc_customer_id"],
-            doc_status,
-            doc_status,
-            total,
-            line_item,
-            None,
-            leave_reason,
-        ),
-    ]
-    document_actions = pd.concat(
-        [a for a in actions if not a.empty] or [actions[0]], ignore_index=True
-    )
-
-    final_after_create = create & _differs(create_status, pd.Series("draft", index=deals.index))
-    events = [
-        _events(
-            deals,
-            deleted,
-            "deal_deleted",
-            reason="deleted in the CRM; its documents are left as they are",
-        ),
-        _events(
-            deals,
-            pending & ~unchanged_wait,
-            "pending",
-            document_type=doc_type,
-            reason=pending_reason,
-        ),
-        _events(
-            deals, create, "create", document_type=doc_type, to_status="draft", reason=create_reason
-        ),
-        _events(
-            deals,
-            final_after_create,
-            "update_status",
-            document_type=doc_type,
-            from_status="draft",
-            to_status=create_status,
-            reason=status_reason,
-        ),
-        _events(
-            deals,
-            update & status_change,
-            "update_status",
-            document_type=doc_type,
-            document_id=doc_id,
-            from_status=doc_status,
-            to_status=want_status,
-            reason=status_reason,
-        ),
-        _events(
-            deals,
-            update & (total_change | name_change),
-            "update_amount",
-            document_type=doc_type,
-            document_id=doc_id,
-            from_status=doc_status,
-            to_status=want_status,
-            reason=amount_reason,
-        ),
-        _events(
-            deals,
-            skip,
-            "skip_locked",
-            document_type=doc_type,
-            document_id=doc_id,
-            from_status=doc_status,
-            to_status=want_status,
-            reason=skip_reason,
-        ),
-        _events(
-            deals,
-            leave,
-            "leave",
-            document_type=doc_type,
-            document_id=doc_id,
-            from_status=doc_status,
-            to_status=doc_status,
-            reason=leave_reason,
-        ),
-    ]
-    event_frame = pd.concat([e for e in events if not e.empty] or [events[0]], ignore_index=True)
-
+    deal_updates = work.loc[work["write_deal"], list(DEAL_UPDATE_COLUMNS)]
+    document_actions = _pick(work, ACTION_COLUMNS, _ACTIONS)
+    events = _pick(work, EVENT_COLUMNS, _EVENTS)
     counts = {"ignored_versions": ignored, "deals": len(deal_updates)}
-    counts.update(document_actions["action"].value_counts().astype(int).to_dict())
-    counts["pending"] = int(pending.sum())
-    counts["deleted"] = int(deleted.sum())
+    counts.update(document_actions["action"].value_counts().to_dict())
+    counts["pending"] = int(work["pending"].sum())
+    counts["deleted"] = int(work["deleted"].sum())
     return Plan(
         deal_updates.reset_index(drop=True),
         document_actions,
-        event_frame,
+        events,
         ignored_versions=ignored,
         counts={str(k): int(v) for k, v in counts.items()},
     )
 
 
-def _action_frame(
+def _decide(
     deals: pd.DataFrame,
-    mask: pd.Series,
-    action: str,
-    document_type: str | None,
-    document_id: pd.Series | None,
-    customer_id: pd.Series,
-    from_status: pd.Series | None,
-    to_status: pd.Series,
-    total: pd.Series,
-    line_item: pd.Series,
-    date_col: pd.Series | None,
-    reason: pd.Series,
+    documents: pd.DataFrame,
+    customers: pd.DataFrame,
+    workflow: str,
+    stages: StageMapping,
+    today: date,
 ) -> pd.DataFrame:
-    def pick(value: pd.Series | None) -> Any:
-        return value[mask].astype(object).to_numpy() if value is not None else None
+    """One row per candidate deal: what the rules decide (flags) and the values to write."""
+    deleted = deals["deleted"]
+    category = stages.categories(deals["stage"])
+    prev_category = stages.categories(deals["prev_stage"])
+    prev_was_won = deals["prev_was_won"].astype(object).fillna(False).astype(bool)
 
-    return pd.DataFrame(
-        {
-            "action": action,
-            "document_type": document_type,
-            "document_id": pick(document_id),
-            "crm_deal_id": pick(deals["crm_deal_id"]),
-            "customer_id": pick(customer_id),
-            "from_status": pick(from_status),
-            "to_status": pick(to_status),
-            "total": pick(total),
-            "line_item": pick(line_item),
-            "date": pick(date_col),
-            "reason": pick(reason),
-        },
-        index=pd.RangeIndex(int(mask.sum())),
-        columns=list(ACTION_COLUMNS),
+    # The current workflow's document of each deal, if any.
+    doc_type = workflow if workflow != "off" else None
+    docs = _conform(documents, DOCUMENT_COLUMNS)
+    docs = docs.loc[docs["document_type"].astype(object).eq(doc_type)]
+    docs = docs.drop_duplicates("crm_deal_id").add_prefix("doc_")
+    w = deals.merge(docs, left_on="crm_deal_id", right_on="doc_crm_deal_id", how="left")
+    w["document_type"] = doc_type
+    w["category"] = category
+    w["was_won"] = prev_was_won | (~deleted & category.eq("won"))
+    w["total"] = w["amount"].fillna(0.0).round(2)
+    w["line_item"] = w["deal_name"].astype(object)
+    w["date"] = w["closing_date"].astype(object).where(w["closing_date"].notna(), today)
+    has_doc = w["doc_document_id"].notna()
+    doc_status = w["doc_status"].astype(object)
+    doc_wf_status = w["doc_workflow_status"].astype(object)
+    # A person changed the document when its status is no longer the one the workflow set.
+    locked = has_doc & (doc_wf_status.isna() | _differs(doc_status, doc_wf_status))
+    active = ~deleted & (workflow != "off")
+
+    if workflow == "estimate":
+        want_create = active & ~has_doc
+        w["create_status"] = category.map(_CREATE_STATUS["estimate"])
+        w["want_status"] = doc_status.where(category.eq("open"), w["create_status"])
+    elif workflow == "invoice":
+        want_create = active & ~has_doc & category.eq("won")
+        w["create_status"] = "draft"
+        w["want_status"] = doc_status.where(~category.eq("lost"), "void")
+    else:
+        want_create = pd.Series(False, index=w.index)
+        w["create_status"] = None
+        w["want_status"] = doc_status
+
+    w["customer_id"] = resolve_customers(w, customers)
+    w["pending"] = want_create & w["customer_id"].isna()
+    w["create"] = want_create & w["customer_id"].notna()
+    w["created_final"] = w["create"] & _differs(w["create_status"], pd.Series("draft", w.index))
+    status_change = has_doc & _differs(w["want_status"], doc_status)
+    doc_total = pd.to_numeric(w["doc_total"], errors="coerce").astype("float64")
+    amount_change = has_doc & (
+        ((w["total"] - doc_total.fillna(0.0)).abs() > 0.005)
+        | _differs(w["line_item"], w["doc_line_item"].astype(object))
     )
+    w["update"] = active & ~locked & (status_change | amount_change)
+    w["update_status"] = w["update"] & status_change
+    w["update_amount"] = w["update"] & amount_change
+    w["skip_locked"] = active & locked & (status_change | amount_change)
+    reopened = category.eq("open") & ~prev_category.eq("open") & ~w["is_new"].astype(bool)
+    w["leave"] = active & has_doc & ~locked & reopened
+
+    w["state"] = "processed"
+    w.loc[w["pending"], "state"] = "pending"
+    w.loc[deleted, "state"] = "deleted"
+    w["pending_reason"] = _pending_reason(w).where(w["pending"], None)
+    # A pending deal retried without a CRM change and still waiting for the same reason is no news.
+    still_waiting = (
+        w["pending"]
+        & w["prev_state"].astype(object).eq("pending")
+        & ~_differs(w["pending_reason"], w["prev_pending_reason"].astype(object))
+    )
+    w["announce_pending"] = w["pending"] & ~still_waiting
+    retried = w["crm_modified_time"].eq(pd.to_datetime(w["prev_crm_modified_time"], utc=True))
+    w["write_deal"] = ~(still_waiting & retried.fillna(False))
+    _add_reasons(w, doc_type)
+    w["draft"] = "draft"
+    w["null"] = None
+    return w
+
+
+def _add_reasons(w: pd.DataFrame, doc_type: str | None) -> None:
+    """Audit reasons, written for the person reading workflow_events."""
+    stage = _quoted(w["stage"])
+    doc_status = _quoted(w["doc_status"])
+    from_pending = w["prev_state"].astype(object).eq("pending")
+    w["create_reason"] = ("new deal in stage " + stage).where(
+        ~from_pending, "customer arrived; deal in stage " + stage
+    )
+    w["status_reason"] = "deal stage " + stage + " is " + w["category"]
+    old_total = _money(pd.to_numeric(w["doc_total"], errors="coerce"))
+    w["amount_reason"] = (
+        "total " + old_total + " -> " + _money(w["total"])
+        + "; line item " + _quoted(w["doc_line_item"]) + " -> " + _quoted(w["line_item"])
+    )  # fmt: skip
+    w["update_reason"] = w["status_reason"].where(w["update_status"], w["amount_reason"])
+    wanted = (
+        "status " + _quoted(w["want_status"]) + ", total " + _money(w["total"])
+        + ", line item " + _quoted(w["line_item"])
+    )  # fmt: skip
+    w["skip_reason"] = (
+        "locked: status " + doc_status + " was set by a person (workflow last set "
+        + _quoted(w["doc_workflow_status"]) + "); workflow wanted " + wanted
+    )  # fmt: skip
+    w["leave_reason"] = (
+        "deal back in open stage " + stage + "; " + str(doc_type) + " left as " + doc_status
+    )
+    w["deleted_reason"] = "deleted in the CRM; its documents are left as they are"
+
+
+# Output rows per decision: (flag column, action, {output column: work column}); unnamed -> NULL.
+_Spec = tuple[str, str, dict[str, str]]
+_ACTIONS: tuple[_Spec, ...] = (
+    ("create", "create", {"customer_id": "customer_id", "to_status": "create_status",
+                          "date": "date", "reason": "create_reason"}),
+    ("update", "update", {"document_id": "doc_document_id", "customer_id": "doc_customer_id",
+                          "from_status": "doc_status", "to_status": "want_status",
+                          "reason": "update_reason"}),
+    ("skip_locked", "skip_locked", {"document_id": "doc_document_id",
+                                    "customer_id": "doc_customer_id", "from_status": "doc_status",
+                                    "to_status": "want_status", "reason": "skip_reason"}),
+    ("leave", "leave", {"document_id": "doc_document_id", "customer_id": "doc_customer_id",
+                        "from_status": "doc_status", "to_status": "doc_status",
+                        "reason": "leave_reason"}),
+)  # fmt: skip
+_EVENTS: tuple[_Spec, ...] = (
+    ("deleted", "deal_deleted", {"document_type": "null", "reason": "deleted_reason"}),
+    ("announce_pending", "pending", {"reason": "pending_reason"}),
+    ("create", "create", {"to_status": "draft", "reason": "create_reason"}),
+    ("created_final", "update_status", {"from_status": "draft", "to_status": "create_status",
+                                        "reason": "status_reason"}),
+    ("update_status", "update_status", {"document_id": "doc_document_id",
+                                        "from_status": "doc_status", "to_status": "want_status",
+                                        "reason": "status_reason"}),
+    ("update_amount", "update_amount", {"document_id": "doc_document_id",
+                                        "from_status": "doc_status", "to_status": "want_status",
+                                        "reason": "amount_reason"}),
+    ("skip_locked", "skip_locked", {"document_id": "doc_document_id",
+                                    "from_status": "doc_status", "to_status": "want_status",
+                                    "reason": "skip_reason"}),
+    ("leave", "leave", {"document_id": "doc_document_id", "from_status": "doc_status",
+                        "to_status": "doc_status", "reason": "leave_reason"}),
+)  # fmt: skip
+# Columns every output row takes from the deal itself.
+_SHARED = ("crm_deal_id", "document_type", "total", "line_item")
+
+
+def _pick(work: pd.DataFrame, columns: tuple[str, ...], specs: tuple[_Spec, ...]) -> pd.DataFrame:
+    """Stack the rows each decision flags into one frame with the given columns, in spec order."""
+    parts = []
+    for flag, action, sources in specs:
+        rows = work.loc[work[flag].astype(bool)]
+        if rows.empty:
+            continue
+        part = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+        for col in columns:
+            source = sources.get(col, col if col in _SHARED else None)
+            if col == "action":
+                part[col] = action
+            elif source is None:
+                part[col] = None
+            else:
+                part[col] = _objects(rows[source]).to_numpy()
+        parts.append(part)
+    if not parts:
+        return empty_frame(columns)
+    return pd.concat(parts, ignore_index=True).loc[:, list(columns)]
