@@ -395,8 +395,10 @@ def test_zoho_crm_connection_can_target_a_real_org_from_dotenv() -> None:
     }
 
 
-def test_books_warehouse_connection_reaches_the_warehouse_service() -> None:
-    from crm_books.warehouse import normalize_uri
+def test_books_warehouse_connection_reaches_the_warehouse_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crm_books.connections import warehouse_uri
 
     conn = connection_from_env("AIRFLOW_CONN_BOOKS_WAREHOUSE")
     assert conn.conn_id == settings.WAREHOUSE_CONN_ID
@@ -406,12 +408,10 @@ def test_books_warehouse_connection_reaches_the_warehouse_service() -> None:
     assert conn.login == pg_env["POSTGRES_USER"]
     assert conn.password == pg_env["POSTGRES_PASSWORD"]
     assert conn.schema == pg_env["POSTGRES_DB"]
-    url = normalize_uri(conn.get_uri())
-    assert (url.get_backend_name(), url.host, url.database) == (
-        "postgresql",
-        "books-warehouse",
-        "books",
-    )
+    # What the DAG tasks will connect to, read the way they read it.
+    value = environment("airflow-worker")["AIRFLOW_CONN_BOOKS_WAREHOUSE"]
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", value)
+    assert warehouse_uri() == "postgresql+psycopg://books:books@books-warehouse:5432/books"
 
 
 def test_warehouse_credentials_change_together() -> None:
@@ -614,14 +614,17 @@ def test_local_crm_connection_points_at_the_local_sandbox() -> None:
     assert (creds.client_id, creds.client_secret) == ("sandbox-client", "sandbox-secret")
 
 
-def test_local_warehouse_connection_is_a_sqlite_file_under_data() -> None:
+def test_local_warehouse_connection_is_a_sqlite_file_under_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crm_books.connections import warehouse_uri
     from crm_books.warehouse import normalize_uri
 
     conn = local_connection(settings.WAREHOUSE_CONN_ID)
-    url = normalize_uri(conn.get_uri())
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", conn.as_json())
+    url = normalize_uri(warehouse_uri())
     assert url.get_backend_name() == "sqlite"
-    assert Path(str(url.database)).parts[-2:] == ("data", "books.db")
-    assert Path(str(url.database)).is_absolute()
+    assert Path(str(url.database)) == Path("/usr/local/airflow/data/books.db")
 
 
 def env_example() -> dict[str, str]:
