@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 DOCUMENT_PREFIX = {"estimate": "EST", "invoice": "INV"}
 # Below SQLite's 32,766 bound-variable limit.
 _ID_CHUNK = 10_000
+# warehouse.db_timestamp's text form of a UTC time, applied to a whole column at once.
+_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
 def document_number(document_type: str, value: int) -> str:
@@ -123,9 +125,6 @@ def _column_values(series: pd.Series, sqlite: bool) -> list[Any]:
     return [
         v.item() if hasattr(v, "item") and not isinstance(v, str | Decimal) else v for v in values
     ]
-
-
-_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
 def _stage(conn: Connection, table: str, frame: pd.DataFrame, run_id: str) -> int:

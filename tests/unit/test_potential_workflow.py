@@ -530,18 +530,19 @@ step = st.tuples(
     st.sampled_from(WORKFLOWS),
     st.sampled_from([None, "sent", "paid", "expired"]),  # a person's edit before the run
     st.booleans(),  # the customer exists by then
+    st.sampled_from([False, False, False, True]),  # the deal is deleted in the CRM
 )
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=1, max_size=8))
 def test_any_sequence_never_duplicates_and_never_touches_a_locked_document(
-    steps: list[tuple[str, str, float | None, str, str | None, bool]],
+    steps: list[tuple[str, str, float | None, str, str | None, bool, bool]],
 ) -> None:
     books = Books()
     books.customers = []
     locked: dict[tuple[str, str], dict[str, Any]] = {}
-    for minute, (deal_id, stage, amount, workflow, edit, customer_ready) in enumerate(steps):
+    for minute, (deal_id, stage, amount, workflow, edit, customer_ready, gone) in enumerate(steps):
         if customer_ready and not books.customers:
             books.customers.append(
                 {"customer_id": 1, "crm_account_id": "A1", "crm_contact_id": None,
@@ -554,16 +555,20 @@ def test_any_sequence_never_duplicates_and_never_touches_a_locked_document(
                 books.docs[key]["status"] = edit
                 locked[key] = dict(books.docs[key])
         plan = books.run(
-            deal(deal_id, stage=stage, amount=amount, minutes=minute), workflow=workflow
+            deal(deal_id, stage=stage, amount=amount, minutes=minute, deleted=gone),
+            workflow=workflow,
         )
         creates = plan.document_actions.query("action == 'create'")
         assert not creates.duplicated(["document_type", "crm_deal_id"]).any()
+        if gone:  # a deal deleted in the CRM leaves its documents as they are
+            assert plan.document_actions.empty
         for key, snapshot in locked.items():
             assert books.docs[key] == snapshot, "a document changed by a person was touched"
     # Re-running the last step is a no-op.
-    deal_id, stage, amount, workflow, _, _ = steps[-1]
+    deal_id, stage, amount, workflow, _, _, gone = steps[-1]
     again = books.run(
-        deal(deal_id, stage=stage, amount=amount, minutes=len(steps) - 1), workflow=workflow
+        deal(deal_id, stage=stage, amount=amount, minutes=len(steps) - 1, deleted=gone),
+        workflow=workflow,
     )
     assert again.document_actions.empty and again.events.empty and again.deal_updates.empty
     statuses = {"estimate": {"draft", "accepted", "declined"}, "invoice": {"draft", "void"}}
