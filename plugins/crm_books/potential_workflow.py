@@ -239,6 +239,18 @@ def _latest_versions(changes: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates("crm_deal_id", keep="last")
 
 
+def _content_differs(merged: pd.DataFrame) -> pd.Series:
+    """A change whose fields differ from the deal as last seen (amounts compared in cents)."""
+    amount = pd.to_numeric(merged["amount"], errors="coerce").round(2)
+    prev_amount = pd.to_numeric(merged["prev_amount"], errors="coerce").round(2)
+    differs = _differs(amount, prev_amount) & ~merged["deleted"].astype(bool)
+    for col in ("deal_name", "stage", "crm_account_id", "crm_contact_id", "closing_date"):
+        differs |= ~merged["deleted"].astype(bool) & _differs(
+            merged[col].astype(object), merged[f"prev_{col}"].astype(object)
+        )
+    return differs | (merged["deleted"].astype(bool) != merged["prev_state"].eq("deleted"))
+
+
 def _select_candidates(changes: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Deals to plan this run: newer versions, plus every pending deal (retried each run)."""
     prev = known.add_prefix("prev_").rename(columns={"prev_crm_deal_id": "crm_deal_id"})
@@ -248,6 +260,8 @@ def _select_candidates(changes: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.D
     pt = pd.to_datetime(merged["prev_crm_modified_time"], utc=True)
     older = (t < pt).fillna(False)
     newer = is_new | t.isna() | pt.isna() | (t > pt).fillna(False)
+    # Modified_Time has one-second resolution: a second edit in the same second still counts.
+    newer |= ~older & ~is_new & _content_differs(merged)
     pending = merged["prev_state"].astype(object).eq("pending")
     redundant_delete = merged["deleted"].astype(bool) & merged["prev_state"].astype(object).eq(
         "deleted"

@@ -129,6 +129,17 @@ def test_apply_creates_documents_and_a_rerun_changes_nothing(warehouse: Engine) 
     assert snapshot(warehouse) == before
 
 
+def test_rerun_with_cents_and_closing_date_round_trips_unchanged(warehouse: Engine) -> None:
+    add_customer(warehouse, "A1")
+    batch = [{**record("D1", amount=80.456), "Closing_Date": "2026-06-30"}]
+    reconcile(warehouse, batch)
+    estimate = rows(warehouse, "SELECT total, date FROM books.estimates")[0]
+    assert (float(estimate["total"]), str(estimate["date"])) == (80.46, "2026-06-30")
+    before = snapshot(warehouse)
+    assert reconcile(warehouse, batch, run_id="r2")["ignored_versions"] == 1
+    assert snapshot(warehouse) == before
+
+
 def test_paid_invoice_stays_paid_when_the_deal_is_lost(warehouse: Engine) -> None:
     add_customer(warehouse, "A1")
     reconcile(warehouse, [record("D1", stage="Closed Won")], workflow="invoice")

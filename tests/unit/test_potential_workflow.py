@@ -485,6 +485,14 @@ def test_older_version_never_overwrites_a_newer_one() -> None:
     assert books.deals["D1"]["stage"] == "Closed Won"
 
 
+def test_a_second_edit_in_the_same_second_is_not_lost() -> None:
+    books = Books()
+    books.run(deal())
+    plan = books.run(deal(stage="Closed Won"))  # same Modified_Time, new content
+    assert books.doc("estimate")["status"] == "accepted"
+    assert plan.ignored_versions == 0
+
+
 def test_latest_version_in_one_batch_wins() -> None:
     books = Books()
     books.run(deal(stage="Closed Won", minutes=2), deal(stage="Closed Lost", minutes=1))
