@@ -7,7 +7,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -49,8 +49,6 @@ _STRIP_CHARS = (
     + "\u200b\u2060\ufeff"
 )
 _strip = methodcaller("strip", _STRIP_CHARS)
-# PostgreSQL text cannot hold NUL, and no Books field means anything by it.
-_drop_nul = methodcaller("replace", "\x00", "")
 _nfc = partial(unicodedata.normalize, "NFC")
 _HAS_OFFSET = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
 
@@ -344,26 +342,59 @@ def _clean_text(
     values: np.ndarray, *, collapse: bool, lower: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Trimmed NFC text (None for blank), and a mask of values that are not text at all."""
-    out, is_str, bad = _as_text(values)
-    strings = out[is_str]
-    codes: np.ndarray | None = None
-    if _mostly_repeated(strings):
-        # Cities, countries and first names repeat a lot: clean each distinct value once.
-        codes, strings = pd.factorize(strings)
-    texts: Iterable[str] = map(_drop_nul, map(_nfc, strings.tolist()))
-    if collapse:
-        texts = (" ".join(s.split()) for s in texts)
-    texts = map(_strip, texts)
-    if lower:
-        texts = map(str.lower, texts)
-    cleaned = _object_array([s or None for s in texts])
-    out[is_str] = cleaned if codes is None else cleaned[codes]
-    return out, bad
+    clean = _CLEANERS[collapse, lower]
+    if not _mostly_repeated(values):
+        # One pass: each value is touched once, which is what costs at a million rows.
+        odd: list[Any] = []
+        out = [
+            clean(v) if v.__class__ is str else None if v is None else _set_aside(v, odd)
+            for v in values.tolist()
+        ]
+        if not odd:
+            return _object_array(out), np.zeros(len(values), dtype=bool)
+    # Numbers sent unquoted and values that are not text take the slower path below.
+    texts, is_str, bad = _as_text(values)
+    # Cities, countries and first names repeat a lot: clean each distinct value once.
+    codes, distinct = pd.factorize(texts[is_str])
+    texts[is_str] = _object_array([clean(s) for s in distinct.tolist()])[codes]
+    return texts, bad
 
 
-def _mostly_repeated(strings: np.ndarray, sample: int = 2_000) -> bool:
-    """Whether deduplicating first pays: a sample holds under half as many distinct values."""
-    head = strings[:sample].tolist()
+def _set_aside(value: Any, odd: list[Any]) -> str | None:
+    """Note a value that is neither text nor missing (a comprehension cannot append)."""
+    odd.append(value)
+    return None
+
+
+def _trimmed(text: str) -> str | None:
+    return _strip(_nfc(text).replace("\x00", "")) or None
+
+
+def _collapsed(text: str) -> str | None:
+    return _strip(" ".join(_nfc(text).replace("\x00", "").split())) or None
+
+
+def _trimmed_lower(text: str) -> str | None:
+    return _strip(_nfc(text).replace("\x00", "")).lower() or None
+
+
+def _collapsed_lower(text: str) -> str | None:
+    return _strip(" ".join(_nfc(text).replace("\x00", "").split())).lower() or None
+
+
+# (collapse internal whitespace, lower-case) -> cleaner; NUL is dropped since PostgreSQL text
+# cannot hold it.
+_CLEANERS: dict[tuple[bool, bool], Callable[[str], str | None]] = {
+    (False, False): _trimmed,
+    (True, False): _collapsed,
+    (False, True): _trimmed_lower,
+    (True, True): _collapsed_lower,
+}
+
+
+def _mostly_repeated(values: np.ndarray, sample: int = 2_000) -> bool:
+    """Whether deduplicating first pays: a sample holds under half as many distinct texts."""
+    head = [v for v in values[:sample].tolist() if v.__class__ is str]
     return len(head) >= 100 and len(set(head)) * 2 < len(head)
 
 

@@ -520,3 +520,20 @@ def test_a_contact_is_only_rejected_for_fields_its_kind_uses() -> None:
     assert result.rejects[["crm_id", "reason"]].values.tolist() == [
         ["2", "Mailing_City is not text"]
     ]
+
+
+def test_cleaning_is_the_same_for_columns_of_repeated_values() -> None:
+    cities = [" Pune ", "Zu\u0308rich", "", "\u00a0", None, 411001]  # repeats take another path
+    records = [
+        {
+            "id": str(i),
+            "Billing_City": cities[i % 6],
+            "Billing_Code": cities[i % 6],
+            "Modified_Time": T,
+        }
+        for i in range(300)
+    ]
+    customers = accounts(*records)
+    expected = ["Pune", "Zürich", None, None, None, "411001"] * 50
+    assert customers["billing_city"].tolist() == expected
+    assert customers["billing_zip"].tolist() == expected
