@@ -87,3 +87,60 @@ def warehouse(warehouse_uri: str):  # type: ignore[no-untyped-def]
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's own metadata database (SQLite), migrated once per test session."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def sandbox() -> Iterator[object]:
+    """An empty sandbox CRM on loopback; tests put exactly the records they need into it."""
+    from datetime import UTC, datetime
+
+    from crm_books.sandbox import SandboxConfig, SandboxServer
+
+    config = SandboxConfig(
+        seed=7, accounts=0, contacts=0, deals=0, clock_start=datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    with SandboxServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def airflow_env(
+    airflow_db: Path, sandbox: object, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> object:
+    """Point the zoho_crm and books_warehouse connections at this test's sandbox and warehouse."""
+    import json
+
+    sb = sandbox
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ZOHO_CRM",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": sb.base_url,  # type: ignore[attr-defined]
+                "login": sb.client_id,  # type: ignore[attr-defined]
+                "password": sb.client_secret,  # type: ignore[attr-defined]
+                "extra": {
+                    "refresh_token": sb.refresh_token,  # type: ignore[attr-defined]
+                    "accounts_url": sb.accounts_url,  # type: ignore[attr-defined]
+                },
+            }
+        ),
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", warehouse_uri)
+    return sb

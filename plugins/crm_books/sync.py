@@ -412,7 +412,9 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
         run_sql(conn, "duplicates/insert_candidates", {"run_id": run.run_id, "now": _now()})
         after = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
         run_sql(
-            conn, "sync/update_sync_run_flagged", {"run_id": run.run_id, "flagged": after - before}
+            conn,
+            "sync/update_sync_run_flagged",
+            {"run_id": run.run_id, "module": run.modules[0], "flagged": after - before},
         )
     log.info(
         "duplicates: %d customers in %d likely-duplicate groups, %d newly flagged",
