@@ -93,16 +93,14 @@ GENERIC_DOMAINS: frozenset[str] = frozenset(
     }
 )
 
-_SUFFIX_RUN = re.compile(r"(?:\s(?:" + "|".join(LEGAL_SUFFIXES) + r"))+$")
+_SUFFIXES = frozenset(LEGAL_SUFFIXES)
 # Only the Latin/Greek/Cyrillic diacritics block: marks in other scripts carry meaning.
 _DIACRITICS = re.compile(r"[\u0300-\u036f]")
 _ASCII_PUNCT = re.compile(r"[^a-z0-9\s]")
 _PHONE_EXTENSION = re.compile(r"(?:ext\.?|extension|x|#)\s*\d+\s*$", re.IGNORECASE)
 _NON_DIGIT = re.compile(r"[^0-9]")
-_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.\-]*:)?//")
-_PATH = re.compile(r"[/?#\\\s].*$")
-_PORT = re.compile(r":\d*$")
-_WWW = re.compile(r"^www\d*\.")
+# Optional scheme://, optional user@, optional www.; the host runs to a port, path or query.
+_URL = re.compile(r"(?:(?:[a-z][a-z0-9+.\-]*:)?//)?(?:[^@/?#\\\s]*@)?(?:www\d*\.)?([^/?#\\\s:]*)")
 # Dot-separated labels; the last (the TLD) has a letter, so IP addresses and "n/a" are junk.
 _DOMAIN = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?=[\w-]*[^\W\d_])[^\W_][\w-]*[^\W_]")
 
@@ -140,10 +138,12 @@ def _company_key(name: str) -> str | None:
     key = name.casefold()
     if not key.isascii():
         key = unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFKD", key)))
-    key = " " + " ".join(key.translate(_PUNCTUATION).split())
-    # A name that is nothing but a suffix ("Company") keeps it rather than vanishing.
-    stripped = _SUFFIX_RUN.sub("", key)
-    return (stripped if stripped.strip() else key).strip() or None
+    words = key.translate(_PUNCTUATION).split()
+    kept = len(words)
+    while kept and words[kept - 1] in _SUFFIXES:
+        kept -= 1
+    # A name that is nothing but suffixes ("Company", "Co Ltd") keeps them rather than vanish.
+    return " ".join(words[:kept] if kept else words) or None
 
 
 def normalize_phone(phones: pd.Series) -> pd.Series:
@@ -152,7 +152,9 @@ def normalize_phone(phones: pd.Series) -> pd.Series:
 
 
 def _phone_key(phone: str) -> str | None:
-    digits = _NON_DIGIT.sub("", _PHONE_EXTENSION.sub("", phone))
+    if "x" in phone or "X" in phone or "#" in phone:  # only then can there be an extension
+        phone = _PHONE_EXTENSION.sub("", phone)
+    digits = _NON_DIGIT.sub("", phone)
     return digits[-10:] if len(digits) >= 7 else None
 
 
@@ -162,8 +164,8 @@ def website_domain(urls: pd.Series) -> pd.Series:
 
 
 def _domain(url: str) -> str | None:
-    host = _PATH.sub("", _SCHEME.sub("", url.strip().lower()))
-    host = _WWW.sub("", _PORT.sub("", host.rpartition("@")[2])).strip(".")
+    match = _URL.match(url.strip().lower())
+    host = match.group(1).strip(".") if match else ""
     return host if _DOMAIN.fullmatch(host) else None
 
 

@@ -97,6 +97,7 @@ def test_phone_key_is_the_last_ten_digits(phone: str | None, key: str | None) ->
     [("https://WWW.Acme.com:8443/about?x=1#top", "acme.com"), ("acme.com", "acme.com"),
      ("www.acme.co.uk/", "acme.co.uk"), ("http://shop.acme.io", "shop.acme.io"),
      ("//cdn.acme.io/x", "cdn.acme.io"), ("bücher.de", "bücher.de"), ("http://", None),
+     ("https://user@www.acme.com/x@y", "acme.com"), ("acme.com.", "acme.com"),
      ("n/a", None), ("localhost:8080", None), ("192.168.0.1", None), ("-", None), ("", None),
      (None, None)],
 )  # fmt: skip
