@@ -208,16 +208,21 @@ def _raw_text(payload: Any) -> str | None:
 def latest_versions(frame: pd.DataFrame, key: str, time_column: str) -> pd.DataFrame:
     """Keep one row per key: the newest ``time_column``; among equal times the last one seen.
 
-    Rows whose key is missing are kept as they are (they are not versions of anything).
-    Survivors keep their original order; the index is reset.
+    ``time_column`` may hold datetimes or ISO-8601 text such as Zoho's ``Modified_Time``; text is
+    compared as UTC instants, since offsets differ (daylight saving) and an unparsable time
+    counts as the oldest. Rows whose key is missing are kept as they are (they are not versions
+    of anything). Survivors keep their original order; the index is reset.
     """
     if frame.empty:
         return frame.reset_index(drop=True)
+    times = frame[time_column]
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        times = pd.to_datetime(times, utc=True, format="ISO8601", errors="coerce")
     position = np.arange(len(frame))
     keyed = frame[key].notna().to_numpy()
-    order = pd.DataFrame(
-        {"key": frame[key].to_numpy(), "time": frame[time_column].to_numpy(), "pos": position}
-    )[keyed]
+    order = pd.DataFrame({"key": frame[key].to_numpy(), "time": times.to_numpy(), "pos": position})[
+        keyed
+    ]
     # A stable sort by time keeps arrival order among ties, so the last one seen sorts last.
     order = order.sort_values("time", kind="stable", na_position="first")
     keep = np.zeros(len(frame), dtype=bool)

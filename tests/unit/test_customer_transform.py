@@ -537,3 +537,15 @@ def test_cleaning_is_the_same_for_columns_of_repeated_values() -> None:
     expected = ["Pune", "Zürich", None, None, None, "411001"] * 50
     assert customers["billing_city"].tolist() == expected
     assert customers["billing_zip"].tolist() == expected
+
+
+def test_latest_versions_compares_zoho_time_text_as_instants() -> None:
+    # 10:00-07:00 (summer) is later than 16:30+00:00 although it sorts first as text.
+    raw = parse_payloads(
+        [
+            payload(id="1", Account_Name="Newer", Modified_Time="2026-06-01T10:00:00-07:00"),
+            payload(id="1", Account_Name="Older", Modified_Time="2026-06-01T16:30:00+00:00"),
+            payload(id="1", Account_Name="Broken", Modified_Time="not a time"),
+        ]
+    ).records
+    assert latest_versions(raw, "id", "Modified_Time")["Account_Name"].tolist() == ["Newer"]
