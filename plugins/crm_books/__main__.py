@@ -1,4 +1,4 @@
-"""Command line of the library: `python -m crm_books migrate` (more subcommands register below)."""
+"""Command line of the library: `python -m crm_books migrate` and `... documents <crm_id>`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,32 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _documents(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from crm_books.crm_documents import UnknownCrmRecord, crm_documents, format_json, format_text
+    from crm_books.warehouse import create_warehouse_engine
+
+    engine = create_warehouse_engine(_warehouse_uri(args.warehouse))
+    try:
+        records, documents = crm_documents(engine, args.crm_id)
+    except UnknownCrmRecord as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:
+        # Most often a warehouse created before the documents views (migration 0005).
+        print(
+            f"error: cannot read the documents views ({exc.orig}); "
+            "run `python -m crm_books migrate` first",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        engine.dispose()
+    print(format_json(records, documents) if args.json else format_text(records, documents))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_books", description=__doc__)
     parser.add_argument(
@@ -47,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     migrate = sub.add_parser("migrate", help="create or upgrade the Books warehouse schema")
     migrate.set_defaults(func=_migrate)
+    documents = sub.add_parser(
+        "documents",
+        help="print the estimates and invoices Books holds for a CRM account or contact id",
+    )
+    documents.add_argument("crm_id", help="CRM record id of an Account or a Contact")
+    # SUPPRESS: without it the subcommand's default would hide a --warehouse given before it.
+    documents.add_argument("--warehouse", default=argparse.SUPPRESS, help="warehouse URI")
+    documents.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    documents.set_defaults(func=_documents)
     return parser
 
 

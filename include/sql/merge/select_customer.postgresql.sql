@@ -1,0 +1,6 @@
+-- One customer the merge names, locked until the merge commits so two merges cannot interleave.
+SELECT customer_id, source, crm_account_id, crm_contact_id, contact_name, status,
+       merged_into_customer_id
+FROM books.customers
+WHERE customer_id = :customer_id
+FOR UPDATE
