@@ -206,7 +206,7 @@ CREATE TABLE IF NOT EXISTS books.stg_crm_records (
     run_id              TEXT NOT NULL,
     module              TEXT NOT NULL,
     crm_id              TEXT NOT NULL,
-    modified_time       TEXT,
+    modified_time       TIMESTAMPTZ,
     payload             TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_stg_crm_records_run ON books.stg_crm_records (run_id, module);
@@ -215,6 +215,6 @@ CREATE TABLE IF NOT EXISTS books.stg_crm_deleted (
     run_id              TEXT NOT NULL,
     module              TEXT NOT NULL,
     crm_id              TEXT NOT NULL,
-    deleted_time        TEXT
+    deleted_time        TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS ix_stg_crm_deleted_run ON books.stg_crm_deleted (run_id, module);
