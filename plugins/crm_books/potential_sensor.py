@@ -1,0 +1,64 @@
+"""Sensor that waits until potential_reconcile has work: changed or deleted Deals, or customers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator
+
+from crm_books.settings import CRM_CONN_ID, WAREHOUSE_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class DealChangesSensor(BaseSensorOperator):
+    """Wait until the CRM reports Deals modified or deleted since the reconciled high-water marks,
+    or until a pending deal's customer has landed in the Books warehouse.
+
+    Each poke first checks the warehouse (one cheap query for pending deals whose customer now
+    exists), then asks the CRM with ``If-Modified-Since`` set to the Deals high-water mark
+    (HTTP 304 / 204 mean nothing changed) and stops at the first page with news. It also checks
+    the workflow Variables, so a mistyped setting fails the run instead of waiting quietly.
+    Use ``mode="reschedule"`` so no worker slot is held between pokes, and ``soft_fail=True`` so
+    a quiet period ends the run as skipped.
+
+    :param zoho_crm_conn_id: Airflow connection of the Zoho CRM (templated).
+    :param books_warehouse_conn_id: Airflow connection of the Books warehouse (templated).
+    :param max_pages: CRM pages read per poke before calling it news (records at the mark).
+    """
+
+    template_fields: Sequence[str] = ("zoho_crm_conn_id", "books_warehouse_conn_id")
+    ui_color = "#d9ecf2"
+
+    def __init__(
+        self,
+        *,
+        zoho_crm_conn_id: str = CRM_CONN_ID,
+        books_warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+        max_pages: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.zoho_crm_conn_id = zoho_crm_conn_id
+        self.books_warehouse_conn_id = books_warehouse_conn_id
+        self.max_pages = max_pages
+
+    def poke(self, context: Context) -> bool:
+        from crm_books.connections import warehouse_engine
+        from crm_books.crm_hook import ZohoCrmHook
+        from crm_books.potential_sync import check_for_work, read_settings
+
+        workflow, _ = read_settings()
+        client = ZohoCrmHook(zoho_crm_conn_id=self.zoho_crm_conn_id).get_client()
+        engine = warehouse_engine(self.books_warehouse_conn_id)
+        try:
+            found = check_for_work(engine, client, max_pages=self.max_pages)
+        finally:
+            engine.dispose()
+        if found.ready:
+            self.log.info("work for the %s workflow: %s", workflow, found.describe())
+        else:
+            self.log.info("no Deals changed or deleted and no awaited customer arrived; waiting")
+        return found.ready

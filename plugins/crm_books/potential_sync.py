@@ -1,0 +1,391 @@
+"""potential_reconcile's steps: read the settings, check the CRM for work, extract -> plan -> apply."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, text
+
+from crm_books import settings
+from crm_books.crm_client import parse_zoho_time
+from crm_books.potential_workflow import (
+    DEFAULT_STAGES,
+    StageMapping,
+    WorkflowSettingError,
+    parse_workflow_setting,
+)
+from crm_books.warehouse import as_utc, db_timestamp, dialect, migrate, run_sql, sql, utcnow
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from sqlalchemy import Connection, Engine
+
+    from crm_books.crm_client import Page, ZohoCrmClient
+
+log = logging.getLogger(__name__)
+
+STAGES_VARIABLE = "books_potential_stages"
+# books.sync_state row holding the reconciled Deals high-water marks.
+STATE_MODULE = settings.DEALS
+# Re-read a little before the high-water mark: CRM clocks and commit order are not exact.
+DEFAULT_OVERLAP = timedelta(minutes=10)
+# The sensor reads at most this many pages before calling it news (records all at the mark).
+CHECK_MAX_PAGES = 5
+# The sensor only needs ids and times; the client adds id and Modified_Time to any field list.
+_CHECK_FIELDS = ("Modified_Time",)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+class StageSettingError(ValueError):
+    """The books_potential_stages Variable is not a usable won/lost mapping."""
+
+
+def parse_stage_setting(value: str | None) -> StageMapping:
+    """``{"won": [...], "lost": [...]}`` (either key optional) -> StageMapping; unset = defaults."""
+    if value is None or not value.strip():
+        return DEFAULT_STAGES
+    expected = (
+        f'set {STAGES_VARIABLE} to JSON like {{"won": ["Closed Won"], '
+        '"lost": ["Closed Lost", "Closed Lost to Competition"]}, or delete it for the defaults'
+    )
+    try:
+        raw = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise StageSettingError(f"{STAGES_VARIABLE} is not valid JSON ({exc}); {expected}") from exc
+    if not isinstance(raw, dict) or not raw or set(raw) - {"won", "lost"}:
+        raise StageSettingError(f"{STAGES_VARIABLE} is {value!r}; {expected}")
+    lists: dict[str, frozenset[str]] = {}
+    for key in ("won", "lost"):
+        stages = raw.get(key, sorted(getattr(DEFAULT_STAGES, key)))
+        if not isinstance(stages, list) or not all(
+            isinstance(s, str) and s.strip() for s in stages
+        ):
+            raise StageSettingError(
+                f"{STAGES_VARIABLE}[{key!r}] must be a list of stage names; {expected}"
+            )
+        lists[key] = frozenset(s.strip() for s in stages)
+    try:
+        return StageMapping(won=lists["won"], lost=lists["lost"])
+    except ValueError as exc:
+        raise StageSettingError(f"{STAGES_VARIABLE}: {exc}") from exc
+
+
+def read_settings() -> tuple[str, StageMapping]:
+    """The workflow (Variable books_potential_workflow, unset = off) and the stage mapping."""
+    from airflow.sdk import Variable
+
+    raw = Variable.get(settings.WORKFLOW_VARIABLE, default=None)
+    if raw is None:
+        log.info("Variable %s is not set: the workflow is off", settings.WORKFLOW_VARIABLE)
+    workflow = parse_workflow_setting("off" if raw is None else str(raw))
+    stages = parse_stage_setting(Variable.get(STAGES_VARIABLE, default=None))
+    return workflow, stages
+
+
+# --- high-water marks -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DealMarks:
+    """The newest Modified_Time and deleted_time potential_reconcile has applied."""
+
+    modified: datetime | None = None
+    deleted: datetime | None = None
+
+
+def read_marks(conn: Connection) -> DealMarks:
+    row = run_sql(conn, "sync/select_sync_state", {"module": STATE_MODULE}).one_or_none()
+    if row is None:
+        return DealMarks()
+    return DealMarks(as_utc(row.high_water_mark), as_utc(row.deleted_high_water_mark))
+
+
+def read_from(
+    interval_start: datetime | None, mark: datetime | None, overlap: timedelta
+) -> datetime | None:
+    """Lower bound of a read: the earlier of the interval start and the mark, minus the overlap.
+
+    None (read everything) until a first reconcile has set the mark.
+    """
+    if mark is None:
+        return None
+    return min(b for b in (interval_start, mark) if b is not None) - overlap
+
+
+def _advance_marks(conn: Connection, marks: DealMarks, run_id: str) -> None:
+    now = db_timestamp(utcnow())
+    if marks.modified is not None:
+        run_sql(
+            conn,
+            "sync/advance_high_water_mark",
+            {
+                "module": STATE_MODULE,
+                "high_water_mark": db_timestamp(marks.modified),
+                "run_id": run_id,
+                "now": now,
+            },
+        )
+    if marks.deleted is not None:
+        run_sql(
+            conn,
+            "sync/advance_deleted_high_water_mark",
+            {
+                "module": STATE_MODULE,
+                "deleted_high_water_mark": db_timestamp(marks.deleted),
+                "run_id": run_id,
+                "now": now,
+            },
+        )
+
+
+def _latest(values: Iterable[Any]) -> datetime | None:
+    times = [parse_zoho_time(str(v)) for v in values if v]
+    return max(times) if times else None
+
+
+# --- the sensor's check ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkCheck:
+    """What the sensor found: reasons to run a reconcile now."""
+
+    changed_deals: int = 0
+    deleted_deals: int = 0
+    arrived_customers: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.changed_deals or self.deleted_deals or self.arrived_customers)
+
+    def describe(self) -> str:
+        return (
+            f"{self.changed_deals} changed deal(s), {self.deleted_deals} deleted deal(s), "
+            f"{self.arrived_customers} pending deal(s) whose customer arrived"
+        )
+
+
+def _deal_versions(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[datetime | None, str]]:
+    if not ids:
+        return {}
+    statement = text(sql("workflow/select_deal_versions", dialect(conn)))
+    statement = statement.bindparams(bindparam("deal_ids", expanding=True))
+    rows = conn.execute(statement, {"deal_ids": list(ids)}).all()
+    return {str(r.crm_deal_id): (as_utc(r.crm_modified_time), str(r.state)) for r in rows}
+
+
+def unseen_versions(page: Page, known: dict[str, tuple[datetime | None, str]]) -> int:
+    """Records of a page newer than what the warehouse recorded for them (or never recorded)."""
+    count = 0
+    for record in page:
+        raw = record.get("Modified_Time")
+        seen = known.get(str(record.get("id")))
+        if seen is None or seen[0] is None or not raw or parse_zoho_time(str(raw)) > seen[0]:
+            count += 1
+    return count
+
+
+def unapplied_deletions(page: Page, known: dict[str, tuple[datetime | None, str]]) -> int:
+    """Deletions of deals the warehouse knows and has not marked deleted yet."""
+    return sum(
+        1 for item in page if (seen := known.get(str(item.get("id")))) and seen[1] != "deleted"
+    )
+
+
+def check_for_work(
+    engine: Engine, client: ZohoCrmClient, *, max_pages: int = CHECK_MAX_PAGES
+) -> WorkCheck:
+    """One poke: pending deals whose customer landed (SQL), then Deals changed or deleted since
+    the reconciled marks (If-Modified-Since; 304/204 mean nothing). Stops at the first news."""
+    migrate(engine)
+    with engine.connect() as conn:
+        arrived = int(run_sql(conn, "workflow/count_arrived_pending_deals").scalar_one())
+        marks = read_marks(conn)
+    if arrived:
+        return WorkCheck(arrived_customers=arrived)
+
+    # If-Modified-Since is inclusive: deals at exactly the mark are news only if unrecorded.
+    changed = 0
+    pages = client.iter_pages(settings.DEALS, _CHECK_FIELDS, modified_since=marks.modified)
+    for number, page in enumerate(pages, start=1):
+        with engine.connect() as conn:
+            changed = unseen_versions(page, _deal_versions(conn, [str(r["id"]) for r in page]))
+        if changed or number >= max_pages:
+            changed = max(changed, 1)
+            break
+    if changed:
+        return WorkCheck(changed_deals=changed)
+
+    deleted = 0
+    for number, page in enumerate(
+        client.iter_deleted(settings.DEALS, deleted_since=marks.deleted), start=1
+    ):
+        with engine.connect() as conn:
+            deleted = unapplied_deletions(page, _deal_versions(conn, [str(r["id"]) for r in page]))
+        if deleted or number >= max_pages:
+            break
+    return WorkCheck(deleted_deals=deleted)
+
+
+# --- the reconcile --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcileRun:
+    """What one run of potential_reconcile is asked to do."""
+
+    run_id: str
+    workflow: str
+    today: date
+    stages: StageMapping = DEFAULT_STAGES
+    interval_start: datetime | None = None
+    overlap: timedelta = DEFAULT_OVERLAP
+
+
+@dataclass
+class DealExtract:
+    """Deal versions and deletion entries read from the CRM, and the marks they reach."""
+
+    records: list[dict[str, Any]]
+    deletions: list[dict[str, Any]]
+    marks: DealMarks
+    read_from: datetime | None
+    deleted_from: datetime | None
+
+
+def extract_deals(client: ZohoCrmClient, run: ReconcileRun, marks: DealMarks) -> DealExtract:
+    """Deals modified and deleted since the marks (bounded by the interval start, with overlap)."""
+    since = read_from(run.interval_start, marks.modified, run.overlap)
+    deleted_since = read_from(run.interval_start, marks.deleted, run.overlap)
+    fields = settings.MODULE_FIELDS[settings.DEALS]
+    records = [
+        r for page in client.iter_pages(settings.DEALS, fields, modified_since=since) for r in page
+    ]
+    deletions = [
+        d for page in client.iter_deleted(settings.DEALS, deleted_since=deleted_since) for d in page
+    ]
+    reached = DealMarks(
+        _latest(r.get("Modified_Time") for r in records),
+        _latest(d.get("deleted_time") for d in deletions),
+    )
+    return DealExtract(records, deletions, reached, since, deleted_since)
+
+
+def reconcile_deals(engine: Engine, client: ZohoCrmClient, run: ReconcileRun) -> dict[str, Any]:
+    """Extract changed and deleted Deals, plan, and apply the plan with its audit rows and the
+    advanced Deals marks in one transaction. Returns the counts the task log summarises."""
+    from crm_books.potential_store import apply_plan, load_state
+    from crm_books.potential_workflow import deal_changes_frame, plan_transitions
+
+    started = time.monotonic()
+    migrate(engine)
+    with engine.connect() as conn:
+        marks = read_marks(conn)
+    if run.workflow == "off":
+        log.info(
+            "workflow is off: deals are recorded, no estimate or invoice is created or changed"
+        )
+    extract = extract_deals(client, run, marks)
+    log.info(
+        "read %d deal versions modified since %s and %d deletions since %s",
+        len(extract.records),
+        extract.read_from or "the beginning",
+        len(extract.deletions),
+        extract.deleted_from or "the beginning",
+    )
+    changes = deal_changes_frame([*extract.records, *extract.deletions])
+    with engine.begin() as conn:
+        known, documents, customers = load_state(conn, changes["crm_deal_id"].tolist())
+        # A deal deleted before this warehouse ever saw it has no documents to leave alone.
+        unseen = changes["deleted"] & ~changes["crm_deal_id"].isin(known["crm_deal_id"])
+        changes = changes.loc[~unseen]
+        plan = plan_transitions(
+            changes,
+            known,
+            documents,
+            customers,
+            workflow=run.workflow,
+            stages=run.stages,
+            today=run.today,
+        )
+        applied = apply_plan(conn, plan, run_id=run.run_id, workflow=run.workflow)
+        _advance_marks(conn, extract.marks, run.run_id)
+    counts: dict[str, Any] = {
+        "workflow": run.workflow,
+        "read": len(extract.records),
+        "deletions_read": len(extract.deletions),
+        "unseen_deletions": int(unseen.sum()),
+        "pending": plan.counts.get("pending", 0),
+        **{k: int(v) for k, v in applied.items()},
+        "high_water_mark": extract.marks.modified.isoformat() if extract.marks.modified else None,
+    }
+    log.info(
+        "potential_reconcile %s (workflow %s): read %d deals and %d deletions; created %d, "
+        "updated %d, skipped %d locked, left %d, %d pending, %d deleted, %d unchanged versions; "
+        "%d audit events; high-water mark %s; %.1f s",
+        run.run_id,
+        run.workflow,
+        counts["read"],
+        counts["deletions_read"],
+        counts.get("create", 0),
+        counts.get("update", 0),
+        counts.get("skip_locked", 0),
+        counts.get("leave", 0),
+        counts["pending"],
+        counts.get("deal_deleted", 0),
+        counts.get("ignored_versions", 0),
+        counts.get("events", 0),
+        counts["high_water_mark"] or marks.modified,
+        time.monotonic() - started,
+    )
+    return counts
+
+
+# --- Airflow task bodies --------------------------------------------------------------------
+
+
+def reconcile_run(context: Context) -> ReconcileRun:
+    """The run's identity, data interval, document date and settings (Variables)."""
+    workflow, stages = read_settings()
+    when = context.get("logical_date") or context.get("data_interval_end") or utcnow()
+    return ReconcileRun(
+        run_id=str(context["run_id"]),
+        workflow=workflow,
+        stages=stages,
+        today=when.date(),
+        interval_start=context.get("data_interval_start"),
+    )
+
+
+def reconcile_task(context: Context) -> dict[str, Any]:
+    """Body of the reconcile_deals task."""
+    from crm_books.connections import crm_client, warehouse_engine
+
+    run = reconcile_run(context)
+    engine = warehouse_engine()
+    try:
+        return reconcile_deals(engine, crm_client(), run)
+    finally:
+        engine.dispose()
+
+
+__all__ = [
+    "DealMarks",
+    "ReconcileRun",
+    "StageSettingError",
+    "WorkCheck",
+    "WorkflowSettingError",
+    "check_for_work",
+    "parse_stage_setting",
+    "read_settings",
+    "reconcile_deals",
+    "reconcile_task",
+]
