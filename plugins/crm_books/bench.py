@@ -799,7 +799,18 @@ def run_bench(config: BenchConfig) -> BenchReport:
         report.facts["incremental run extracted"] = f"{incremental['extracted']:,}"
         report.facts["backend"] = report.backend
         report.facts["load average at end"] = _load()
+    if config.out_dir is not None:
+        save_report(report, config.out_dir)
     return report
+
+
+def save_report(report: BenchReport, out_dir: Path) -> Path:
+    """Write the markdown report to ``out_dir/bench-<N>-<UTC start time>.md``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"bench-{report.records}-{report.started_at:%Y%m%dT%H%M%SZ}.md"
+    out.write_text(render_markdown(report), encoding="utf-8")
+    log.info("report written to %s", out)
+    return out
 
 
 def _load() -> str:
@@ -851,13 +862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir=args.out_dir,
     )
     report = run_bench(config)
-    text = render_markdown(report)
-    print(text, flush=True)
-    if config.out_dir is not None:
-        config.out_dir.mkdir(parents=True, exist_ok=True)
-        out = config.out_dir / f"bench-{config.records}-{report.started_at:%Y%m%dT%H%M%SZ}.md"
-        out.write_text(text, encoding="utf-8")
-        log.info("report written to %s", out)
+    print(render_markdown(report), flush=True)
     return 0
 
 
