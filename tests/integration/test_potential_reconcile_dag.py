@@ -192,3 +192,159 @@ def test_estimate_workflow_new_won_lost_amount_change_and_quiet_rerun(
     assert_quiet(reconcile())
     assert estimates(warehouse_uri) == after
     assert query(warehouse_uri, "SELECT COUNT(*) FROM books.workflow_events")[0][0] == 7
+
+
+def test_invoice_workflow_won_void_never_won_and_a_paid_invoice_stays_paid(
+    env: Any, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = env
+    monkeypatch.setenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW", "invoice")
+    add_customer(warehouse_uri, account="A1")
+    won = crm_change(sb, "Deals", deal("Won deal", stage="Closed Won", amount=500))
+    never = crm_change(sb, "Deals", deal("Never won", amount=70))
+    paid = crm_change(sb, "Deals", deal("Paid deal", stage="Closed Won", amount=900))
+
+    # 1. Won deals get a draft invoice each; an open deal gets nothing.
+    assert_reconciled(reconcile())
+    assert invoices(warehouse_uri) == [
+        ("INV-000001", won["id"], "draft", 500.0),
+        ("INV-000002", paid["id"], "draft", 900.0),
+    ]
+    assert estimates(warehouse_uri) == []
+
+    # 2. A person records the payment in Books; then all three deals are lost in the CRM.
+    execute(
+        warehouse_uri,
+        "UPDATE books.invoices SET status = 'paid' WHERE crm_deal_id = :d",
+        d=paid["id"],
+    )
+    for record in (won, never, paid):
+        crm_change(sb, "Deals", {"id": record["id"], "Stage": "Closed Lost"})
+    second = reconcile()
+    assert_reconciled(second)
+    assert invoices(warehouse_uri) == [
+        ("INV-000001", won["id"], "void", 500.0),  # won then lost
+        ("INV-000002", paid["id"], "paid", 900.0),  # a person's status is never overwritten
+    ]
+    assert events(warehouse_uri, second.run_id) == [
+        (won["id"], "update_status", "draft", "void"),
+        (paid["id"], "skip_locked", "paid", "void"),
+    ]
+    reason = query(
+        warehouse_uri,
+        "SELECT reason FROM books.workflow_events WHERE action = 'skip_locked'",
+    )[0][0]
+    assert "set by a person" in reason
+
+
+def test_pending_deal_is_processed_when_crm_books_sync_brings_its_customer(
+    env: Any, warehouse_uri: str
+) -> None:
+    sb = env
+    acme = crm_change(sb, "Accounts", {"Account_Name": "Acme Corp", "Phone": "+1 555 0100"})
+    d1 = crm_change(sb, "Deals", deal("Acme pilot", account=acme["id"], amount=250))
+
+    # 1. The account is not in Books yet: the deal waits, and says why.
+    first = reconcile()
+    assert_reconciled(first)
+    assert estimates(warehouse_uri) == []
+    state = query(warehouse_uri, "SELECT state, pending_reason FROM books.deals")
+    assert [(s.state, s.pending_reason) for s in state] == [
+        ("pending", f"no active Books customer for CRM account {acme['id']}")
+    ]
+    assert events(warehouse_uri, first.run_id) == [(d1["id"], "pending", None, None)]
+
+    # 2. Still no customer and no CRM change: nothing to do.
+    assert_quiet(reconcile())
+
+    # 3. crm_books_sync brings the customer; the next reconcile creates the estimate.
+    sb.advance_clock(timedelta(minutes=5))
+    sync = run_dag("crm_books_sync", datetime(2026, 11, 2, 0, 0, tzinfo=UTC))
+    assert sync.state == "success", sync.task_states
+    customer = query(
+        warehouse_uri,
+        "SELECT customer_id FROM books.customers WHERE crm_account_id = :a",
+        a=acme["id"],
+    )[0][0]
+    third = reconcile()
+    assert_reconciled(third)
+    assert estimates(warehouse_uri) == [
+        ("EST-000001", d1["id"], customer, "draft", 250.0, "Acme pilot", "2026-11-30")
+    ]
+    assert query(warehouse_uri, "SELECT state FROM books.deals")[0][0] == "processed"
+    reason = query(
+        warehouse_uri, "SELECT reason FROM books.workflow_events WHERE run_id = :r", r=third.run_id
+    )[0][0]
+    assert reason.startswith("customer arrived")
+
+
+def test_deleted_deal_leaves_its_documents_and_is_logged(env: Any, warehouse_uri: str) -> None:
+    sb = env
+    add_customer(warehouse_uri, account="A1")
+    d1 = crm_change(sb, "Deals", deal("Doomed deal"))
+    d2 = crm_change(sb, "Deals", deal("Other deal"))
+    assert_reconciled(reconcile())
+    before = estimates(warehouse_uri)
+
+    sb.advance_clock(timedelta(seconds=5))
+    assert sb.store.delete("Deals", d1["id"])
+    second = reconcile()
+    assert_reconciled(second)
+    assert estimates(warehouse_uri) == before  # the estimate stays as it was
+    assert events(warehouse_uri, second.run_id) == [(d1["id"], "deal_deleted", None, None)]
+    states = query(warehouse_uri, "SELECT crm_deal_id, state FROM books.deals ORDER BY 1")
+    assert sorted((s[0], s[1]) for s in states) == sorted(
+        [(d1["id"], "deleted"), (d2["id"], "processed")]
+    )
+    # The deletion is applied once: the next quiet period finds nothing new.
+    assert_quiet(reconcile())
+
+
+def test_switching_the_setting_between_runs_and_a_custom_stage_mapping(
+    env: Any, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = env
+    add_customer(warehouse_uri, account="A1")
+    d1 = crm_change(sb, "Deals", deal("Switched deal", amount=100))
+    assert_reconciled(reconcile())
+    assert [e[3] for e in estimates(warehouse_uri)] == ["draft"]
+
+    # invoice: the deal is won under a custom mapping; the estimate is left as it was.
+    monkeypatch.setenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW", "invoice")
+    monkeypatch.setenv("AIRFLOW_VAR_BOOKS_POTENTIAL_STAGES", '{"won": ["Signed"]}')
+    crm_change(sb, "Deals", {"id": d1["id"], "Stage": "Signed"})
+    assert_reconciled(reconcile())
+    assert invoices(warehouse_uri) == [("INV-000001", d1["id"], "draft", 100.0)]
+    assert [e[3] for e in estimates(warehouse_uri)] == ["draft"]
+
+    # off: the deal is recorded as lost, but no document changes.
+    monkeypatch.setenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW", "off")
+    crm_change(sb, "Deals", {"id": d1["id"], "Stage": "Closed Lost", "Amount": 5})
+    third = reconcile()
+    assert_reconciled(third)
+    assert invoices(warehouse_uri) == [("INV-000001", d1["id"], "draft", 100.0)]
+    assert [e[3] for e in estimates(warehouse_uri)] == ["draft"]
+    assert query(warehouse_uri, "SELECT stage FROM books.deals")[0][0] == "Closed Lost"
+    assert events(warehouse_uri, third.run_id) == []
+
+
+def test_unknown_setting_fails_the_run_with_the_valid_values(
+    env: Any, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_books.potential_sync import read_settings
+    from crm_books.potential_workflow import WorkflowSettingError
+
+    sb = env
+    add_customer(warehouse_uri, account="A1")
+    crm_change(sb, "Deals", deal("Typo deal"))
+    monkeypatch.setenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW", "estimates")
+
+    outcome = reconcile()
+    assert outcome.state == "failed"
+    assert outcome.task_states == {SENSOR: "failed", RECONCILE: "upstream_failed"}
+    assert query(warehouse_uri, "SELECT COUNT(*) FROM books.deals")[0][0] == 0
+    with pytest.raises(
+        WorkflowSettingError,
+        match="books_potential_workflow is 'estimates'; set it to one of: estimate, invoice, off",
+    ):
+        read_settings()
