@@ -204,7 +204,7 @@ def transform_run(
     counts = {"customers": 0, "contact_persons": 0, "rejected": 0}
     for module in run.modules:
         for payloads in _raw_chunks(engine, run.run_id, module, chunk_size):
-            parsed = ct.parse_payloads(payloads)
+            parsed = ct.parse_payloads(payloads, module=module)
             records = ct.latest_versions(parsed.records, "id", "Modified_Time")
             rejects = [parsed.rejects]
             customers = persons = None
