@@ -1,0 +1,276 @@
+"""The `make airflow` stack end to end: REST-API trigger of crm_books_sync, auth, and the page in chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from crm_books.local_airflow import LocalAirflow, StackConfig
+from crm_books.warehouse import create_warehouse_engine, db_timestamp
+from tests.ui.chromium import browser, find_chromium
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT_DIR = Path(os.environ.get("CRM_BOOKS_TEST_OUTPUT", ROOT / "data" / "test-output" / "ui"))
+SANDBOX_SIZES = {"accounts": 40, "contacts": 120, "deals": 10}
+RUN_TIMEOUT = 300
+HOSTILE_NAME = "ACME <script>alert('pwned')</script> & \"Sons\""
+HOSTILE_DEAL = "<img src=x onerror=alert(1)>"
+HOSTILE_REASON = "Email: <b>not an email</b> & rejected"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAirflow]:
+    """What `make airflow` runs, on free ports, a fresh Airflow home and a fresh warehouse."""
+    base = tmp_path_factory.mktemp("local-airflow")
+    config = StackConfig(
+        home=base / "airflow",
+        warehouse_path=base / "books.db",
+        port=_free_port(),
+        sandbox_port=_free_port(),
+        sandbox_sizes=SANDBOX_SIZES,
+    )
+    # The stack gets its own Airflow settings, not the ones tests/conftest.py set for this process.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CRM_BOOKS_"))}
+    started = time.monotonic()
+    with LocalAirflow(config, base_env=env) as running:
+        running.wait_healthy(timeout=240)
+        print(f"\nstack healthy after {time.monotonic() - started:.1f} s")
+        yield running
+
+
+def _api(stack: LocalAirflow, token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=stack.config.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+@pytest.fixture(scope="module")
+def synced(stack: LocalAirflow) -> dict[str, Any]:
+    """Trigger crm_books_sync through the REST API (unpaused first) and wait for the run to end."""
+    started = time.monotonic()
+    with _api(stack, stack.token()) as api:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while api.get("/api/v2/dags/crm_books_sync").status_code != 200:
+            assert time.monotonic() < deadline, "crm_books_sync was never parsed"
+            time.sleep(2)
+        api.patch("/api/v2/dags/crm_books_sync", json={"is_paused": False}).raise_for_status()
+        response = api.post(
+            "/api/v2/dags/crm_books_sync/dagRuns",
+            json={"logical_date": datetime.now(UTC).isoformat(), "conf": {}},
+        )
+        assert response.status_code == 200, response.text
+        run_id = response.json()["dag_run_id"]
+        state = "queued"
+        while state not in ("success", "failed") and time.monotonic() < deadline:
+            time.sleep(3)
+            state = api.get(f"/api/v2/dags/crm_books_sync/dagRuns/{run_id}").json()["state"]
+        tasks = api.get(f"/api/v2/dags/crm_books_sync/dagRuns/{run_id}/taskInstances").json()
+    elapsed = time.monotonic() - started
+    print(f"\ncrm_books_sync run {run_id} ended {state} after {elapsed:.1f} s")
+    return {
+        "run_id": run_id,
+        "state": state,
+        "elapsed": elapsed,
+        "tasks": {t["task_id"]: t["state"] for t in tasks["task_instances"]},
+    }
+
+
+def _scalar(stack: LocalAirflow, sql: str, **params: Any) -> Any:
+    engine = create_warehouse_engine(stack.config.warehouse_uri)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_rest_api_trigger_of_crm_books_sync_completes(
+    stack: LocalAirflow, synced: dict[str, Any]
+) -> None:
+    assert synced["state"] == "success", synced["tasks"]
+    assert synced["elapsed"] < RUN_TIMEOUT
+    customers = _scalar(stack, "SELECT COUNT(*) FROM books.customers")
+    # Every CRM customer in the warehouse was inserted by a logged sync run (accounts + loose contacts).
+    inserted = _scalar(stack, "SELECT SUM(inserted) FROM books.sync_runs WHERE status = 'success'")
+    assert customers > 0
+    assert customers <= SANDBOX_SIZES["accounts"] + SANDBOX_SIZES["contacts"]
+    assert (
+        _scalar(stack, "SELECT COUNT(*) FROM books.sync_runs WHERE run_id = :r", r=synced["run_id"])
+        == 2
+    )
+    assert inserted >= customers
+
+
+def test_plugin_routes_refuse_anonymous_requests_on_the_live_server(stack: LocalAirflow) -> None:
+    url = f"{stack.config.url}/crm-books/"
+    assert httpx.get(url, timeout=30).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer forged"}, timeout=30).status_code == 403
+    token = stack.token()
+    page = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert page.status_code == 200
+    assert "<h1>CRM → Books</h1>" in page.text
+    # The same token works the way the UI sends it: the _token cookie.
+    assert httpx.get(url, cookies={"_token": token}, timeout=30).status_code == 200
+    plugins = httpx.get(
+        f"{stack.config.url}/api/v2/plugins",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()["plugins"]
+    ours = next(p for p in plugins if p["name"] == "crm_books_ui")
+    assert [v["name"] for v in ours["external_views"]] == ["CRM → Books"]
+    assert ours["external_views"][0]["href"] == "/crm-books/"
+
+
+def _seed_known_rows(stack: LocalAirflow) -> dict[str, Any]:
+    """Rows the sync does not produce on its own: a duplicate pair, a hand-edited estimate,
+    a pending deal and a rejected record, with hostile strings in them."""
+    now = db_timestamp(datetime.now(UTC))
+    engine = create_warehouse_engine(stack.config.warehouse_uri)
+    try:
+        with engine.begin() as conn:
+            crm_id = conn.execute(
+                text(
+                    "SELECT MIN(customer_id) FROM books.customers WHERE source = 'crm'"
+                    " AND status = 'active'"
+                )
+            ).scalar()
+            native_id = conn.execute(
+                text(
+                    "INSERT INTO books.customers (source, customer_sub_type, contact_name, status,"
+                    " created_at, updated_at) VALUES ('books', 'business', :name, 'active', :t, :t)"
+                    " RETURNING customer_id"
+                ),
+                {"name": HOSTILE_NAME, "t": now},
+            ).scalar()
+            conn.execute(
+                text(
+                    "INSERT INTO books.duplicate_candidates (group_key, customer_id, match_reason,"
+                    " status, first_flagged_run_id, flagged_at)"
+                    " VALUES ('ui-test', :c, 'name', 'open', 'ui-test', :t)"
+                ),
+                [{"c": crm_id, "t": now}, {"c": native_id, "t": now}],
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO books.estimates (estimate_number, customer_id, crm_deal_id, status,"
+                    " workflow_status, total, date, created_at, updated_at)"
+                    " VALUES ('EST-UI-1', :c, 'ui-deal-0', 'declined', 'sent', 1234.5,"
+                    " '2026-11-20', :t, :t)"
+                ),
+                {"c": crm_id, "t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO books.deals (crm_deal_id, deal_name, amount, stage, crm_account_id,"
+                    " state, pending_reason, updated_at)"
+                    " VALUES ('ui-deal-1', :n, 99.99, 'Qualification', 'acct-missing', 'pending',"
+                    " 'account acct-missing is not in Books yet', :t)"
+                ),
+                {"n": HOSTILE_DEAL, "t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO books.rejected_records (run_id, module, crm_id, reason, raw_payload,"
+                    " rejected_at) VALUES ('ui-test', 'Contacts', 'c-ui-1', :r, :p, :t)"
+                ),
+                {"r": HOSTILE_REASON, "p": json.dumps({"Email": "<b>x</b>"}), "t": now},
+            )
+    finally:
+        engine.dispose()
+    return {"crm_id": crm_id, "native_id": native_id}
+
+
+def _text_of(dom: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', dom)
+    assert match, f"#{element_id} is not on the page"
+    return unescape(match.group(1))
+
+
+def test_page_in_headless_chromium_matches_the_warehouse(
+    stack: LocalAirflow, synced: dict[str, Any]
+) -> None:
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed (CI installs it: apt-get install -y chromium)")
+    assert synced["state"] == "success"
+    ids = _seed_known_rows(stack)
+    customers = _scalar(stack, "SELECT COUNT(*) FROM books.customers")
+    rejected = _scalar(stack, "SELECT COUNT(*) FROM books.rejected_records")
+    accounts_inserted = _scalar(
+        stack,
+        "SELECT inserted FROM books.sync_runs WHERE run_id = :r AND module = 'Accounts'",
+        r=synced["run_id"],
+    )
+    base = stack.config.url
+    started = time.monotonic()
+    with browser(executable) as tab:
+        # Not logged in: the page refuses and points at Airflow's login.
+        tab.goto(f"{base}/crm-books/")
+        assert "Log in to Airflow first" in tab.evaluate("document.body.innerText")
+        # Logged in the way the Airflow UI is: the JWT from POST /auth/token in the _token cookie.
+        tab.call("Network.setCookie", name="_token", value=stack.token(), url=f"{base}/")
+        tab.goto(f"{base}/crm-books/", ready="document.getElementById('customers-total')")
+        dom = tab.evaluate("document.documentElement.outerHTML")
+        scripts = tab.evaluate("document.querySelectorAll('script, img').length")
+        shot = tab.screenshot(OUTPUT_DIR / "crm_books_page.png")
+        # The same page inside the Airflow UI, reached from the navigation entry.
+        tab.goto(
+            f"{base}/plugin/crm-books",
+            ready="document.querySelector('iframe')?.contentDocument"
+            "?.getElementById('customers-total')",
+        )
+        nav_text = tab.evaluate("document.body.innerText")
+        framed = tab.screenshot(OUTPUT_DIR / "crm_books_in_airflow_ui.png")
+    print(f"\nbrowser part took {time.monotonic() - started:.1f} s; screenshots {shot}, {framed}")
+    (OUTPUT_DIR / "crm_books_page.html").write_text(dom, encoding="utf-8")
+
+    assert int(_text_of(dom, "customers-total")) == customers
+    assert int(_text_of(dom, "rejected-records-total")) == rejected
+    assert re.search(r'id="customer-trend-chart"[^>]*data-total="(\d+)"', dom).group(1) == str(
+        customers
+    )
+    run_row = re.search(
+        rf"<tr><td data-field=\"module\">Accounts</td><td data-field=\"run_id\">"
+        rf"{re.escape(synced['run_id'])}</td>.*?data-field=\"inserted\" class=\"n\">(\d+)<",
+        dom,
+    )
+    assert run_row and int(run_row.group(1)) == accounts_inserted
+    # Hostile values are shown as text, never as markup.
+    assert scripts == 0
+    assert "&lt;script&gt;alert('pwned')&lt;/script&gt; &amp; \"Sons\"" in dom
+    assert "&lt;img src=x onerror=alert(1)&gt;" in dom
+    assert "Email: &lt;b&gt;not an email&lt;/b&gt; &amp; rejected" in dom
+    assert "EST-UI-1" in dom and "1,234.50" in dom
+    # The merge link opens the merge DAG's trigger form with the CRM customer as master.
+    hrefs = [unescape(h) for h in re.findall(r'class="button merge-link"[^>]*href="([^"]+)"', dom)]
+    links = [urlsplit(h) for h in hrefs]
+    confs = [json.loads(parse_qs(link.query)["conf"][0]) for link in links]
+    assert {link.path for link in links} == {"../dags/books_merge_customers/trigger/single"}
+    assert {
+        "master_customer_id": ids["crm_id"],
+        "merge_customer_ids": [ids["native_id"]],
+        "dry_run": True,
+    } in confs
+    assert "CRM → Books" in nav_text
+    assert shot.stat().st_size > 20_000 and framed.stat().st_size > 20_000
