@@ -21,13 +21,24 @@ T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a scheduled interval start
 
 
 def account(name: str, **fields: Any) -> dict[str, Any]:
-    return {"Account_Name": name, "Phone": "+1 555 0100", "Website": "https://example.com",
-            "Billing_City": "Austin", "Billing_Country": "USA", **fields}
+    return {
+        "Account_Name": name,
+        "Phone": "+1 555 0100",
+        "Website": "https://example.com",
+        "Billing_City": "Austin",
+        "Billing_Country": "USA",
+        **fields,
+    }
 
 
 def contact(first: str, last: str, account_id: str | None = None, **fields: Any) -> dict[str, Any]:
-    record = {"First_Name": first, "Last_Name": last, "Email": f"{first}.{last}@example.com".lower(),
-              "Mailing_City": "Pune", **fields}
+    record = {
+        "First_Name": first,
+        "Last_Name": last,
+        "Email": f"{first}.{last}@example.com".lower(),
+        "Mailing_City": "Pune",
+        **fields,
+    }
     if account_id:
         record["Account_Name"] = {"id": account_id, "name": "ignored"}
     return record
@@ -48,11 +59,17 @@ def scalar(uri: str, sql: str, **params: Any) -> Any:
 
 def snapshot(uri: str) -> list[Any]:
     """The user-visible warehouse state (timestamps of bookkeeping aside)."""
-    customers = query(uri, "SELECT crm_account_id, crm_contact_id, contact_name, phone, email, status,"
-                           " merged_into_customer_id, crm_modified_time FROM books.customers"
-                           " ORDER BY customer_id")
-    persons = query(uri, "SELECT crm_contact_id, customer_id, first_name, last_name, email"
-                         " FROM books.contact_persons ORDER BY crm_contact_id")
+    customers = query(
+        uri,
+        "SELECT crm_account_id, crm_contact_id, contact_name, phone, email, status,"
+        " merged_into_customer_id, crm_modified_time FROM books.customers"
+        " ORDER BY customer_id",
+    )
+    persons = query(
+        uri,
+        "SELECT crm_contact_id, customer_id, first_name, last_name, email"
+        " FROM books.contact_persons ORDER BY crm_contact_id",
+    )
     return [customers, persons]
 
 
@@ -76,24 +93,35 @@ def test_first_import_updates_rerun_and_backfill(airflow_env: Any, warehouse_uri
     # 1. First import on an empty warehouse reads everything.
     first = sync(T0)
     assert_success(first)
-    rows = query(warehouse_uri, "SELECT crm_account_id, crm_contact_id, customer_sub_type, contact_name,"
-                                " company_name, notes, billing_city, source FROM books.customers"
-                                " ORDER BY contact_name")
+    rows = query(
+        warehouse_uri,
+        "SELECT crm_account_id, crm_contact_id, customer_sub_type, contact_name,"
+        " company_name, notes, billing_city, source FROM books.customers"
+        " ORDER BY contact_name",
+    )
     assert [(r.contact_name, r.customer_sub_type, r.source) for r in rows] == [
-        ("Acme Corp", "business", "crm"), ("Globex", "business", "crm"),
+        ("Acme Corp", "business", "crm"),
+        ("Globex", "business", "crm"),
         ("Grace Hopper", "individual", "crm"),
     ]
     assert rows[0].crm_account_id == acme["id"] and rows[0].notes == "Key account"
     assert rows[2].billing_city == "Pune"  # Mailing_* became the billing address
-    person = query(warehouse_uri, "SELECT p.salutation, p.first_name, p.email, c.crm_account_id,"
-                                  " p.is_primary_contact FROM books.contact_persons p"
-                                  " JOIN books.customers c ON c.customer_id = p.customer_id")
+    person = query(
+        warehouse_uri,
+        "SELECT p.salutation, p.first_name, p.email, c.crm_account_id,"
+        " p.is_primary_contact FROM books.contact_persons p"
+        " JOIN books.customers c ON c.customer_id = p.customer_id",
+    )
     assert [(p.salutation, p.first_name, p.email, p.crm_account_id) for p in person] == [
         ("Ms.", "Ada", "ada.lovelace@example.com", acme["id"])
     ]
     assert bool(person[0].is_primary_contact)
-    log = {r.module: r for r in query(warehouse_uri, "SELECT * FROM books.sync_runs WHERE run_id = :r",
-                                      r=first.run_id)}
+    log = {
+        r.module: r
+        for r in query(
+            warehouse_uri, "SELECT * FROM books.sync_runs WHERE run_id = :r", r=first.run_id
+        )
+    }
     assert log["Accounts"].extracted == 2 and log["Accounts"].inserted == 2
     assert log["Contacts"].inserted == 2 and log["Contacts"].status == "success"
 
@@ -102,10 +130,19 @@ def test_first_import_updates_rerun_and_backfill(airflow_env: Any, warehouse_uri
     sb.advance_clock(timedelta(hours=1))
     second = sync(T0 + timedelta(hours=12))
     assert_success(second)
-    assert scalar(warehouse_uri, "SELECT phone FROM books.customers WHERE crm_account_id = :i",
-                  i=globex["id"]) == "+44 20 7946 0000"
-    counts = query(warehouse_uri, "SELECT inserted, updated FROM books.sync_runs"
-                                  " WHERE run_id = :r AND module = 'Accounts'", r=second.run_id)[0]
+    assert (
+        scalar(
+            warehouse_uri,
+            "SELECT phone FROM books.customers WHERE crm_account_id = :i",
+            i=globex["id"],
+        )
+        == "+44 20 7946 0000"
+    )
+    counts = query(
+        warehouse_uri,
+        "SELECT inserted, updated FROM books.sync_runs WHERE run_id = :r AND module = 'Accounts'",
+        r=second.run_id,
+    )[0]
     assert (counts.inserted, counts.updated) == (0, 1)
     after_update = snapshot(warehouse_uri)
 
@@ -130,16 +167,25 @@ def test_deletions_and_books_native_customers(airflow_env: Any, warehouse_uri: s
     engine = create_warehouse_engine(warehouse_uri)
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO books.customers (source, customer_sub_type, contact_name, email, status,"
-            " created_at, updated_at) VALUES ('books', 'business', 'Walk-in Buyer', 'walkin@shop.test',"
-            " 'active', :now, :now)"), {"now": now})
-        kept_id = conn.execute(text("SELECT customer_id FROM books.customers WHERE crm_account_id = :i"),
-                               {"i": kept["id"]}).scalar()
-        conn.execute(text(
-            "INSERT INTO books.invoices (invoice_number, customer_id, status, total, date, created_at,"
-            " updated_at) VALUES ('INV-900001', :c, 'sent', 120, '2026-11-01', :now, :now)"),
-            {"c": kept_id, "now": now})
+        conn.execute(
+            text(
+                "INSERT INTO books.customers (source, customer_sub_type, contact_name, email, status,"
+                " created_at, updated_at) VALUES ('books', 'business', 'Walk-in Buyer', 'walkin@shop.test',"
+                " 'active', :now, :now)"
+            ),
+            {"now": now},
+        )
+        kept_id = conn.execute(
+            text("SELECT customer_id FROM books.customers WHERE crm_account_id = :i"),
+            {"i": kept["id"]},
+        ).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO books.invoices (invoice_number, customer_id, status, total, date, created_at,"
+                " updated_at) VALUES ('INV-900001', :c, 'sent', 120, '2026-11-01', :now, :now)"
+            ),
+            {"c": kept_id, "now": now},
+        )
     engine.dispose()
     native_before = query(warehouse_uri, "SELECT * FROM books.customers WHERE source = 'books'")
 
@@ -150,14 +196,25 @@ def test_deletions_and_books_native_customers(airflow_env: Any, warehouse_uri: s
     outcome = sync(T0 + timedelta(hours=12))
     assert_success(outcome)
 
-    statuses = dict(query(warehouse_uri, "SELECT crm_account_id, status FROM books.customers"
-                                         " WHERE source = 'crm'"))
+    statuses = dict(
+        query(
+            warehouse_uri, "SELECT crm_account_id, status FROM books.customers WHERE source = 'crm'"
+        )
+    )
     assert statuses == {kept["id"]: "inactive"}  # kept: it has an invoice; the other is gone
-    persons = [r[0] for r in query(warehouse_uri, "SELECT crm_contact_id FROM books.contact_persons")]
+    persons = [
+        r[0] for r in query(warehouse_uri, "SELECT crm_contact_id FROM books.contact_persons")
+    ]
     assert persons == [stayer["id"]]
-    assert query(warehouse_uri, "SELECT * FROM books.customers WHERE source = 'books'") == native_before
-    log = query(warehouse_uri, "SELECT SUM(deleted), SUM(inactivated) FROM books.sync_runs"
-                               " WHERE run_id = :r", r=outcome.run_id)[0]
+    assert (
+        query(warehouse_uri, "SELECT * FROM books.customers WHERE source = 'books'")
+        == native_before
+    )
+    log = query(
+        warehouse_uri,
+        "SELECT SUM(deleted), SUM(inactivated) FROM books.sync_runs WHERE run_id = :r",
+        r=outcome.run_id,
+    )[0]
     assert (int(log[0]), int(log[1])) == (2, 1)  # one customer + one contact person; one inactive
 
 
@@ -165,18 +222,24 @@ def test_duplicates_are_flagged_not_merged(airflow_env: Any, warehouse_uri: str)
     sb = airflow_env
     sb.store.upsert("Accounts", account("Acme Corp", Website="https://www.acme.test"))
     sb.store.upsert("Accounts", account("ACME Corporation", Website="http://acme.test/about"))
-    sb.store.upsert("Accounts", account("Initech", Website="https://initech.test", Phone="+1 555 0199"))
+    sb.store.upsert(
+        "Accounts", account("Initech", Website="https://initech.test", Phone="+1 555 0199")
+    )
     sb.advance_clock(timedelta(hours=1))
     assert_success(sync(T0))
 
-    groups = query(warehouse_uri,
-                   "SELECT d.group_key, c.contact_name, d.status, d.match_reason"
-                   " FROM books.duplicate_candidates d JOIN books.customers c USING (customer_id)"
-                   " ORDER BY d.group_key, c.contact_name")
+    groups = query(
+        warehouse_uri,
+        "SELECT d.group_key, c.contact_name, d.status, d.match_reason"
+        " FROM books.duplicate_candidates d JOIN books.customers c USING (customer_id)"
+        " ORDER BY d.group_key, c.contact_name",
+    )
     flagged = {r.contact_name for r in groups}
     assert flagged == {"Acme Corp", "ACME Corporation"}
     assert {r.status for r in groups} == {"open"}
-    assert scalar(warehouse_uri, "SELECT COUNT(*) FROM books.customers WHERE status = 'active'") == 3
+    assert (
+        scalar(warehouse_uri, "SELECT COUNT(*) FROM books.customers WHERE status = 'active'") == 3
+    )
 
     # Flagging again on the next run adds no second copy of the same candidates.
     before = scalar(warehouse_uri, "SELECT COUNT(*) FROM books.duplicate_candidates")
@@ -201,15 +264,21 @@ def test_paused_three_days_misses_nothing(airflow_env: Any, warehouse_uri: str) 
     assert_success(sync(T0 + timedelta(days=3, hours=12)))
     names = {r[0] for r in query(warehouse_uri, "SELECT contact_name FROM books.customers")}
     assert names == {"Before Pause", "During Pause 0", "During Pause 1", "During Pause 2"}
-    assert scalar(warehouse_uri, "SELECT phone FROM books.customers WHERE crm_account_id = :i",
-                  i=first["id"]) == "+1 555 0111"
+    assert (
+        scalar(
+            warehouse_uri,
+            "SELECT phone FROM books.customers WHERE crm_account_id = :i",
+            i=first["id"],
+        )
+        == "+1 555 0111"
+    )
 
 
 def test_malformed_records_are_quarantined_and_the_rest_loads(
     airflow_env: Any, warehouse_uri: str
 ) -> None:
     sb = airflow_env
-    hostile = "Robert'); DROP TABLE customers;-- \"Ltd\""
+    hostile = 'Robert\'); DROP TABLE customers;-- "Ltd"'
     good = [sb.store.upsert("Accounts", account(f"Good Co {i}")) for i in range(10)]
     sb.store.upsert("Accounts", account(hostile))
     sb.store.upsert("Accounts", account("مؤسسة النور"))  # right-to-left name
@@ -221,8 +290,12 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(
 
     names = {r[0] for r in query(warehouse_uri, "SELECT contact_name FROM books.customers")}
     assert {f"Good Co {i}" for i in range(10)} | {hostile, "مؤسسة النور"} == names
-    rejected = {r.crm_id: r for r in query(warehouse_uri, "SELECT crm_id, module, reason, raw_payload"
-                                                          " FROM books.rejected_records")}
+    rejected = {
+        r.crm_id: r
+        for r in query(
+            warehouse_uri, "SELECT crm_id, module, reason, raw_payload FROM books.rejected_records"
+        )
+    }
     assert set(rejected) == {nameless["id"], bad_email["id"]}
     assert "contact_name" in rejected[nameless["id"]].reason
     assert "eve@@example" in rejected[bad_email["id"]].reason
@@ -243,8 +316,9 @@ def test_table_level_failure_loads_nothing(airflow_env: Any, warehouse_uri: str)
     assert outcome.task_states["load_customers"] == "upstream_failed"
     assert scalar(warehouse_uri, "SELECT COUNT(*) FROM books.customers") == 0
     assert scalar(warehouse_uri, "SELECT COUNT(*) FROM books.sync_state") == 0  # nothing advanced
-    status, message = query(warehouse_uri, "SELECT status, message FROM books.sync_runs"
-                                           " WHERE module = 'Accounts'")[0]
+    status, message = query(
+        warehouse_uri, "SELECT status, message FROM books.sync_runs WHERE module = 'Accounts'"
+    )[0]
     assert status == "failed"
     assert "quality gate failed" in message and "contact_name" in message
 
@@ -275,14 +349,26 @@ def test_contact_waits_for_its_account(airflow_env: Any, warehouse_uri: str) -> 
     outcome = sync(T0)
     assert_success(outcome)
     assert scalar(warehouse_uri, "SELECT COUNT(*) FROM books.contact_persons") == 0
-    assert scalar(warehouse_uri, "SELECT crm_contact_id FROM books.pending_contact_persons") == waiting["id"]
-    assert scalar(warehouse_uri, "SELECT held FROM books.sync_runs WHERE run_id = :r AND module = 'Contacts'",
-                  r=outcome.run_id) == 1
+    assert (
+        scalar(warehouse_uri, "SELECT crm_contact_id FROM books.pending_contact_persons")
+        == waiting["id"]
+    )
+    assert (
+        scalar(
+            warehouse_uri,
+            "SELECT held FROM books.sync_runs WHERE run_id = :r AND module = 'Contacts'",
+            r=outcome.run_id,
+        )
+        == 1
+    )
 
     sb.store.upsert("Accounts", {**account("Late Arrival"), "id": late["id"]})
     sb.advance_clock(timedelta(hours=1))
     assert_success(sync(T0 + timedelta(hours=12), modules=["Accounts"]))
-    attached = query(warehouse_uri, "SELECT p.crm_contact_id, c.contact_name FROM books.contact_persons p"
-                                    " JOIN books.customers c ON c.customer_id = p.customer_id")
+    attached = query(
+        warehouse_uri,
+        "SELECT p.crm_contact_id, c.contact_name FROM books.contact_persons p"
+        " JOIN books.customers c ON c.customer_id = p.customer_id",
+    )
     assert [tuple(r) for r in attached] == [(waiting["id"], "Late Arrival")]
     assert scalar(warehouse_uri, "SELECT COUNT(*) FROM books.pending_contact_persons") == 0
