@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, NullPool, create_engine, event
 
 from crm_books.warehouse import as_utc, normalize_uri, run_sql
 
-RAW_PAYLOAD_PREVIEW = 300
+RAW_PAYLOAD_PREVIEW = 200
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
 from urllib.parse import quote
@@ -23,7 +23,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 6px;border-bott
 .muted{color:#627d98}.kpis{display:flex;gap:16px;margin:12px 0}
 .kpi{border:1px solid #d9e2ec;border-radius:6px;padding:8px 14px}.kpi b{display:block;font-size:20px}
 table{border-collapse:collapse;width:100%;margin:4px 0}
-th,td{border-bottom:1px solid #e4e7eb;padding:4px 8px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top}
+td.t,td.n{white-space:nowrap}td.id{font-size:12px;word-break:break-all;max-width:240px}
 th{background:#f5f7fa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .status-success{color:#18794e}.status-failed{color:#c62828}.status-running{color:#b7791f}
 code{font-size:12px;word-break:break-all}a.button{display:inline-block;padding:2px 8px;
@@ -40,7 +41,7 @@ def _e(value: object) -> str:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def _money(value: Decimal | None) -> str:
@@ -61,12 +62,14 @@ def trend_svg(points: Sequence[TrendPoint]) -> str:
     """A small line chart of the cumulative customer count, as inline SVG."""
     if not points:
         return '<p class="muted" id="customer-trend-empty">No customers yet.</p>'
+    # The running total starts from zero the day before the first customer arrived.
+    points = [TrendPoint(day=points[0].day - timedelta(days=1), created=0, total=0), *points]
     top = max(p.total for p in points) or 1
     span = max(len(points) - 1, 1)
     inner_w, inner_h = CHART_WIDTH - 2 * _PAD, CHART_HEIGHT - 2 * _PAD
     coords = [
         (
-            _PAD + inner_w * (i / span if len(points) > 1 else 0.5),
+            _PAD + inner_w * i / span,
             CHART_HEIGHT - _PAD - inner_h * p.total / top,
         )
         for i, p in enumerate(points)
@@ -75,7 +78,7 @@ def trend_svg(points: Sequence[TrendPoint]) -> str:
     dots = "".join(
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#2f80ed">'
         f"<title>{_e(p.day.isoformat())}: {p.total} customers (+{p.created})</title></circle>"
-        for (x, y), p in zip(coords, points, strict=True)
+        for (x, y), p in zip(coords[1:], points[1:], strict=True)
     )
     base = CHART_HEIGHT - _PAD
     return (
@@ -103,8 +106,9 @@ def _table(section: str, headers: Sequence[str], rows: Iterable[Sequence[str]], 
     )
 
 
-def _td(value: object, *, field: str | None = None, numeric: bool = False) -> str:
-    attrs = (f' data-field="{field}"' if field else "") + (' class="n"' if numeric else "")
+def _td(value: object, *, field: str | None = None, numeric: bool = False, css: str = "") -> str:
+    css = "n" if numeric else css
+    attrs = (f' data-field="{field}"' if field else "") + (f' class="{css}"' if css else "")
     return f"<td{attrs}>{_e(value)}</td>"
 
 
@@ -130,9 +134,9 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
         (
             [
                 _td(r.module, field="module"),
-                _td(r.run_id, field="run_id"),
+                _td(r.run_id, field="run_id", css="id"),
                 f'<td data-field="status" class="status-{_e(r.status)}">{_e(r.status)}</td>',
-                _td(_when(r.started_at)),
+                _td(_when(r.started_at), css="t"),
                 *(_td(r.counts[c], field=c, numeric=True) for c in SYNC_COUNT_COLUMNS),
                 _td(r.message),
             ]
@@ -182,7 +186,7 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
     )
     pending = _table(
         "pending-deals",
-        ["Deal", "Name", "Amount", "Stage", "Account", "Contact", "Waiting for", "Seen"],
+        ["Deal", "Name", "Amount", "Stage", "Account", "Contact", "Waiting for", "Seen (UTC)"],
         (
             [
                 _td(p.crm_deal_id, field="crm_deal_id"),
@@ -192,7 +196,7 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
                 _td(p.crm_account_id),
                 _td(p.crm_contact_id),
                 _td(p.pending_reason, field="pending_reason"),
-                _td(_when(p.updated_at)),
+                _td(_when(p.updated_at), css="t"),
             ]
             for p in d.pending_deals
         ),
@@ -200,14 +204,14 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
     )
     rejected = _table(
         "rejected-records",
-        ["When", "Module", "CRM id", "Reason", "Run", "Raw payload"],
+        ["When (UTC)", "Module", "CRM id", "Reason", "Run", "Raw payload"],
         (
             [
-                _td(_when(r.rejected_at)),
+                _td(_when(r.rejected_at), css="t"),
                 _td(r.module, field="module"),
                 _td(r.crm_id, field="crm_id"),
                 _td(r.reason, field="reason"),
-                _td(r.run_id),
+                _td(r.run_id, css="id"),
                 f"<td><code>{_e(r.raw_payload)}</code></td>",
             ]
             for r in d.rejected_records
@@ -232,7 +236,7 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{_CSS}</style></head><body>"
         "<h1>CRM → Books</h1>"
-        f'<p class="muted">Read from the Books warehouse at {_e(_when(generated_at))}.</p>'
+        f'<p class="muted">Read from the Books warehouse at {_e(_when(generated_at))} UTC.</p>'
         f'<div class="kpis">{kpis}</div>'
         f'<section id="sync-runs"><h2>Last sync runs per module</h2>{runs}</section>'
         f'<section id="customer-trend"><h2>Customers over time</h2>{trend_svg(d.trend)}</section>'

@@ -1,0 +1,272 @@
+"""ui_queries on SQLite and PostgreSQL: what the "CRM -> Books" page reads from the warehouse."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from crm_books.ui_queries import (
+    DuplicateCustomer,
+    choose_master,
+    cumulative_trend,
+    load_dashboard,
+    payload_preview,
+    read_engine,
+)
+from crm_books.warehouse import db_timestamp
+
+T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+def _ts(dt: datetime) -> str | None:
+    return db_timestamp(dt)
+
+
+def _customer(
+    conn: Any,
+    name: str,
+    *,
+    source: str = "crm",
+    crm: str | None = None,
+    created: datetime = T0,
+    status: str = "active",
+) -> int:
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO books.customers (source, crm_account_id, customer_sub_type, contact_name,"
+                " email, status, created_at, updated_at)"
+                " VALUES (:s, :crm, 'business', :n, :e, :st, :c, :c) RETURNING customer_id"
+            ),
+            {
+                "s": source,
+                "crm": crm,
+                "n": name,
+                "e": f"{name.lower()}@example.com",
+                "st": status,
+                "c": _ts(created),
+            },
+        ).scalar()
+    )
+
+
+def _sync_run(conn: Any, run_id: str, module: str, started: datetime, **counts: int) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO books.sync_runs (run_id, module, status, extracted, inserted, updated,"
+            " rejected, started_at, finished_at)"
+            " VALUES (:r, :m, 'success', :x, :i, :u, :rej, :s, :s)"
+        ),
+        {
+            "r": run_id,
+            "m": module,
+            "s": _ts(started),
+            "x": counts.get("extracted", 0),
+            "i": counts.get("inserted", 0),
+            "u": counts.get("updated", 0),
+            "rej": counts.get("rejected", 0),
+        },
+    )
+
+
+def _dashboard(warehouse: Engine, **kwargs: Any):  # type: ignore[no-untyped-def]
+    engine = read_engine(
+        warehouse.url.render_as_string(hide_password=False)
+        if warehouse.dialect.name == "postgresql"
+        else _sqlite_uri(warehouse)
+    )
+    try:
+        return load_dashboard(engine, **kwargs)
+    finally:
+        engine.dispose()
+
+
+def _sqlite_uri(warehouse: Engine) -> str:
+    with warehouse.connect() as conn:
+        path = next(r[2] for r in conn.exec_driver_sql("PRAGMA database_list") if r[1] == "books")
+    return f"sqlite:///{path}"
+
+
+def test_an_empty_warehouse_shows_empty_sections(warehouse: Engine) -> None:
+    d = _dashboard(warehouse)
+    assert (d.customers_total, d.sync_runs, d.trend, d.duplicate_groups) == (0, (), (), ())
+    assert (d.locked_documents, d.pending_deals, d.rejected_records) == ((), (), ())
+    assert d.totals == {
+        "locked_documents": 0,
+        "pending_deals": 0,
+        "rejected_records": 0,
+        "duplicate_groups": 0,
+    }
+
+
+def test_last_sync_runs_are_the_newest_per_module_with_their_counts(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        for i in range(3):
+            _sync_run(
+                conn,
+                f"run-{i}",
+                "Accounts",
+                T0 + timedelta(hours=12 * i),
+                extracted=10 + i,
+                inserted=i,
+                updated=2 * i,
+            )
+        _sync_run(conn, "run-0", "Contacts", T0, extracted=7, rejected=3)
+    runs = _dashboard(warehouse, runs_per_module=2).sync_runs
+    assert [(r.module, r.run_id) for r in runs] == [
+        ("Accounts", "run-2"),
+        ("Accounts", "run-1"),
+        ("Contacts", "run-0"),
+    ]
+    assert runs[0].counts["extracted"] == 12 and runs[0].counts["updated"] == 4
+    assert runs[2].counts["rejected"] == 3
+    assert runs[0].started_at == T0 + timedelta(hours=24)
+
+
+def test_customer_trend_is_a_running_total_per_utc_day(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        _customer(conn, "A", crm="a1", created=datetime(2026, 11, 1, 0, 5, tzinfo=UTC))
+        # 23:30 UTC on the 1st is already the 2nd in India: days are UTC days.
+        _customer(conn, "B", crm="a2", created=datetime(2026, 11, 1, 23, 30, tzinfo=UTC))
+        _customer(conn, "C", crm="a3", created=datetime(2026, 11, 3, 8, 0, tzinfo=UTC))
+    d = _dashboard(warehouse)
+    assert [(p.day, p.created, p.total) for p in d.trend] == [
+        (date(2026, 11, 1), 2, 2),
+        (date(2026, 11, 3), 1, 3),
+    ]
+    assert d.customers_total == 3
+
+
+def test_open_duplicates_are_grouped_with_the_crm_customer_as_master(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        native = _customer(conn, "Acme", source="books")
+        crm = _customer(conn, "ACME Ltd", crm="a1")
+        other = _customer(conn, "Globex", crm="a2")
+        other2 = _customer(conn, "Globex Inc", crm="a3")
+        rows = [
+            ("g-acme", native, "open"),
+            ("g-acme", crm, "open"),
+            ("g-globex", other, "dismissed"),
+            ("g-globex", other2, "dismissed"),
+        ]
+        for key, cid, status in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO books.duplicate_candidates (group_key, customer_id, match_reason,"
+                    " status, first_flagged_run_id, flagged_at) VALUES (:k, :c, 'name', :s, 'r', :t)"
+                ),
+                {"k": key, "c": cid, "s": status, "t": _ts(T0)},
+            )
+    d = _dashboard(warehouse)
+    assert len(d.duplicate_groups) == 1 and d.totals["duplicate_groups"] == 1
+    group = d.duplicate_groups[0]
+    assert group.master_customer_id == crm
+    assert group.merge_customer_ids == (native,)
+    assert [c.customer_id for c in group.customers] == sorted([native, crm])
+
+
+def _document(
+    conn: Any, table: str, number: str, customer: int, status: str, workflow: str | None, total: str
+) -> None:
+    key = "estimate_number" if table == "estimates" else "invoice_number"
+    conn.execute(
+        text(
+            f"INSERT INTO books.{table} ({key}, customer_id, crm_deal_id, status, workflow_status,"
+            " total, date, created_at, updated_at) VALUES (:n, :c, :d, :s, :w, :t, '2026-11-02', :u, :u)"
+        ),
+        {
+            "n": number,
+            "c": customer,
+            "d": f"deal-{number}",
+            "s": status,
+            "w": workflow,
+            "t": float(total),
+            "u": _ts(T0),
+        },
+    )
+
+
+def test_locked_documents_are_those_a_person_changed(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        cid = _customer(conn, "Acme", crm="a1")
+        _document(conn, "estimates", "EST-1", cid, "sent", "sent", "10")  # untouched
+        _document(conn, "estimates", "EST-2", cid, "declined", "sent", "1234.5")  # edited
+        _document(conn, "estimates", "EST-3", cid, "draft", None, "5")  # made by hand in Books
+        _document(conn, "invoices", "INV-1", cid, "paid", "sent", "99.99")  # edited
+    d = _dashboard(warehouse)
+    locked = {(x.document_type, x.document_number): x for x in d.locked_documents}
+    assert set(locked) == {("estimate", "EST-2"), ("invoice", "INV-1")}
+    assert locked["estimate", "EST-2"].total == Decimal("1234.50")
+    assert (locked["invoice", "INV-1"].status, locked["invoice", "INV-1"].workflow_status) == (
+        "paid",
+        "sent",
+    )
+    assert locked["invoice", "INV-1"].date == "2026-11-02"
+    assert d.totals["locked_documents"] == 2
+
+
+def test_pending_deals_and_rejected_records_latest_first_and_capped(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        for i, state in enumerate(["pending", "processed", "pending", "deleted"]):
+            conn.execute(
+                text(
+                    "INSERT INTO books.deals (crm_deal_id, deal_name, amount, state, pending_reason,"
+                    " updated_at) VALUES (:d, :n, 12.5, :s, :r, :u)"
+                ),
+                {
+                    "d": f"d{i}",
+                    "n": f"Deal {i}",
+                    "s": state,
+                    "r": "account not in Books",
+                    "u": _ts(T0 + timedelta(minutes=i)),
+                },
+            )
+        for i in range(5):
+            conn.execute(
+                text(
+                    "INSERT INTO books.rejected_records (run_id, module, crm_id, reason, raw_payload,"
+                    " rejected_at) VALUES ('r1', 'Contacts', :c, :why, :p, :t)"
+                ),
+                {
+                    "c": f"c{i}",
+                    "why": f"reason {i}",
+                    "p": '{"Email": "x@"}',
+                    "t": _ts(T0 + timedelta(minutes=i)),
+                },
+            )
+    d = _dashboard(warehouse, limit=3)
+    assert [p.crm_deal_id for p in d.pending_deals] == ["d2", "d0"]
+    assert d.pending_deals[0].amount == Decimal("12.50")
+    assert [r.crm_id for r in d.rejected_records] == ["c4", "c3", "c2"]
+    assert d.rejected_records[0].raw_payload == '{"Email":"x@"}'
+    assert d.totals["rejected_records"] == 5 and d.totals["pending_deals"] == 2
+
+
+def test_cumulative_trend_sorts_days_and_merges_repeats() -> None:
+    rows = [
+        {"day": "2026-11-03", "created": 1},
+        {"day": "2026-11-01", "created": 2},
+        {"day": "2026-11-03", "created": 4},
+    ]
+    assert [(p.day.isoformat(), p.total) for p in cumulative_trend(rows)] == [
+        ("2026-11-01", 2),
+        ("2026-11-03", 7),
+    ]
+
+
+def test_master_is_crm_linked_even_when_a_books_customer_is_older() -> None:
+    def c(cid: int, source: str) -> DuplicateCustomer:
+        return DuplicateCustomer(cid, "x", None, None, source, "active", None)
+
+    assert choose_master([c(1, "books"), c(7, "crm"), c(5, "crm")]).customer_id == 5
+    assert choose_master([c(3, "books"), c(2, "books")]).customer_id == 2
+
+
+def test_payload_preview_is_one_compact_line_and_cut() -> None:
+    assert payload_preview('{"a": 1,\n "b": "x"}') == '{"a":1,"b":"x"}'
+    assert payload_preview("not json\n at all") == "not json at all"
+    cut = payload_preview("x" * 500, limit=50)
+    assert len(cut) == 50 and cut.endswith("…")
