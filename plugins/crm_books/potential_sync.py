@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, text
@@ -147,7 +147,7 @@ def _advance_marks(conn: Connection, marks: DealMarks, run_id: str) -> None:
 
 
 def _latest(values: Iterable[Any]) -> datetime | None:
-    times = [parse_zoho_time(str(v)) for v in values if v]
+    times = [parse_zoho_time(str(v)).astimezone(UTC) for v in values if v]
     return max(times) if times else None
 
 
