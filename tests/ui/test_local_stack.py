@@ -251,7 +251,7 @@ def test_page_in_headless_chromium_matches_the_warehouse(
         customers
     )
     run_row = re.search(
-        rf"<tr><td data-field=\"module\">Accounts</td><td data-field=\"run_id\">"
+        rf"<tr><td data-field=\"module\">Accounts</td><td data-field=\"run_id\"[^>]*>"
         rf"{re.escape(synced['run_id'])}</td>.*?data-field=\"inserted\" class=\"n\">(\d+)<",
         dom,
     )

@@ -1,0 +1,186 @@
+"""The page's HTML (escaping, merge links, chart) and its authentication inside Airflow's API server."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from crm_books_ui.crm_books_ui_page import render_page
+from sqlalchemy import Engine, text
+
+from crm_books.ui_queries import (
+    Dashboard,
+    DuplicateCustomer,
+    DuplicateGroup,
+    PendingDeal,
+    RejectedRecord,
+    TrendPoint,
+)
+from crm_books.warehouse import db_timestamp
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+HOSTILE = "<script>alert(1)</script>\"'&"
+
+
+def _dashboard(**overrides: object) -> Dashboard:
+    values: dict[str, object] = {
+        "customers_total": 0,
+        "customers_active": 0,
+        "customers_books_native": 0,
+        "sync_runs": (),
+        "trend": (),
+        "duplicate_groups": (),
+        "locked_documents": (),
+        "pending_deals": (),
+        "rejected_records": (),
+        "totals": {},
+    }
+    values.update(overrides)
+    return Dashboard(**values)  # type: ignore[arg-type]
+
+
+def test_hostile_values_are_rendered_as_text() -> None:
+    group = DuplicateGroup(
+        group_key=HOSTILE,
+        match_reason=HOSTILE,
+        flagged_at=NOW,
+        customers=(
+            DuplicateCustomer(1, HOSTILE, HOSTILE, None, "crm", "active", HOSTILE),
+            DuplicateCustomer(2, "b", None, None, "books", "active", None),
+        ),
+        master_customer_id=1,
+        merge_customer_ids=(2,),
+    )
+    page = render_page(
+        _dashboard(
+            duplicate_groups=(group,),
+            pending_deals=(
+                PendingDeal("d1", HOSTILE, Decimal("1.00"), HOSTILE, None, None, HOSTILE, NOW),
+            ),
+            rejected_records=(RejectedRecord(1, HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, NOW),),
+        ),
+        generated_at=NOW,
+    )
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;" in page
+    # Quotes cannot break out of an attribute either.
+    assert not re.search(r"=\"[^\"]*<script", page)
+
+
+def test_merge_link_prefills_the_trigger_form_with_a_dry_run() -> None:
+    group = DuplicateGroup(
+        "k",
+        "name",
+        NOW,
+        (
+            DuplicateCustomer(3, "a", None, None, "books", "active", None),
+            DuplicateCustomer(9, "b", None, None, "crm", "active", "acc-9"),
+            DuplicateCustomer(4, "c", None, None, "books", "active", None),
+        ),
+        9,
+        (3, 4),
+    )
+    page = render_page(_dashboard(duplicate_groups=(group,)), generated_at=NOW)
+    href = unescape(re.search(r'class="button merge-link" target="_top" href="([^"]+)"', page)[1])
+    link = urlsplit(href)
+    assert link.path == "../dags/books_merge_customers/trigger/single"
+    assert json.loads(parse_qs(link.query)["conf"][0]) == {
+        "master_customer_id": 9,
+        "merge_customer_ids": [3, 4],
+        "dry_run": True,
+    }
+
+
+def test_chart_rises_from_zero_to_the_customer_total() -> None:
+    trend = (TrendPoint(date(2026, 11, 1), 5, 5), TrendPoint(date(2026, 11, 4), 3, 8))
+    page = render_page(_dashboard(customers_total=8, trend=trend), generated_at=NOW)
+    svg = re.search(r"<svg id=\"customer-trend-chart\".*?</svg>", page)[0]
+    assert 'data-total="8"' in svg
+    points = re.search(r'<polyline[^>]*points="([^"]+)"', svg)[1].split()
+    ys = [float(p.split(",")[1]) for p in points]
+    assert len(points) == 3 and ys[0] > ys[1] > ys[2]  # SVG y grows downwards
+    assert "2026-10-31" in svg and "2026-11-04" in svg
+
+
+def test_empty_sections_say_what_to_do() -> None:
+    page = render_page(_dashboard(), generated_at=NOW)
+    assert "No sync has run yet: trigger crm_books_sync." in page
+    assert 'id="customer-trend-empty"' in page
+    for section in ("duplicates", "locked-documents", "pending-deals", "rejected-records"):
+        assert f'id="{section}-empty"' in page
+
+
+@pytest.fixture
+def api_client(
+    airflow_db: Path,
+    warehouse: Engine,
+    warehouse_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[object]:
+    """Airflow's own API app (with this project's plugins) in-process, one known admin user."""
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"ops": "s3cret-pass"}))
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER",
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "ops:viewer")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-secret-" + "x" * 64)
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", warehouse_uri)
+    with warehouse.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.customers (source, customer_sub_type, contact_name, status,"
+                " created_at, updated_at) VALUES ('books', 'business', :n, 'active', :t, :t)"
+            ),
+            {"n": "Acme", "t": db_timestamp(NOW)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO books.rejected_records (run_id, module, crm_id, reason, raw_payload,"
+                " rejected_at) VALUES ('r1', 'Accounts', 'a1', :why, '{}', :t)"
+            ),
+            {"why": "Account_Name <missing>", "t": db_timestamp(NOW)},
+        )
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def test_plugin_page_needs_an_airflow_login(api_client: object) -> None:
+    from fastapi.testclient import TestClient
+
+    assert isinstance(api_client, TestClient)
+    anonymous = api_client.get("/crm-books/")
+    assert anonymous.status_code == 401
+    browser = api_client.get("/crm-books/", headers={"Accept": "text/html"})
+    assert browser.status_code == 401 and "Log in to Airflow first" in browser.text
+    forged = api_client.get("/crm-books/", headers={"Authorization": "Bearer not-a-jwt"})
+    assert forged.status_code == 403
+    assert (
+        api_client.post("/auth/token", json={"username": "ops", "password": "wrong"}).status_code
+        == 401
+    )
+    token = api_client.post("/auth/token", json={"username": "ops", "password": "s3cret-pass"})
+    assert token.status_code == 201
+    jwt = token.json()["access_token"]
+    page = api_client.get("/crm-books/", headers={"Authorization": f"Bearer {jwt}"})
+    assert page.status_code == 200
+    assert '<b id="customers-total">1</b>' in page.text
+    assert "Account_Name &lt;missing&gt;" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    # The Airflow UI sends the same JWT as the _token cookie.
+    api_client.cookies.set("_token", jwt)
+    assert api_client.get("/crm-books/").status_code == 200
