@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -85,6 +86,7 @@ class BenchReport:
     started_at: datetime
     rows: list[PhaseResult] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    slow_statements: list[tuple[str, str, float]] = field(default_factory=list)
 
     def row(self, section: str, phase: str) -> PhaseResult | None:
         return next((r for r in self.rows if r.section == section and r.phase == phase), None)
@@ -203,6 +205,16 @@ def render_markdown(report: BenchReport) -> str:
     for target, measured, met in target_checks(report):
         verdict = "n/a" if met is None else ("yes" if met else "**no**")
         lines.append(f"| {target} | {measured} | {verdict} |")
+    if report.slow_statements:
+        lines += [
+            "",
+            "Slowest SQL statements:",
+            "",
+            "| phase | statement | seconds |",
+            "|---|---|---:|",
+        ]
+        for phase, name, seconds in sorted(report.slow_statements, key=lambda x: -x[2])[:15]:
+            lines.append(f"| {phase} | `{name}` | {seconds:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -275,13 +287,18 @@ class Timer:
     :param sampler: the running RSS sampler.
     """
 
-    def __init__(self, *, report: BenchReport, sampler: RssSampler) -> None:
+    def __init__(
+        self, *, report: BenchReport, sampler: RssSampler, slow: SlowStatements | None = None
+    ) -> None:
         self.report = report
         self.sampler = sampler
+        self.slow = slow
 
     @contextmanager
     def phase(self, section: str, phase: str, records: int = 0, note: str = "") -> Iterator[Tally]:
         tally = Tally(records)
+        if self.slow is not None:
+            self.slow.phase = f"{section}: {phase}"
         self.sampler.reset()
         log.info("[%s] %s ...", section, phase)
         started = time.perf_counter()
@@ -298,6 +315,55 @@ class Timer:
             row.per_second,
             row.peak_rss_mb,
         )
+
+
+class SlowStatements:
+    """Times every SQL statement on an engine and keeps those slower than ``threshold`` seconds,
+    named by their include/sql file, so the report can say where a slow phase spends its time.
+
+    :param threshold: seconds a statement must take to be kept.
+    """
+
+    def __init__(self, *, threshold: float) -> None:
+        self.threshold = threshold
+        self.phase = ""
+        self.kept: list[tuple[str, str, float]] = []
+        self._names = _statement_names()
+
+    def attach(self, engine: Engine) -> None:
+        from sqlalchemy import event
+
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, _cursor: Any, *_args: Any) -> None:
+        conn.info.setdefault("bench_started", []).append(time.perf_counter())
+
+    def _after(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seconds = time.perf_counter() - conn.info["bench_started"].pop()
+        if seconds >= self.threshold:
+            name = self._names.get(_squash(statement), _squash(statement)[:70])
+            self.kept.append((self.phase, name, seconds))
+
+
+_BIND = re.compile(r"%\(\w+\)s|(?<![:\w]):\w+|\?")
+
+
+def _squash(statement: str) -> str:
+    """One form for a file's statement and the driver's: whitespace collapsed, binds as ``?``."""
+    return _BIND.sub("?", " ".join(statement.split()))
+
+
+def _statement_names() -> dict[str, str]:
+    """Each statement of each include/sql file (as run_sql sends it) -> "<area>/<file>"."""
+    from crm_books.warehouse import split_statements
+
+    names: dict[str, str] = {}
+    for path in settings.SQL_DIR.glob("*/*.sql"):
+        name = f"{path.parent.name}/{path.name.split('.')[0]}"
+        for n, statement in enumerate(split_statements(path.read_text(encoding="utf-8"))):
+            names[_squash(statement)] = name if n == 0 else f"{name} #{n + 1}"
+    return names
 
 
 # -- the sandbox and the warehouses ----------------------------------------------------------------
@@ -712,6 +778,7 @@ class BenchConfig:
     """What one benchmark run does.
 
     :param records: N CRM records generated (accounts and contacts).
+    :param slow_sql_seconds: SQL statements at least this slow are listed in the report.
     :param warehouse: warehouse URI; None starts a throwaway PostgreSQL cluster.
     :param seed: the sandbox generator's seed.
     :param baseline_records: customers upserted row by row (at most N).
@@ -723,6 +790,7 @@ class BenchConfig:
 
     records: int
     warehouse: str | None = None
+    slow_sql_seconds: float = 0.5
     seed: int = 7
     baseline_records: int = BASELINE_MAX
     workflow_deals: int = WORKFLOW_DEALS
@@ -744,8 +812,9 @@ def run_bench(config: BenchConfig) -> BenchReport:
     report.facts["machine"] = f"{os.cpu_count()} CPUs, load average at start {_load()}"
     extract = "two threads" if config.extract_mode == "threads" else "one after the other"
     report.facts["extract tasks"] = extract
+    slow = SlowStatements(threshold=config.slow_sql_seconds)
     with ExitStack() as stack:
-        timer = Timer(report=report, sampler=stack.enter_context(RssSampler()))
+        timer = Timer(report=report, sampler=stack.enter_context(RssSampler()), slow=slow)
         # Imports every worker process pays once (pandas, Great Expectations): not a sync phase.
         with timer.phase("setup", "import pandas + great_expectations"):
             import great_expectations  # noqa: F401
@@ -759,6 +828,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
             )
         engine = create_warehouse_engine(uri)
         stack.callback(engine.dispose)
+        slow.attach(engine)
 
         full_run = SyncRun(
             run_id=f"bench-full-{started:%Y%m%dT%H%M%S}",
@@ -799,6 +869,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
         report.facts["incremental run extracted"] = f"{incremental['extracted']:,}"
         report.facts["backend"] = report.backend
         report.facts["load average at end"] = _load()
+    report.slow_statements = slow.kept
     if config.out_dir is not None:
         save_report(report, config.out_dir)
     return report
@@ -830,6 +901,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--slow-sql",
+        type=float,
+        default=0.5,
+        help="list SQL statements taking at least this many seconds",
+    )
+    parser.add_argument(
         "--baseline-records",
         type=int,
         default=BASELINE_MAX,
@@ -855,6 +932,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = BenchConfig(
         records=args.records,
         warehouse=args.warehouse,
+        slow_sql_seconds=args.slow_sql,
         seed=args.seed,
         baseline_records=args.baseline_records,
         workflow_deals=args.workflow_deals,
