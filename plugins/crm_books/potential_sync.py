@@ -7,9 +7,10 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from sqlalchemy import bindparam, text
 
 from crm_books import settings
@@ -146,11 +147,6 @@ def _advance_marks(conn: Connection, marks: DealMarks, run_id: str) -> None:
         )
 
 
-def _latest(values: Iterable[Any]) -> datetime | None:
-    times = [parse_zoho_time(str(v)).astimezone(UTC) for v in values if v]
-    return max(times) if times else None
-
-
 # --- the sensor's check ---------------------------------------------------------------------
 
 
@@ -252,13 +248,30 @@ class ReconcileRun:
 
 @dataclass
 class DealExtract:
-    """Deal versions and deletion entries read from the CRM, and the marks they reach."""
+    """Deal versions and deletion entries read from the CRM (one changes frame) and the marks
+    they reach."""
 
-    records: list[dict[str, Any]]
-    deletions: list[dict[str, Any]]
+    changes: pd.DataFrame
+    read: int
+    deletions_read: int
     marks: DealMarks
     read_from: datetime | None
     deleted_from: datetime | None
+
+
+def _frame(pages: Iterable[Page]) -> pd.DataFrame:
+    """Pages -> one changes frame, normalised page by page so raw records are not all held."""
+    from crm_books.potential_workflow import deal_changes_frame
+
+    frames = [deal_changes_frame(page) for page in pages if page]
+    if not frames:
+        return deal_changes_frame([])
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _latest(times: pd.Series) -> datetime | None:
+    latest = pd.to_datetime(times, utc=True).max()
+    return None if pd.isna(latest) else latest.to_pydatetime()
 
 
 def extract_deals(client: ZohoCrmClient, run: ReconcileRun, marks: DealMarks) -> DealExtract:
@@ -266,24 +279,21 @@ def extract_deals(client: ZohoCrmClient, run: ReconcileRun, marks: DealMarks) ->
     since = read_from(run.interval_start, marks.modified, run.overlap)
     deleted_since = read_from(run.interval_start, marks.deleted, run.overlap)
     fields = settings.MODULE_FIELDS[settings.DEALS]
-    records = [
-        r for page in client.iter_pages(settings.DEALS, fields, modified_since=since) for r in page
-    ]
-    deletions = [
-        d for page in client.iter_deleted(settings.DEALS, deleted_since=deleted_since) for d in page
-    ]
+    records = _frame(client.iter_pages(settings.DEALS, fields, modified_since=since))
+    deletions = _frame(client.iter_deleted(settings.DEALS, deleted_since=deleted_since))
     reached = DealMarks(
-        _latest(r.get("Modified_Time") for r in records),
-        _latest(d.get("deleted_time") for d in deletions),
+        _latest(records["crm_modified_time"]), _latest(deletions["crm_modified_time"])
     )
-    return DealExtract(records, deletions, reached, since, deleted_since)
+    frames = [f for f in (records, deletions) if not f.empty]
+    changes = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [records])[0]
+    return DealExtract(changes, len(records), len(deletions), reached, since, deleted_since)
 
 
 def reconcile_deals(engine: Engine, client: ZohoCrmClient, run: ReconcileRun) -> dict[str, Any]:
     """Extract changed and deleted Deals, plan, and apply the plan with its audit rows and the
     advanced Deals marks in one transaction. Returns the counts the task log summarises."""
     from crm_books.potential_store import apply_plan, load_state
-    from crm_books.potential_workflow import deal_changes_frame, plan_transitions
+    from crm_books.potential_workflow import plan_transitions
 
     started = time.monotonic()
     migrate(engine)
@@ -296,12 +306,12 @@ def reconcile_deals(engine: Engine, client: ZohoCrmClient, run: ReconcileRun) ->
     extract = extract_deals(client, run, marks)
     log.info(
         "read %d deal versions modified since %s and %d deletions since %s",
-        len(extract.records),
+        extract.read,
         extract.read_from or "the beginning",
-        len(extract.deletions),
+        extract.deletions_read,
         extract.deleted_from or "the beginning",
     )
-    changes = deal_changes_frame([*extract.records, *extract.deletions])
+    changes = extract.changes
     with engine.begin() as conn:
         known, documents, customers = load_state(conn, changes["crm_deal_id"].tolist())
         # A deal deleted before this warehouse ever saw it has no documents to leave alone.
@@ -320,8 +330,8 @@ def reconcile_deals(engine: Engine, client: ZohoCrmClient, run: ReconcileRun) ->
         _advance_marks(conn, extract.marks, run.run_id)
     counts: dict[str, Any] = {
         "workflow": run.workflow,
-        "read": len(extract.records),
-        "deletions_read": len(extract.deletions),
+        "read": extract.read,
+        "deletions_read": extract.deletions_read,
         "unseen_deletions": int(unseen.sum()),
         "pending": plan.counts.get("pending", 0),
         **{k: int(v) for k, v in applied.items()},

@@ -150,6 +150,24 @@ def events(uri: str, run_id: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
+def rerun_reconcile(uri: str, run_id: str) -> dict[str, Any]:
+    """The reconcile_deals task body run again for a finished run, as a cleared task would."""
+    from crm_books.potential_sync import reconcile_task
+
+    return reconcile_task({"run_id": run_id, "logical_date": T0, "data_interval_start": T0})
+
+
+def test_dag_waits_without_a_worker_slot_and_a_quiet_period_is_skipped(airflow_db: Any) -> None:
+    dag = _dagbag().get_dag(DAG_ID)
+    sensor = dag.get_task(SENSOR)
+    assert (sensor.mode, sensor.soft_fail) == ("reschedule", True)
+    # It gives up before the next 15-minute run is due, and pokes at most once a minute.
+    assert sensor.timeout < 15 * 60 and sensor.poke_interval >= 60
+    assert dag.get_task(RECONCILE).upstream_task_ids == {SENSOR}
+    assert dag.max_active_runs == 1 and not dag.catchup
+    assert all(task.retries >= 2 for task in dag.tasks)
+
+
 def test_estimate_workflow_new_won_lost_amount_change_and_quiet_rerun(
     env: Any, warehouse_uri: str
 ) -> None:
@@ -190,6 +208,13 @@ def test_estimate_workflow_new_won_lost_amount_change_and_quiet_rerun(
 
     # 3. Nothing changed since: the sensor gives up, the run is skipped and nothing is created.
     assert_quiet(reconcile())
+    assert estimates(warehouse_uri) == after
+    assert query(warehouse_uri, "SELECT COUNT(*) FROM books.workflow_events")[0][0] == 7
+
+    # 4. A cleared reconcile task that re-reads every deal from scratch creates nothing new.
+    execute(warehouse_uri, "DELETE FROM books.sync_state WHERE module = 'Deals'")
+    counts = rerun_reconcile(warehouse_uri, second.run_id)
+    assert (counts["read"], counts.get("create", 0), counts.get("update", 0)) == (3, 0, 0)
     assert estimates(warehouse_uri) == after
     assert query(warehouse_uri, "SELECT COUNT(*) FROM books.workflow_events")[0][0] == 7
 
