@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
-from urllib.parse import quote
 
 from crm_books.settings import MERGE_DAG_ID
 from crm_books.ui_queries import SYNC_COUNT_COLUMNS, Dashboard, DuplicateGroup, TrendPoint
@@ -48,14 +47,19 @@ def _money(value: Decimal | None) -> str:
     return f"{value:,.2f}" if value is not None else ""
 
 
-def merge_trigger_href(group: DuplicateGroup, *, ui_root: str = "../") -> str:
-    """Link to the merge DAG's trigger form with the master and the others filled in (dry run)."""
-    conf = {
+def merge_conf(group: DuplicateGroup) -> dict[str, object]:
+    """The merge DAG's Params for this group: the proposed master, the others, a dry run first."""
+    return {
         "master_customer_id": group.master_customer_id,
         "merge_customer_ids": list(group.merge_customer_ids),
         "dry_run": True,
     }
-    return f"{ui_root}dags/{MERGE_DAG_ID}/trigger/single?conf={quote(json.dumps(conf))}"
+
+
+def merge_dag_href(*, ui_root: str = "../") -> str:
+    """The merge DAG's page, whose Trigger button opens its Params form (Airflow 3.3 has no
+    URL that pre-fills that form, so the page shows the values to enter next to the link)."""
+    return f"{ui_root}dags/{MERGE_DAG_ID}"
 
 
 def trend_svg(points: Sequence[TrendPoint]) -> str:
@@ -146,7 +150,12 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
     )
     duplicates = _table(
         "duplicates",
-        ["Match", "Customers (id, name, email, source)", "Proposed master", "Merge"],
+        [
+            "Match",
+            "Customers (id, name, email, source)",
+            "Proposed master",
+            "Merge with these Params",
+        ],
         (
             [
                 _td(g.match_reason, field="match_reason"),
@@ -159,8 +168,8 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
                 )
                 + "</ul></td>",
                 _td(g.master_customer_id, field="master_customer_id", numeric=True),
-                f'<td><a class="button merge-link" target="_top" href="{_e(merge_trigger_href(g))}">'
-                "Merge…</a></td>",
+                f'<td><a class="button merge-link" target="_top" href="{_e(merge_dag_href())}">'
+                f'Merge…</a><br><code class="merge-conf">{_e(json.dumps(merge_conf(g)))}</code></td>',
             ]
             for g in d.duplicate_groups
         ),

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from crm_books_ui.crm_books_ui_page import render_page
@@ -74,7 +73,7 @@ def test_hostile_values_are_rendered_as_text() -> None:
     assert not re.search(r"=\"[^\"]*<script", page)
 
 
-def test_merge_link_prefills_the_trigger_form_with_a_dry_run() -> None:
+def test_merge_link_opens_the_merge_dag_with_its_params_shown() -> None:
     group = DuplicateGroup(
         "k",
         "name",
@@ -89,9 +88,9 @@ def test_merge_link_prefills_the_trigger_form_with_a_dry_run() -> None:
     )
     page = render_page(_dashboard(duplicate_groups=(group,)), generated_at=NOW)
     href = unescape(re.search(r'class="button merge-link" target="_top" href="([^"]+)"', page)[1])
-    link = urlsplit(href)
-    assert link.path == "../dags/books_merge_customers/trigger/single"
-    assert json.loads(parse_qs(link.query)["conf"][0]) == {
+    assert href == "../dags/books_merge_customers"
+    conf = unescape(re.search(r'<code class="merge-conf">([^<]+)</code>', page)[1])
+    assert json.loads(conf) == {
         "master_customer_id": 9,
         "merge_customer_ids": [3, 4],
         "dry_run": True,

@@ -1,0 +1,92 @@
+"""What `make airflow` configures for its child processes (the running stack is in test_local_stack)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crm_books.local_airflow import (
+    StackConfig,
+    airflow_env,
+    bin_dir,
+    build_parser,
+    config_from_args,
+    sandbox_command,
+    unhealthy_components,
+)
+
+
+def _env(tmp_path: Path, **kw: object) -> dict[str, str]:
+    config = StackConfig(
+        project_root=tmp_path,
+        home=tmp_path / ".airflow",
+        warehouse_path=tmp_path / "books.db",
+        **kw,
+    )  # type: ignore[arg-type]
+    return airflow_env(
+        config, {"PATH": "/usr/bin", "HOME": "/root"}, jwt_secret="j", secret_key="k"
+    )
+
+
+def test_children_get_the_project_layout_local_executor_and_sqlite(tmp_path: Path) -> None:
+    env = _env(tmp_path, port=18080)
+    assert env["PATH"].split(":")[0] == str(bin_dir())  # `airflow` subprocesses are found
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(tmp_path / "plugins")
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "4"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path}/.airflow/airflow.db"
+    # Workers reach the API server on the chosen port, not the 8080 default.
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "j"
+    assert env["HOME"] == "/root"
+
+
+def test_connections_and_variable_are_preloaded(tmp_path: Path) -> None:
+    env = _env(tmp_path, sandbox_port=18765, workflow="invoice")
+    crm = json.loads(env["AIRFLOW_CONN_ZOHO_CRM"])
+    assert crm["host"] == "http://127.0.0.1:18765"
+    assert (crm["login"], crm["password"]) == ("sandbox-client", "sandbox-secret")
+    assert crm["extra"] == {
+        "refresh_token": "sandbox-refresh",
+        "accounts_url": "http://127.0.0.1:18765",
+    }
+    assert env["AIRFLOW_CONN_BOOKS_WAREHOUSE"] == f"sqlite:///{tmp_path / 'books.db'}"
+    assert env["AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW"] == "invoice"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].endswith(
+        ".airflow/passwords.json"
+    )
+
+
+def test_sandbox_is_the_documented_demo_crm() -> None:
+    command = sandbox_command(StackConfig())
+    assert command[1:4] == ["-m", "crm_books.sandbox", "serve"]
+    joined = " ".join(command)
+    for part in ("--port 8765", "--seed 7", "--accounts 1000", "--contacts 3000", "--deals 500"):
+        assert part in joined
+
+
+def test_ports_come_from_flags_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_PORT", "9090")
+    monkeypatch.setenv("SANDBOX_PORT", "9765")
+    config = config_from_args(build_parser().parse_args([]))
+    assert (config.port, config.sandbox_port, config.url) == (9090, 9765, "http://127.0.0.1:9090")
+    config = config_from_args(build_parser().parse_args(["--port", "8181", "--check"]))
+    assert config.port == 8181
+
+
+def test_health_names_every_part_that_is_not_healthy() -> None:
+    healthy = {"status": "healthy"}
+    health = {
+        "metadatabase": healthy,
+        "scheduler": {"status": "unhealthy"},
+        "triggerer": healthy,
+        "dag_processor": {"status": None},
+    }
+    assert unhealthy_components(health) == ["scheduler", "dag_processor"]
+    assert unhealthy_components({k: healthy for k in health}) == []
