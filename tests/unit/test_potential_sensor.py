@@ -17,7 +17,10 @@ from crm_books.potential_sync import (
     StageSettingError,
     check_for_work,
     parse_stage_setting,
+    read_from,
     reconcile_deals,
+    unapplied_deletions,
+    unseen_versions,
 )
 from crm_books.potential_workflow import DEFAULT_STAGES, WorkflowSettingError
 from crm_books.warehouse import utcnow
@@ -55,6 +58,32 @@ def test_bad_stage_setting_names_the_variable_and_the_expected_shape(
     with pytest.raises(StageSettingError, match=message.replace("[", r"\[")) as info:
         parse_stage_setting(value)
     assert "books_potential_stages" in str(info.value)
+
+
+def test_reads_start_at_the_earlier_of_mark_and_interval_minus_the_overlap() -> None:
+    mark = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    start = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    overlap = timedelta(minutes=10)
+    assert read_from(start, None, overlap) is None  # never reconciled: read every deal
+    assert read_from(start, mark, overlap) == mark - overlap  # a quiet day loses nothing
+    assert read_from(mark - timedelta(days=1), mark, overlap) == mark - timedelta(
+        days=1, minutes=10
+    )
+    assert read_from(None, mark, overlap) == mark - overlap
+
+
+def test_records_at_the_mark_are_news_only_when_the_warehouse_has_an_older_or_no_version() -> None:
+    mark = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    page = [
+        {"id": "1", "Modified_Time": "2026-11-02T14:30:00+05:30"},  # = the mark, recorded
+        {"id": "2", "Modified_Time": "2026-11-02T09:00:00+00:00"},  # same second, never seen
+        {"id": "3", "Modified_Time": "2026-11-02T09:00:01+00:00"},  # newer than recorded
+    ]
+    known = {"1": (mark, "processed"), "3": (mark, "pending")}
+    assert unseen_versions(page, known) == 2
+    assert unseen_versions(page[:1], known) == 0
+    deletions = [{"id": "1"}, {"id": "3"}, {"id": "9"}]  # 9 was never seen by the warehouse
+    assert unapplied_deletions(deletions, {**known, "3": (mark, "deleted")}) == 1
 
 
 # --- pokes against the sandbox and a warehouse ----------------------------------------------
