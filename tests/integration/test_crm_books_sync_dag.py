@@ -372,3 +372,31 @@ def test_contact_waits_for_its_account(airflow_env: Any, warehouse_uri: str) -> 
     )
     assert [tuple(r) for r in attached] == [(waiting["id"], "Late Arrival")]
     assert scalar(warehouse_uri, "SELECT COUNT(*) FROM books.pending_contact_persons") == 0
+
+
+def test_an_older_crm_version_never_overwrites_a_newer_one(
+    airflow_env: Any, warehouse_uri: str
+) -> None:
+    sb = airflow_env
+    record = sb.store.upsert("Accounts", account("Versioned Ltd", Phone="+1 555 0300"))
+    sb.advance_clock(timedelta(hours=1))
+    assert_success(sync(T0))
+    stored_time = scalar(warehouse_uri, "SELECT crm_modified_time FROM books.customers")
+
+    # The CRM now serves a version stamped earlier than the one in Books (a restored backup, a
+    # late replica): a full re-read must leave the newer warehouse row alone.
+    sb.store.upsert(
+        "Accounts",
+        {"id": record["id"], "Phone": "+1 555 0999", "Modified_Time": "2026-10-01T00:00:00+00:00"},
+        keep_times=True,
+    )
+    outcome = sync(T0 + timedelta(hours=12), full_refresh=True)
+    assert_success(outcome)
+    assert scalar(warehouse_uri, "SELECT phone FROM books.customers") == "+1 555 0300"
+    assert scalar(warehouse_uri, "SELECT crm_modified_time FROM books.customers") == stored_time
+    row = query(
+        warehouse_uri,
+        "SELECT updated, unchanged FROM books.sync_runs WHERE run_id = :r AND module = 'Accounts'",
+        r=outcome.run_id,
+    )[0]
+    assert (row.updated, row.unchanged) == (0, 1)
