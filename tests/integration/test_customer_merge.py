@@ -217,7 +217,10 @@ def test_each_rule_refuses_and_changes_nothing(
 ) -> None:
     before = state(warehouse)
     request = build(books)
-    for attempt in (lambda: dry_run(warehouse, request), lambda: merge(warehouse, request, run_id="r")):
+    for attempt in (
+        lambda: dry_run(warehouse, request),
+        lambda: merge(warehouse, request, run_id="r"),
+    ):
         with pytest.raises(MergeRefused) as refused:
             attempt()
         message = str(refused.value)
