@@ -301,3 +301,22 @@ def test_documents_view_before_and_after_the_merge(
             " ORDER BY document_number",
         )
     ] == ["EST-000001", "EST-000002", "INV-000001", "INV-000002"]
+
+
+def test_master_without_contacts_ends_with_exactly_one_primary(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        master = add_customer(conn, "Globex", account="A-1")
+        first = add_customer(conn, "Globex Inc")
+        second = add_customer(conn, "Globex Ltd")
+        add_person(conn, first, "C-10", True)
+        add_person(conn, second, "C-20", True)
+        add_person(conn, second, "C-21", False)
+    merge(warehouse, MergeRequest(master, (first, second)), run_id="r1")
+    persons = rows(
+        warehouse,
+        "SELECT crm_contact_id, customer_id, is_primary_contact FROM books.contact_persons"
+        " ORDER BY crm_contact_id",
+    )
+    assert [(k, c, bool(p)) for k, c, p in persons] == [
+        ("C-10", master, True), ("C-20", master, False), ("C-21", master, False),
+    ]  # fmt: skip
