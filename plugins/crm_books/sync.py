@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -66,20 +66,6 @@ class SyncRun:
     dag_id: str = settings.SYNC_DAG_ID
     overlap: timedelta = DEFAULT_OVERLAP
     max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
-
-
-@dataclass
-class ModuleCounts:
-    """Counts per module that the run log and the task summaries report."""
-
-    extracted: int = 0
-    deleted_seen: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    held: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def ensure_schema(engine: Engine) -> list[str]:
@@ -284,7 +270,7 @@ def validate_run(
     log.info("quality gate: %d rows checked, %d rejected", checked, rejected)
     if errors:
         message = "quality gate failed, nothing was loaded: " + " | ".join(errors)
-        _mark_failed(engine, run, message)
+        mark_run_failed(engine, run.run_id, message)
         from crm_books.quality import QualityGateError
 
         raise QualityGateError(message)
@@ -394,7 +380,8 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
     from crm_books.duplicate_detection import find_duplicate_groups
 
     with engine.connect() as conn:
-        customers = pd.read_sql_query(_text("duplicates/select_active_customers", conn), conn)
+        result = run_sql(conn, "duplicates/select_active_customers")
+        customers = pd.DataFrame(result.all(), columns=list(result.keys()))
     groups = find_duplicate_groups(customers)
     with engine.begin() as conn:
         before = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
@@ -470,18 +457,6 @@ def mark_run_failed(engine: Engine, run_id: str, message: str) -> None:
 
 def _now() -> str:
     return db_timestamp(utcnow()) or ""
-
-
-def _mark_failed(engine: Engine, run: SyncRun, message: str) -> None:
-    mark_run_failed(engine, run.run_id, message)
-
-
-def _text(name: str, conn: Connection) -> Any:
-    from sqlalchemy import text
-
-    from crm_books.warehouse import dialect, sql
-
-    return text(sql(name, dialect(conn)))
 
 
 def _parse_time(value: Any) -> datetime | None:
