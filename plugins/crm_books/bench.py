@@ -70,6 +70,7 @@ class PhaseResult:
     seconds: float
     peak_rss_mb: float
     note: str = ""
+    cpu_seconds: float = 0.0  # of this process (of its thread, for the parallel extract rows)
 
     @property
     def per_second(self) -> float:
@@ -116,7 +117,8 @@ def total_row(section: str, rows: Sequence[PhaseResult], records: int) -> PhaseR
     serial = [r.seconds for r in rows if r.note != "parallel"]
     seconds = sum(serial) + (max(parallel) if parallel else 0.0)
     peak = max((r.peak_rss_mb for r in rows), default=0.0)
-    return PhaseResult(section, TOTAL, records, seconds, peak)
+    cpu = sum(r.cpu_seconds for r in rows)
+    return PhaseResult(section, TOTAL, records, seconds, peak, cpu_seconds=cpu)
 
 
 def target_checks(report: BenchReport) -> list[tuple[str, str, bool | None]]:
@@ -184,14 +186,14 @@ def render_markdown(report: BenchReport) -> str:
         "",
         *(f"- {k}: {v}" for k, v in report.facts.items()),
         "",
-        "| section | phase | records | seconds | records/s | peak RSS MB |",
-        "|---|---|---:|---:|---:|---:|",
+        "| section | phase | records | seconds | records/s | peak RSS MB | CPU s |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in report.rows:
         phase = f"**{r.phase}**" if r.phase == TOTAL else r.phase
         lines.append(
             f"| {r.section} | {phase} | {r.records:,} | {r.seconds:.2f} | {r.per_second:,.0f} "
-            f"| {r.peak_rss_mb:,.0f} |"
+            f"| {r.peak_rss_mb:,.0f} | {r.cpu_seconds:.1f} |"
         )
     baseline = report.row(SECTION_LOAD, "row-by-row upserts (baseline)")
     set_based = report.row(SECTION_LOAD, "set-based load (full sync)")
@@ -301,10 +303,13 @@ class Timer:
             self.slow.phase = f"{section}: {phase}"
         self.sampler.reset()
         log.info("[%s] %s ...", section, phase)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         yield tally
         seconds = time.perf_counter() - started
-        row = PhaseResult(section, phase, tally.records, seconds, self.sampler.peak_mb(), note)
+        peak = self.sampler.peak_mb()
+        row = PhaseResult(
+            section, phase, tally.records, seconds, peak, note, time.process_time() - cpu
+        )
         self.report.rows.append(row)
         log.info(
             "[%s] %s: %d records in %.2f s (%.0f records/s), peak RSS %.0f MB",
@@ -441,20 +446,50 @@ def sandbox_admin(base: str, path: str, payload: Any) -> Any:
     return resp.json()
 
 
-def crm_client(base: str) -> Any:
-    """A CRM client for the sandbox (its fixed OAuth client)."""
+def crm_client(base: str, *, page_all_deletions: bool = False) -> Any:
+    """A CRM client for the sandbox (its fixed OAuth client).
+
+    :param page_all_deletions: read ``/deleted`` with ``page`` only, past 2,000 entries (see
+        ``_PageAllDeletions``).
+    """
     from crm_books.crm_client import CrmCredentials, ZohoCrmClient
     from crm_books.sandbox.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
-    return ZohoCrmClient(
-        CrmCredentials(
-            api_base_url=base,
-            accounts_url=base,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            refresh_token=REFRESH_TOKEN,
-        )
+    credentials = CrmCredentials(
+        api_base_url=base,
+        accounts_url=base,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
     )
+    client = ZohoCrmClient(credentials)
+    if not page_all_deletions:
+        return client
+    unbounded = ZohoCrmClient(credentials, discrete_page_limit=2**31, query_record_limit=2**31)
+    return _PageAllDeletions(client, unbounded)
+
+
+class _PageAllDeletions:
+    """Workaround for a crm_client limit the 1M benchmark hit: ``iter_deleted`` switches to
+    ``page_token`` after the 2,000-record discrete page limit, but ``/deleted`` answers with no
+    ``next_page_token``, so a module with more than 2,000 deletions fails the extract with
+    PAGINATION_LIMIT_EXCEEDED. Deletions are read here with ``page`` alone; records as usual.
+    """
+
+    def __init__(self, client: Any, deletions_client: Any) -> None:
+        self._client = client
+        self._deletions = deletions_client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def iter_deleted(self, module: str, *, deleted_since: datetime | None = None) -> Any:
+        return self._deletions.iter_deleted(module, deleted_since=deleted_since)
+
+
+def needs_deletion_workaround(accounts: int, contacts: int) -> bool:
+    """Whether a module's generated deletions (one per 100 records) pass the 2,000 discrete limit."""
+    return max(accounts, contacts) // 100 > settings.DISCRETE_PAGE_LIMIT
 
 
 def _peak_rss_of(pid: int) -> float:
@@ -465,6 +500,15 @@ def _peak_rss_of(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _create_pg_database(server_uri: str, name: str) -> str:
@@ -546,6 +590,7 @@ def run_sync(
     *,
     section: str,
     mode: str,
+    page_all_deletions: bool = False,
 ) -> dict[str, Any]:
     """One crm_books_sync run, step by step as the DAG's tasks; returns the load counts."""
     from crm_books import sync
@@ -554,7 +599,15 @@ def run_sync(
         sync.ensure_schema(engine)
     with timer.phase(section, "check_organization"):
         sync.check_organization(engine, crm_client(base_url))
-    extracted = _extract(timer, engine, base_url, run, section=section, mode=mode)
+    extracted = _extract(
+        timer,
+        engine,
+        base_url,
+        run,
+        section=section,
+        mode=mode,
+        page_all_deletions=page_all_deletions,
+    )
     with timer.phase(section, "transform", extracted) as t:
         counts = sync.transform_run(engine, run)
         t.records = extracted
@@ -576,14 +629,23 @@ def run_sync(
 
 
 def _extract(
-    timer: Timer, engine: Engine, base_url: str, run: Any, *, section: str, mode: str
+    timer: Timer,
+    engine: Engine,
+    base_url: str,
+    run: Any,
+    *,
+    section: str,
+    mode: str,
+    page_all_deletions: bool,
 ) -> int:
     from crm_books import sync
 
     def one(module: str) -> tuple[str, int, float, float]:
-        started = time.perf_counter()
-        result = sync.extract_module(engine, crm_client(base_url), run, module)
-        return module, int(result["extracted"]), time.perf_counter() - started, 0.0
+        started, cpu = time.perf_counter(), time.thread_time()
+        client = crm_client(base_url, page_all_deletions=page_all_deletions)
+        result = sync.extract_module(engine, client, run, module)
+        seconds = time.perf_counter() - started
+        return module, int(result["extracted"]), seconds, time.thread_time() - cpu
 
     if mode == "sequential":
         total = 0
@@ -597,8 +659,10 @@ def _extract(
     with ThreadPoolExecutor(max_workers=len(run.modules)) as pool:
         results = list(pool.map(one, run.modules))
     peak = timer.sampler.peak_mb()
-    for module, records, seconds, _ in results:
-        row = PhaseResult(section, f"extract {module} (thread)", records, seconds, peak, "parallel")
+    for module, records, seconds, cpu in results:
+        row = PhaseResult(
+            section, f"extract {module} (thread)", records, seconds, peak, "parallel", cpu
+        )
         timer.report.rows.append(row)
         log.info("[%s] %s: %d records in %.2f s", section, row.phase, records, seconds)
     return sum(r[1] for r in results)
@@ -704,6 +768,7 @@ def run_baseline(
             set_based.records,
             set_based.seconds,
             set_based.peak_rss_mb,
+            cpu_seconds=set_based.cpu_seconds,
         )
     )
 
@@ -836,8 +901,24 @@ def run_bench(config: BenchConfig) -> BenchReport:
             interval_end=started,
             full_refresh=True,
         )
+        server_cpu = _cpu_of(pid)
+        workaround = needs_deletion_workaround(accounts, contacts)
+        if workaround:
+            report.facts["workaround"] = (
+                "deletions read with `page` only (crm_client's iter_deleted fails past 2,000 "
+                "deleted records per module; see docs/benchmarks.md)"
+            )
         full = run_sync(
-            timer, engine, base_url, full_run, section=SECTION_FULL, mode=config.extract_mode
+            timer,
+            engine,
+            base_url,
+            full_run,
+            section=SECTION_FULL,
+            mode=config.extract_mode,
+            page_all_deletions=workaround,
+        )
+        report.facts["sandbox CRM process CPU during the full sync"] = (
+            f"{_cpu_of(pid) - server_cpu:.1f} s"
         )
         customers = count_customers(engine)
         changed = change_records(base_url, engine, config.changed_fraction)
@@ -847,6 +928,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
             interval_start=now,
             interval_end=now + timedelta(hours=12),
         )
+        server_cpu = _cpu_of(pid)
         incremental = run_sync(
             timer,
             engine,
@@ -854,6 +936,10 @@ def run_bench(config: BenchConfig) -> BenchReport:
             incremental_run,
             section=SECTION_INCREMENTAL,
             mode=config.extract_mode,
+            page_all_deletions=workaround,
+        )
+        report.facts["sandbox CRM process CPU during the incremental sync"] = (
+            f"{_cpu_of(pid) - server_cpu:.1f} s"
         )
         report.facts["sandbox CRM process peak RSS"] = f"{_peak_rss_of(pid):.0f} MB"
         if config.baseline_records > 0:
