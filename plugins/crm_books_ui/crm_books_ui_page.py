@@ -23,7 +23,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 6px;border-bott
 .kpi{border:1px solid #d9e2ec;border-radius:6px;padding:8px 14px}.kpi b{display:block;font-size:20px}
 table{border-collapse:collapse;width:100%;margin:4px 0}
 th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top}
-td.t,td.n{white-space:nowrap}td.id{font-size:12px;word-break:break-all;max-width:240px}
+td.t,td.n{white-space:nowrap}td.id{font-size:12px;white-space:nowrap}
 th{background:#f5f7fa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .status-success{color:#18794e}.status-failed{color:#c62828}.status-running{color:#b7791f}
 code{font-size:12px;word-break:break-all}a.button{display:inline-block;padding:2px 8px;
@@ -131,7 +131,7 @@ def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
             "Module",
             "Run",
             "Status",
-            "Started",
+            "Started (UTC)",
             *(c.capitalize() for c in SYNC_COUNT_COLUMNS),
             "Message",
         ],
