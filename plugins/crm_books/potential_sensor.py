@@ -18,15 +18,17 @@ class DealChangesSensor(BaseSensorOperator):
     or until a pending deal's customer has landed in the Books warehouse.
 
     Each poke first checks the warehouse (one cheap query for pending deals whose customer now
-    exists), then asks the CRM with ``If-Modified-Since`` set to the Deals high-water mark
-    (HTTP 304 / 204 mean nothing changed) and stops at the first page with news. It also checks
-    the workflow Variables, so a mistyped setting fails the run instead of waiting quietly.
+    exists), then asks the CRM for Deals with ``If-Modified-Since`` set to the Deals high-water
+    mark (HTTP 304 / 204 mean nothing changed; the deals at exactly the mark are compared with
+    what the warehouse recorded) and stops at the first page with news, then for deleted Deals
+    the warehouse still holds as live. It also reads the workflow Variables, so a mistyped
+    setting fails the run instead of waiting quietly.
     Use ``mode="reschedule"`` so no worker slot is held between pokes, and ``soft_fail=True`` so
     a quiet period ends the run as skipped.
 
     :param zoho_crm_conn_id: Airflow connection of the Zoho CRM (templated).
     :param books_warehouse_conn_id: Airflow connection of the Books warehouse (templated).
-    :param max_pages: CRM pages read per poke before calling it news (records at the mark).
+    :param max_pages: pages of the deleted-Deals listing read per poke at most.
     """
 
     template_fields: Sequence[str] = ("zoho_crm_conn_id", "books_warehouse_conn_id")

@@ -36,7 +36,7 @@ STAGES_VARIABLE = "books_potential_stages"
 STATE_MODULE = settings.DEALS
 # Re-read a little before the high-water mark: CRM clocks and commit order are not exact.
 DEFAULT_OVERLAP = timedelta(minutes=10)
-# The sensor reads at most this many pages before calling it news (records all at the mark).
+# Pages of the deleted-Deals listing one poke reads at most.
 CHECK_MAX_PAGES = 5
 # The sensor only needs ids and times; the client adds id and Modified_Time to any field list.
 _CHECK_FIELDS = ("Modified_Time",)
@@ -209,21 +209,19 @@ def check_for_work(
         return WorkCheck(arrived_customers=arrived)
 
     # If-Modified-Since is inclusive: deals at exactly the mark are news only if unrecorded.
-    changed = 0
+    # Pages come oldest first, so the first page past the deals at the mark has news and ends it.
     pages = client.iter_pages(settings.DEALS, _CHECK_FIELDS, modified_since=marks.modified)
-    for number, page in enumerate(pages, start=1):
+    for page in pages:
         with engine.connect() as conn:
             changed = unseen_versions(page, _deal_versions(conn, [str(r["id"]) for r in page]))
-        if changed or number >= max_pages:
-            changed = max(changed, 1)
-            break
-    if changed:
-        return WorkCheck(changed_deals=changed)
+        if changed:
+            return WorkCheck(changed_deals=changed)
 
+    # Deletions come newest first: past max_pages only old ones remain (all of them before a
+    # first reconcile has set the deleted mark), and the reconcile reads those anyway.
     deleted = 0
-    for number, page in enumerate(
-        client.iter_deleted(settings.DEALS, deleted_since=marks.deleted), start=1
-    ):
+    deletions = client.iter_deleted(settings.DEALS, deleted_since=marks.deleted)
+    for number, page in enumerate(deletions, start=1):
         with engine.connect() as conn:
             deleted = unapplied_deletions(page, _deal_versions(conn, [str(r["id"]) for r in page]))
         if deleted or number >= max_pages:

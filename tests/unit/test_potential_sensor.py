@@ -185,6 +185,23 @@ def test_a_deal_created_in_the_same_second_as_the_mark_is_news(
     assert check_for_work(warehouse, client()).changed_deals == 1
 
 
+def test_deals_sharing_the_mark_across_pages_are_not_news_until_one_more_arrives(
+    crm: Any, warehouse: Engine
+) -> None:
+    from crm_books.crm_hook import ZohoCrmHook
+
+    sb = crm
+    add_customer(warehouse, "A1")
+    sb.advance_clock(timedelta(seconds=5))
+    for n in range(5):  # a mass update: five deals modified in the same second
+        sb.store.upsert("Deals", {"Deal_Name": f"Bulk {n}", "Account_Name": {"id": "A1"}})
+    reconcile(warehouse, "r1")
+    small_pages = ZohoCrmHook().get_client(per_page=2)
+    assert check_for_work(warehouse, small_pages).ready is False  # three pages, all recorded
+    sb.store.upsert("Deals", {"Deal_Name": "Bulk 5", "Account_Name": {"id": "A1"}})
+    assert check_for_work(warehouse, small_pages).changed_deals == 1
+
+
 def test_arrived_customer_of_a_pending_deal_wakes_the_sensor(
     crm: Any, warehouse: Engine, sensor: DealChangesSensor
 ) -> None:
