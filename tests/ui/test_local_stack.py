@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -283,3 +286,43 @@ def test_page_in_headless_chromium_matches_the_warehouse(
     assert "Page Not Found" not in merge_text
     assert "CRM → Books" in nav_text
     assert shot.stat().st_size > 20_000 and framed.stat().st_size > 20_000
+
+
+def test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    """The command behind `make airflow`, run as a user would: banner, working login, Ctrl-C."""
+    port, sandbox_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CRM_BOOKS_"))}
+    env.update({"AIRFLOW_PORT": str(port), "SANDBOX_PORT": str(sandbox_port)})
+    command = [sys.executable, "-m", "crm_books.local_airflow", "--home", str(tmp_path / "home")]
+    command += ["--warehouse", str(tmp_path / "books.db"), "--timeout", "240"]
+    out = (tmp_path / "out.log").open("w+")
+    proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
+    try:
+        while "Press Ctrl-C" not in (tmp_path / "out.log").read_text():
+            assert proc.poll() is None, (tmp_path / "out.log").read_text()
+            assert time.monotonic() - started < 300, "make airflow did not come up"
+            time.sleep(1)
+        banner = (tmp_path / "out.log").read_text()
+        print(f"\nmake airflow up after {time.monotonic() - started:.1f} s")
+        assert f"Airflow is up: http://127.0.0.1:{port}" in banner
+        assert "login: admin / admin" in banner
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/auth/token",
+            json={"username": "admin", "password": "admin"},
+            timeout=30,
+        )
+        assert login.status_code == 201
+        ui = httpx.get(f"http://127.0.0.1:{port}/", timeout=30)
+        assert ui.status_code == 200 and "<html" in ui.text
+        assert httpx.get(f"http://127.0.0.1:{sandbox_port}/crm/v8/org", timeout=30).status_code
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        out.close()
+    for p in (port, sandbox_port):
+        with socket.socket() as s, pytest.raises(OSError):
+            s.connect(("127.0.0.1", p))
