@@ -495,8 +495,11 @@ def check_merge_task(context: Context) -> dict[str, Any]:
     from crm_books.connections import warehouse_engine
 
     try:
-        request, _ = _request_from(context)
-        return dry_run(warehouse_engine(), request).as_dict()
+        request, dry = _request_from(context)
+        report = dry_run(warehouse_engine(), request)
+        if not dry:
+            log.info("confirmed with %s: merge_customers applies this next", CONFIRM_WORD)
+        return report.as_dict()
     except MergeRefused as exc:
         raise _refuse(exc) from exc
 
