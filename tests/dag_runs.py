@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -36,6 +37,14 @@ def run_dag(dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = N
     # dag.test() waits out retry delays; a test wants the first failure, not three.
     for task in dag.tasks:
         task.retries = 0
-    dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+    # dag.test() writes the run's conf into the (cached) DAG's params; restore them afterwards so
+    # one run's conf never leaks into the next.
+    saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
+    try:
+        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+    finally:
+        dag.params = saved[0]
+        for task in dag.tasks:
+            task.params = saved[1][task.task_id]
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     return RunOutcome(state=str(dag_run.state), task_states=states, run_id=dag_run.run_id)

@@ -101,7 +101,7 @@ def _report(warehouse_file: Path) -> None:
     engine = create_warehouse_engine(f"sqlite:///{warehouse_file}")
     with engine.connect() as conn:
         for title, query in REPORT_QUERIES:
-            rows = conn.execute(text(query)).all()
+            rows = [tuple(r) for r in conn.execute(text(query)).all()]
             print(f"\n{title}:")
             for row in rows or [("(none)",)]:
                 print("  " + " | ".join("" if v is None else str(v) for v in row))
