@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +118,13 @@ def extract_module(
     hwm = as_utc(state.high_water_mark) if state else None
     deleted_hwm = as_utc(state.deleted_high_water_mark) if state else None
     since = read_from(run, hwm)
-    deleted_since = read_from(run, deleted_hwm)
+    # Deletions are always read incrementally (a full refresh re-reads records, not the recycle bin).
+    # Before the first import there is nothing in Books to delete, so the history is skipped: a
+    # large recycle bin must not block the first sync.
+    deleted_mark = deleted_hwm or hwm
+    deleted_since = (
+        None if deleted_mark is None else read_from(replace(run, full_refresh=False), deleted_mark)
+    )
     log.info(
         "extracting %s modified since %s (high-water mark %s, interval start %s)",
         module,
@@ -140,7 +146,8 @@ def extract_module(
     extracted += _flush(engine, "stg_crm_records", buffer)
 
     deleted: list[tuple[Any, ...]] = []
-    for page in client.iter_deleted(module, deleted_since=deleted_since):
+    pages = client.iter_deleted(module, deleted_since=deleted_since) if deleted_mark else iter(())
+    for page in pages:
         for item in page:
             when = _parse_time(item.get("deleted_time"))
             deleted.append((run.run_id, module, str(item["id"]), db_timestamp(when)))
