@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,17 @@ from crm_books.bench import (
     SECTION_WORKFLOW,
     TOTAL,
     BenchConfig,
+    BenchReport,
+    PhaseResult,
+    every_kth,
     render_markdown,
     run_bench,
     split_records,
+    target_checks,
+    total_row,
 )
 from crm_books.sandbox.generator import Generator
 from crm_books.warehouse import create_warehouse_engine
-
-pytestmark = pytest.mark.slow
 
 RECORDS = 500
 SYNC_PHASES = (
@@ -64,6 +68,7 @@ def expected_customers(uri: str) -> int:
     )
 
 
+@pytest.mark.slow
 def test_small_bench_reports_every_phase_and_loads_every_customer(
     warehouse_uri: str, tmp_path: Path
 ) -> None:
@@ -103,3 +108,47 @@ def test_small_bench_reports_every_phase_and_loads_every_customer(
     assert "Set-based load vs row-by-row baseline" in markdown
     written = list(tmp_path.glob("bench-500-*.md"))
     assert [p.read_text(encoding="utf-8") for p in written] == [markdown]
+
+
+def report_of(records: int, full: float, incremental: float, workflow: float) -> BenchReport:
+    report = BenchReport(records, "PostgreSQL", "threads", datetime(2026, 11, 26, tzinfo=UTC))
+    report.rows = [
+        PhaseResult(SECTION_FULL, TOTAL, records, full, 1_100.0),
+        PhaseResult(SECTION_INCREMENTAL, TOTAL, records // 100, incremental, 1_000.0),
+        PhaseResult(SECTION_WORKFLOW, TOTAL, 100_000, workflow, 900.0),
+    ]
+    return report
+
+
+def test_targets_at_one_million_say_which_were_missed() -> None:
+    report = report_of(1_000_000, full=258.6, incremental=19.1, workflow=9.8)
+    assert [met for _, _, met in target_checks(report)] == [False, True, True, True]
+    markdown = render_markdown(report)
+    assert "| full sync <= 120 s at 1,000,000 records | 258.6 s | **no** |" in markdown
+    assert "7.4 % (19.1 s / 258.6 s)" in markdown
+
+
+def test_below_one_million_the_sync_targets_are_estimated_not_judged() -> None:
+    report = report_of(100_000, full=29.4, incremental=4.0, workflow=31.0)
+    checks = target_checks(report)
+    assert [met for _, _, met in checks] == [None, None, False, False]
+    assert "linear estimate at 1,000,000: 294 s" in checks[0][1]
+
+
+def test_parallel_extracts_count_once_in_the_total() -> None:
+    rows = [
+        PhaseResult(SECTION_FULL, "extract Accounts (thread)", 40, 3.0, 250.0, "parallel", 1.0),
+        PhaseResult(SECTION_FULL, "extract Contacts (thread)", 60, 5.0, 250.0, "parallel", 2.0),
+        PhaseResult(SECTION_FULL, "transform", 100, 4.0, 600.0, cpu_seconds=3.5),
+    ]
+    total = total_row(SECTION_FULL, rows, 100)
+    assert (total.seconds, total.peak_rss_mb, total.cpu_seconds) == (9.0, 600.0, 6.5)
+
+
+def test_one_percent_of_ids_is_spread_over_all_of_them() -> None:
+    ids = [f"{i:05d}" for i in range(1_000)]
+    chosen = every_kth(ids, 0.01)
+    assert len(chosen) == 10
+    assert chosen[0] == "00000" and chosen[-1] == "00900"
+    assert every_kth(["only"], 0.01) == ["only"]
+    assert split_records(1_000_000) == (400_000, 600_000)
