@@ -485,7 +485,7 @@ def _request_from(context: Context) -> tuple[MergeRequest, bool]:
 
 def _refuse(exc: MergeRefused) -> Exception:
     # A broken rule fails the task at once: retrying cannot make the request valid.
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     return AirflowFailException(str(exc))
 

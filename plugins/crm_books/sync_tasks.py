@@ -47,7 +47,7 @@ def check_organization() -> dict[str, str]:
 def extract(module: str, context: Context) -> dict[str, Any]:
     run = sync_run(context)
     if module not in run.modules:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(f"{module} is not selected in this run's Params")
     return sync.extract_module(warehouse_engine(), crm_client(), run, module)
