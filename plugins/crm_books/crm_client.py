@@ -15,6 +15,7 @@ import requests
 
 from crm_books.crm_endpoints import (
     AUTH_SCHEME,
+    COUNT_PATH,
     DELETED_PATH,
     DISCRETE_PAGINATION_LIMIT_EXCEEDED,
     FIELDS_PATH,
@@ -294,6 +295,11 @@ class ZohoCrmClient:
         if not orgs:
             raise CrmApiError(200, "NO_ORG", "the /org call returned no organisation")
         return dict(orgs[0])
+
+    def count(self, module: str) -> int:
+        """How many records `module` holds now (Zoho's /actions/count), e.g. for progress ETAs."""
+        body = self._get(COUNT_PATH.format(module=module), {})
+        return int((body or {}).get("count") or 0)
 
     def check_fields(self, module: str, fields: Sequence[str]) -> None:
         """Raise a CrmApiError naming every field in `fields` that `module` does not have."""

@@ -9,6 +9,7 @@ ORG_PATH = f"{CRM_API_PREFIX}/org"
 FIELDS_PATH = f"{CRM_API_PREFIX}/settings/fields"
 RECORDS_PATH = CRM_API_PREFIX + "/{module}"
 DELETED_PATH = CRM_API_PREFIX + "/{module}/deleted"
+COUNT_PATH = CRM_API_PREFIX + "/{module}/actions/count"
 
 AUTH_SCHEME = "Zoho-oauthtoken"
 SORT_FIELD = "Modified_Time"

@@ -360,6 +360,9 @@ class SandboxServer:
             raise _bad_method()
         if len(parts) == 2 and parts[1] == "deleted" and method == "GET":
             return self.list_deleted(module, query, headers.get("If-Modified-Since"))
+        if parts[1:] == ["actions", "count"] and method == "GET":
+            # Zoho returns the count as a string.
+            return Response(200, {"count": str(self.store.count(module))})
         if len(parts) == 2:
             rid = _record_id(parts[1])
             if method == "GET":
