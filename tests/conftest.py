@@ -34,7 +34,7 @@ os.environ.setdefault(
     "AIRFLOW_CONN_BOOKS_WAREHOUSE", f"sqlite:///{_AIRFLOW_HOME / 'data' / 'books.db'}"
 )
 
-from tests.pg_cluster import PgCluster, start_cluster  # noqa: E402
+from crm_books.pg_throwaway import PgCluster, start_cluster  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
