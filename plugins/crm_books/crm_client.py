@@ -347,7 +347,7 @@ class ZohoCrmClient:
         path = DELETED_PATH.format(module=module)
         params: dict[str, Any] = {"type": "all", "per_page": self.per_page}
         stats = _ReadStats(queries=1)
-        for records, info in self._iter_query(path, params, deleted_since, stats):
+        for records, info in self._iter_query(path, params, deleted_since, stats, page_only=True):
             if info.get("_ceiling"):
                 # Deleted records have no Modified_Time order to restart from: stop loudly.
                 raise CrmApiError(
@@ -421,9 +421,12 @@ class ZohoCrmClient:
         base_params: dict[str, Any],
         since: datetime | None,
         stats: _ReadStats,
+        *,
+        page_only: bool = False,
     ) -> Iterator[tuple[Page, dict[str, Any]]]:
         """Pages of one query: `page` up to the discrete limit, then `page_token`.
 
+        `page_only` is for endpoints without page tokens (`/deleted`): `page` all the way.
         The info dict of the last page carries `_ceiling=True` when the query stopped at the
         page-token ceiling and must be restarted by the caller.
         """
@@ -459,7 +462,9 @@ class ZohoCrmClient:
                 yield records, info
                 return
             next_token = info.get("next_page_token")
-            beyond_discrete = (page_number + 1) * self.per_page > self.discrete_page_limit
+            beyond_discrete = (
+                not page_only and (page_number + 1) * self.per_page > self.discrete_page_limit
+            )
             if seen >= self.query_record_limit or ((token or beyond_discrete) and not next_token):
                 info["_ceiling"] = True
                 yield records, info
