@@ -446,12 +446,8 @@ def sandbox_admin(base: str, path: str, payload: Any) -> Any:
     return resp.json()
 
 
-def crm_client(base: str, *, page_all_deletions: bool = False) -> Any:
-    """A CRM client for the sandbox (its fixed OAuth client).
-
-    :param page_all_deletions: read ``/deleted`` with ``page`` only, past 2,000 entries (see
-        ``_PageAllDeletions``).
-    """
+def crm_client(base: str) -> Any:
+    """A CRM client for the sandbox (its fixed OAuth client)."""
     from crm_books.crm_client import CrmCredentials, ZohoCrmClient
     from crm_books.sandbox.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
@@ -462,34 +458,7 @@ def crm_client(base: str, *, page_all_deletions: bool = False) -> Any:
         client_secret=CLIENT_SECRET,
         refresh_token=REFRESH_TOKEN,
     )
-    client = ZohoCrmClient(credentials)
-    if not page_all_deletions:
-        return client
-    unbounded = ZohoCrmClient(credentials, discrete_page_limit=2**31, query_record_limit=2**31)
-    return _PageAllDeletions(client, unbounded)
-
-
-class _PageAllDeletions:
-    """Workaround for a crm_client limit the 1M benchmark hit: ``iter_deleted`` switches to
-    ``page_token`` after the 2,000-record discrete page limit, but ``/deleted`` answers with no
-    ``next_page_token``, so a module with more than 2,000 deletions fails the extract with
-    PAGINATION_LIMIT_EXCEEDED. Deletions are read here with ``page`` alone; records as usual.
-    """
-
-    def __init__(self, client: Any, deletions_client: Any) -> None:
-        self._client = client
-        self._deletions = deletions_client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def iter_deleted(self, module: str, *, deleted_since: datetime | None = None) -> Any:
-        return self._deletions.iter_deleted(module, deleted_since=deleted_since)
-
-
-def needs_deletion_workaround(accounts: int, contacts: int) -> bool:
-    """Whether a module's generated deletions (one per 100 records) pass the 2,000 discrete limit."""
-    return max(accounts, contacts) // 100 > settings.DISCRETE_PAGE_LIMIT
+    return ZohoCrmClient(credentials)
 
 
 def _peak_rss_of(pid: int) -> float:
@@ -590,7 +559,6 @@ def run_sync(
     *,
     section: str,
     mode: str,
-    page_all_deletions: bool = False,
 ) -> dict[str, Any]:
     """One crm_books_sync run, step by step as the DAG's tasks; returns the load counts."""
     from crm_books import sync
@@ -606,7 +574,6 @@ def run_sync(
         run,
         section=section,
         mode=mode,
-        page_all_deletions=page_all_deletions,
     )
     with timer.phase(section, "transform", extracted) as t:
         counts = sync.transform_run(engine, run)
@@ -636,13 +603,12 @@ def _extract(
     *,
     section: str,
     mode: str,
-    page_all_deletions: bool,
 ) -> int:
     from crm_books import sync
 
     def one(module: str) -> tuple[str, int, float, float]:
         started, cpu = time.perf_counter(), time.thread_time()
-        client = crm_client(base_url, page_all_deletions=page_all_deletions)
+        client = crm_client(base_url)
         result = sync.extract_module(engine, client, run, module)
         seconds = time.perf_counter() - started
         return module, int(result["extracted"]), seconds, time.thread_time() - cpu
@@ -902,12 +868,6 @@ def run_bench(config: BenchConfig) -> BenchReport:
             full_refresh=True,
         )
         server_cpu = _cpu_of(pid)
-        workaround = needs_deletion_workaround(accounts, contacts)
-        if workaround:
-            report.facts["workaround"] = (
-                "deletions read with `page` only (crm_client's iter_deleted fails past 2,000 "
-                "deleted records per module; see docs/benchmarks.md)"
-            )
         full = run_sync(
             timer,
             engine,
@@ -915,7 +875,6 @@ def run_bench(config: BenchConfig) -> BenchReport:
             full_run,
             section=SECTION_FULL,
             mode=config.extract_mode,
-            page_all_deletions=workaround,
         )
         report.facts["sandbox CRM process CPU during the full sync"] = (
             f"{_cpu_of(pid) - server_cpu:.1f} s"
@@ -936,7 +895,6 @@ def run_bench(config: BenchConfig) -> BenchReport:
             incremental_run,
             section=SECTION_INCREMENTAL,
             mode=config.extract_mode,
-            page_all_deletions=workaround,
         )
         report.facts["sandbox CRM process CPU during the incremental sync"] = (
             f"{_cpu_of(pid) - server_cpu:.1f} s"
