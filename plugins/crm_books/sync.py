@@ -20,7 +20,6 @@ from crm_books import settings
 from crm_books.record_schema import (
     CONTACT_PERSON_COLUMNS,
     CUSTOMER_COLUMNS,
-    RAW_PAYLOAD,
     REJECT_COLUMNS,
 )
 from crm_books.warehouse import (
@@ -45,8 +44,9 @@ EXTRACT_COMMIT_EVERY = 5_000
 TRANSFORM_CHUNK = 100_000
 DEFAULT_MAX_REJECT_FRACTION = 0.2
 
-STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS, RAW_PAYLOAD)
-STG_CONTACT_PERSON_COLUMNS = ("run_id", *CONTACT_PERSON_COLUMNS, RAW_PAYLOAD)
+# The raw JSON stays in stg_crm_records only; rejects are given theirs back when they are filed.
+STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS)
+STG_CONTACT_PERSON_COLUMNS = ("run_id", *CONTACT_PERSON_COLUMNS)
 STG_REJECT_COLUMNS = ("run_id", "stage", *REJECT_COLUMNS)
 
 
@@ -280,6 +280,8 @@ def validate_run(
                     run.run_id,
                     stage="quality",
                 )
+    with engine.begin() as conn:
+        run_sql(conn, "sync/fill_reject_payloads", {"run_id": run.run_id})
     log.info("quality gate: %d rows checked, %d rejected", checked, rejected)
     if errors:
         message = "quality gate failed, nothing was loaded: " + " | ".join(errors)
@@ -296,6 +298,7 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
     params = {"run_id": run.run_id, "now": now}
     result: dict[str, dict[str, int]] = {}
     with engine.begin() as conn:
+        run_sql(conn, "sync/analyze_staging")
         rejected = {r.module: int(r.rejected) for r in run_sql(conn, "sync/count_rejects", params)}
         if settings.ACCOUNTS in run.modules:
             counts = _counts(conn, "sync/count_account_customer_changes", params)
@@ -409,6 +412,7 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
                 )
             ),
         )
+        run_sql(conn, "duplicates/analyze_candidates")
         run_sql(conn, "duplicates/insert_candidates", {"run_id": run.run_id, "now": _now()})
         after = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
         run_sql(

@@ -1,9 +1,13 @@
 -- New (group, customer) pairs become open candidates; known pairs keep their status and history.
+-- The anti-join leaves out the pairs already flagged (most of them, after the first run) before
+-- grouping, instead of letting each one hit the unique index and be dropped by ON CONFLICT.
 INSERT INTO books.duplicate_candidates (group_key, customer_id, match_reason, status,
                                         first_flagged_run_id, flagged_at)
-SELECT group_key, customer_id, MIN(match_reason), 'open', run_id, :now
-FROM books.stg_duplicate_candidates
-WHERE run_id = :run_id
-GROUP BY group_key, customer_id, run_id
+SELECT s.group_key, s.customer_id, MIN(s.match_reason), 'open', s.run_id, :now
+FROM books.stg_duplicate_candidates AS s
+WHERE s.run_id = :run_id
+  AND NOT EXISTS (SELECT 1 FROM books.duplicate_candidates AS d
+                  WHERE d.group_key = s.group_key AND d.customer_id = s.customer_id)
+GROUP BY s.group_key, s.customer_id, s.run_id
 ON CONFLICT (group_key, customer_id) DO NOTHING;
 DELETE FROM books.stg_duplicate_candidates WHERE run_id = :run_id

@@ -1,4 +1,6 @@
-SELECT * FROM books.stg_contact_persons
-WHERE run_id = :run_id AND crm_contact_id > :after_crm_id
-ORDER BY crm_contact_id
+-- raw_payload is only a placeholder here: the gate needs the column, rejects get the real JSON
+-- from stg_crm_records (sync/fill_reject_payloads).
+SELECT s.*, '' AS raw_payload FROM books.stg_contact_persons AS s
+WHERE s.run_id = :run_id AND s.crm_contact_id > :after_crm_id
+ORDER BY s.crm_contact_id
 LIMIT :chunk_size

@@ -1,5 +1,7 @@
-SELECT * FROM books.stg_customers
-WHERE run_id = :run_id AND module = :module
-  AND COALESCE(crm_account_id, crm_contact_id) > :after_crm_id
-ORDER BY COALESCE(crm_account_id, crm_contact_id)
+-- raw_payload is only a placeholder here: the gate needs the column, rejects get the real JSON
+-- from stg_crm_records (sync/fill_reject_payloads).
+SELECT s.*, '' AS raw_payload FROM books.stg_customers AS s
+WHERE s.run_id = :run_id AND s.module = :module
+  AND COALESCE(s.crm_account_id, s.crm_contact_id) > :after_crm_id
+ORDER BY COALESCE(s.crm_account_id, s.crm_contact_id)
 LIMIT :chunk_size
