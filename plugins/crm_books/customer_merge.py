@@ -511,7 +511,7 @@ def merge_customers_task(context: Context) -> dict[str, Any]:
     try:
         request, dry = _request_from(context)
         if dry:
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException("dry run: nothing changed (see check_merge for the report)")
         dag_run = context.get("dag_run")
