@@ -427,6 +427,7 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_migrate_command_creates_then_applies_nothing(warehouse_uri: str) -> None:
     # As the README writes it: the warehouse comes from the books_warehouse connection.
     env = base_env(AIRFLOW_CONN_BOOKS_WAREHOUSE=warehouse_uri)
