@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     migrate = sub.add_parser("migrate", help="create or upgrade the Books warehouse schema")
+    migrate.add_argument("--warehouse", default=argparse.SUPPRESS, help="warehouse URI")
     migrate.set_defaults(func=_migrate)
     documents = sub.add_parser(
         "documents",
