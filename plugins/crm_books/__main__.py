@@ -28,12 +28,13 @@ def _warehouse_uri(explicit: str | None) -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from crm_books.warehouse import create_warehouse_engine, migrate
+    from crm_books.warehouse import create_warehouse_engine, migrate, normalize_uri
 
-    engine = create_warehouse_engine(_warehouse_uri(args.warehouse))
+    uri = _warehouse_uri(args.warehouse)
+    engine = create_warehouse_engine(uri)
     applied = migrate(engine)
     print(
-        f"warehouse {engine.url.render_as_string(hide_password=True)}: "
+        f"warehouse {normalize_uri(uri).render_as_string(hide_password=True)}: "
         f"{len(applied)} migration(s) applied" + (f" ({', '.join(applied)})" if applied else "")
     )
     return 0
