@@ -218,6 +218,9 @@ def latest_versions(frame: pd.DataFrame, key: str, time_column: str) -> pd.DataF
     times = frame[time_column]
     if not pd.api.types.is_datetime64_any_dtype(times):
         times = pd.to_datetime(times, utc=True, format="ISO8601", errors="coerce")
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        # The same instants as naive UTC sort identically, without a Timestamp object per row.
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
     position = np.arange(len(frame))
     keyed = frame[key].notna().to_numpy()
     order = pd.DataFrame({"key": frame[key].to_numpy(), "time": times.to_numpy(), "pos": position})[
