@@ -60,11 +60,12 @@ def pg_cluster() -> Iterator[PgCluster | str]:
 
 def _new_pg_database(pg: PgCluster | str) -> str:
     import psycopg
+    from psycopg import sql
 
     name = f"books_{uuid.uuid4().hex[:12]}"
     admin = pg if isinstance(pg, str) else pg.admin_uri
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     if isinstance(pg, str):
         return admin.rsplit("/", 1)[0] + f"/{name}"
     return pg.uri(name)
