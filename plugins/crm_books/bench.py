@@ -13,9 +13,6 @@ import argparse
 import logging
 import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -32,6 +29,7 @@ from sqlalchemy import Engine, column, func, select, table
 
 from crm_books import settings
 from crm_books.record_schema import CUSTOMER_COLUMNS
+from crm_books.sandbox.process import sandbox_process
 
 log = logging.getLogger("crm_books.bench")
 
@@ -40,7 +38,6 @@ CHANGED_FRACTION = 0.01
 BASELINE_MAX = 20_000
 WORKFLOW_DEALS = 100_000
 BASELINE_COMMIT_EVERY = 1_000
-SANDBOX_START_TIMEOUT = 300.0
 ADMIN_BATCH = 5_000
 
 # Issue 4 and issue 5 targets (the sync targets are stated for 1,000,000 records).
@@ -372,71 +369,6 @@ def _statement_names() -> dict[str, str]:
 
 
 # -- the sandbox and the warehouses ----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def sandbox_process(
-    accounts: int, contacts: int, *, seed: int, timeout: float = SANDBOX_START_TIMEOUT
-) -> Iterator[tuple[str, int]]:
-    """The sandbox CRM CLI in its own process (its own core and GIL); yields (base URL, pid)."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "crm_books.sandbox",
-        "serve",
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-        "--accounts",
-        str(accounts),
-        "--contacts",
-        str(contacts),
-        "--deals",
-        "0",
-    ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"the sandbox exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                requests.get(f"{base}/__sandbox/health", timeout=5).raise_for_status()
-                break
-            except requests.RequestException as exc:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the sandbox did not answer within {timeout:.0f} s"
-                    ) from exc
-                time.sleep(0.2)
-        log.info(
-            "sandbox CRM (pid %d) on %s: %d accounts, %d contacts",
-            proc.pid,
-            base,
-            accounts,
-            contacts,
-        )
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def sandbox_admin(base: str, path: str, payload: Any) -> Any:

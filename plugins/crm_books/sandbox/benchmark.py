@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +13,7 @@ import requests
 
 from crm_books import settings
 from crm_books.sandbox.generator import Generator
+from crm_books.sandbox.process import sandbox_process
 from crm_books.sandbox.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
 
@@ -51,55 +47,12 @@ def bench_generate(records: int, seed: int = 7) -> BenchResult:
     return BenchResult(records, elapsed, time.process_time() - cpu, _peak_rss_mb())
 
 
-@contextmanager
-def _server_process(records: int, seed: int) -> Iterator[tuple[str, int]]:
-    """The CLI server in its own process (its own core and GIL), like docker-compose runs it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "crm_books.sandbox",
-        "serve",
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-        "--accounts",
-        str(records),
-        "--contacts",
-        "0",
-        "--deals",
-        "0",
-    ]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{base}/__sandbox/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def bench_serve(records: int, seed: int = 7) -> BenchResult:
     """Read a module of `records` accounts over HTTP: pages, page tokens and restarts from the
     last Modified_Time past the 100,000-record query limit (a bare client, no retries)."""
     fields = ",".join(settings.MODULE_FIELDS[settings.ACCOUNTS])
     seen: set[str] = set()
-    with _server_process(records, seed) as (base_url, pid), requests.Session() as session:
+    with sandbox_process(records, 0, seed=seed) as (base_url, pid), requests.Session() as session:
         token = session.post(
             f"{base_url}/oauth/v2/token",
             data={
