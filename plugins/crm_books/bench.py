@@ -2,9 +2,12 @@
 
 The sandbox CRM runs in its own process and is read over loopback HTTP; the sync's step functions
 (``crm_books.sync``) run in this process, one after another as the DAG's tasks would, with the two
-extract tasks in two threads (``--extract threads``, the DAG runs them in parallel) or one after
-the other (``--extract sequential``). Each phase reports wall seconds, records/s and the peak
-resident memory of this process during the phase (a sampling thread reads VmRSS).
+extract tasks in two forked processes at once (``--extract processes``: Airflow runs each task in
+its own process, and the DAG runs these two in parallel), in two threads (``--extract threads``)
+or one after the other (``--extract sequential``). On PostgreSQL the transform and the quality gate
+fork their chunk workers (``crm_books.chunk_workers``). Each phase reports wall seconds, records/s,
+CPU seconds and the peak resident memory of this process plus its forked workers during the phase
+(a sampling thread reads VmRSS).
 """
 
 from __future__ import annotations
@@ -221,16 +224,45 @@ def render_markdown(report: BenchReport) -> str:
 
 
 def _rss_mb() -> float:
+    """Resident memory of this process plus its forked chunk workers (crm_books.chunk_workers)."""
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+        return (
+            _status_rss_kb("self") / 1024
+            + sum(_status_rss_kb(str(pid)) for pid in _worker_pids()) / 1024
+        )
     except OSError:
         pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_rss_kb(pid: str) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _worker_pids() -> list[int]:
+    """Children running this same command line: forked workers, not the sandbox CRM process."""
+    own = Path("/proc/self/cmdline").read_bytes()
+    pids: list[int] = []
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == own:
+                    pids.append(int(pid))
+            except OSError:  # it exited meanwhile
+                continue
+    return pids
+
+
+def _cpu_seconds() -> float:
+    """CPU of this process and of its children that have exited (the chunk workers of a phase)."""
+    times = os.times()
+    return time.process_time() + times.children_user + times.children_system
 
 
 class RssSampler:
@@ -300,13 +332,11 @@ class Timer:
             self.slow.phase = f"{section}: {phase}"
         self.sampler.reset()
         log.info("[%s] %s ...", section, phase)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         yield tally
         seconds = time.perf_counter() - started
         peak = self.sampler.peak_mb()
-        row = PhaseResult(
-            section, phase, tally.records, seconds, peak, note, time.process_time() - cpu
-        )
+        row = PhaseResult(section, phase, tally.records, seconds, peak, note, _cpu_seconds() - cpu)
         self.report.rows.append(row)
         log.info(
             "[%s] %s: %d records in %.2f s (%.0f records/s), peak RSS %.0f MB",
@@ -554,16 +584,40 @@ def _extract(
         return total
     # Both modules at once, as the DAG's two extract tasks run; the RSS peak is the shared one.
     timer.sampler.reset()
-    with ThreadPoolExecutor(max_workers=len(run.modules)) as pool:
-        results = list(pool.map(one, run.modules))
+    if mode == "processes":
+        from crm_books.chunk_workers import effective_workers, map_chunks
+
+        jobs = [(base_url, run, module) for module in run.modules]
+        label = "process" if effective_workers(engine, len(jobs), len(jobs)) > 1 else "in turn"
+        results = list(map_chunks(engine, _extract_one, jobs, workers=len(jobs)))
+    else:
+        label = "thread"
+        with ThreadPoolExecutor(max_workers=len(run.modules)) as pool:
+            results = list(pool.map(one, run.modules))
     peak = timer.sampler.peak_mb()
+    note = "" if label == "in turn" else "parallel"
     for module, records, seconds, cpu in results:
-        row = PhaseResult(
-            section, f"extract {module} (thread)", records, seconds, peak, "parallel", cpu
-        )
+        row = PhaseResult(section, f"extract {module} ({label})", records, seconds, peak, note, cpu)
         timer.report.rows.append(row)
         log.info("[%s] %s: %d records in %.2f s", section, row.phase, records, seconds)
     return sum(r[1] for r in results)
+
+
+def _extract_one(
+    engine: Engine, base_url: str, run: Any, module: str
+) -> tuple[str, int, float, float]:
+    """One extract task in its own process, as Airflow runs each task: (module, records, wall s,
+    CPU s of that process)."""
+    from crm_books import sync
+
+    started, cpu = time.perf_counter(), time.process_time()
+    result = sync.extract_module(engine, crm_client(base_url), run, module)
+    return (
+        module,
+        int(result["extracted"]),
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+    )
 
 
 def count_customers(engine: Engine) -> int:
@@ -746,7 +800,8 @@ class BenchConfig:
     :param seed: the sandbox generator's seed.
     :param baseline_records: customers upserted row by row (at most N).
     :param workflow_deals: deal changes for the workflow row (0 skips it).
-    :param extract_mode: ``threads`` (the DAG's parallel extract tasks) or ``sequential``.
+    :param extract_mode: ``processes`` (the DAG's parallel extract tasks, each in its own
+        process as Airflow runs them), ``threads`` or ``sequential``.
     :param changed_fraction: share of records changed before the incremental run.
     :param out_dir: where the markdown report is written (None: not written).
     """
@@ -757,7 +812,7 @@ class BenchConfig:
     seed: int = 7
     baseline_records: int = BASELINE_MAX
     workflow_deals: int = WORKFLOW_DEALS
-    extract_mode: str = "threads"
+    extract_mode: str = "processes"
     changed_fraction: float = CHANGED_FRACTION
     out_dir: Path | None = Path("bench-results")
 
@@ -773,7 +828,9 @@ def run_bench(config: BenchConfig) -> BenchReport:
     report.facts["date"] = f"{started:%Y-%m-%d %H:%M} UTC"
     report.facts["records"] = f"{config.records:,} ({accounts:,} accounts, {contacts:,} contacts)"
     report.facts["machine"] = f"{os.cpu_count()} CPUs, load average at start {_load()}"
-    extract = "two threads" if config.extract_mode == "threads" else "one after the other"
+    extract = {"processes": "two processes at once", "threads": "two threads at once"}.get(
+        config.extract_mode, "one after the other"
+    )
     report.facts["extract tasks"] = extract
     slow = SlowStatements(threshold=config.slow_sql_seconds)
     with ExitStack() as stack:
@@ -894,7 +951,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=WORKFLOW_DEALS,
         help="deal changes for the workflow row (0 skips it)",
     )
-    parser.add_argument("--extract", choices=("threads", "sequential"), default="threads")
+    parser.add_argument(
+        "--extract", choices=("processes", "threads", "sequential"), default="processes"
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("bench-results"))
     return parser
 

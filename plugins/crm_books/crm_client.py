@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import requests
 
 from crm_books.crm_endpoints import (
@@ -610,7 +611,17 @@ class ZohoCrmClient:
             self.sleep(delay)
 
 
+_decode_json = msgspec.json.Decoder().decode
+
+
 def _json_or_none(response: requests.Response) -> Any:
+    """The decoded body, or None when it is not JSON. msgspec decodes a 200-record page several
+    times faster than the standard library; what it refuses (say, a lone surrogate escape) is
+    given to the standard library, which decides as before."""
+    try:
+        return _decode_json(response.content)
+    except msgspec.DecodeError:
+        pass
     try:
         return response.json()
     except ValueError:

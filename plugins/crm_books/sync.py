@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import Connection, Engine
 
 from crm_books import settings
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from crm_books.crm_client import ZohoCrmClient
 
 log = logging.getLogger(__name__)
+_encode_json = msgspec.json.Encoder().encode
 
 # Re-read a little before the lower bound: CRM clocks and commit order are not exact.
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -66,6 +69,9 @@ class SyncRun:
     dag_id: str = settings.SYNC_DAG_ID
     overlap: timedelta = DEFAULT_OVERLAP
     max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+    # Worker processes for the transform and the quality gate (PostgreSQL only); None: the
+    # CRM_BOOKS_SYNC_WORKERS environment variable, else the usable cores (crm_books.chunk_workers).
+    workers: int | None = None
 
 
 def ensure_schema(engine: Engine) -> list[str]:
@@ -196,100 +202,153 @@ def transform_run(
     engine: Engine, run: SyncRun, *, chunk_size: int = TRANSFORM_CHUNK
 ) -> dict[str, int]:
     """Map and clean this run's newest record versions into staged customers and contact persons."""
-    from crm_books import customer_transform as ct
-
     with engine.begin() as conn:
         run_sql(conn, "sync/delete_transformed_staging", {"run_id": run.run_id})
-    counts = {"customers": 0, "contact_persons": 0, "rejected": 0}
-    for module in run.modules:
-        for payloads in _raw_chunks(engine, run.run_id, module, chunk_size):
-            parsed = ct.parse_payloads(payloads, module=module)
-            records = ct.latest_versions(parsed.records, "id", "Modified_Time")
-            rejects = [parsed.rejects]
-            customers = persons = None
-            if module == settings.ACCOUNTS:
-                accounts = ct.transform_accounts(records)
-                customers, rejects = accounts.customers, [*rejects, accounts.rejects]
-            else:
-                contacts = ct.transform_contacts(records)
-                customers, persons = contacts.customers, contacts.contact_persons
-                rejects = [*rejects, contacts.rejects]
-            with engine.begin() as conn:
-                counts["customers"] += _stage_frame(
-                    conn,
-                    "stg_customers",
-                    customers,
-                    STG_CUSTOMER_COLUMNS,
-                    run.run_id,
-                    module=module,
-                )
-                if persons is not None:
-                    counts["contact_persons"] += _stage_frame(
-                        conn, "stg_contact_persons", persons, STG_CONTACT_PERSON_COLUMNS, run.run_id
-                    )
-                for frame in rejects:
-                    counts["rejected"] += _stage_frame(
-                        conn,
-                        "stg_rejects",
-                        frame,
-                        STG_REJECT_COLUMNS,
-                        run.run_id,
-                        stage="transform",
-                    )
+    jobs = [
+        (run, module, after, chunk_size)
+        for module in run.modules
+        for after in _chunk_starts(engine, "sync/select_raw_chunk_starts", run, module, chunk_size)
+    ]
+    counts = _add_up(engine, run, "transform", _transform_chunk, jobs)
     log.info(
         "transformed: %d customers, %d contact persons staged; %d records could not be mapped",
         counts["customers"],
         counts["contact_persons"],
         counts["rejected"],
     )
+    return {key: counts[key] for key in ("customers", "contact_persons", "rejected")}
+
+
+def _transform_chunk(
+    engine: Engine, run: SyncRun, module: str, after: str, chunk_size: int
+) -> dict[str, int]:
+    """Transform one keyset chunk of a module's raw records and stage the result (one transaction)."""
+    from crm_books import customer_transform as ct
+
+    payloads = _raw_chunk(engine, run.run_id, module, after, chunk_size)
+    parsed = ct.parse_payloads(payloads, module=module)
+    records = ct.latest_versions(parsed.records, "id", "Modified_Time")
+    rejects = [parsed.rejects]
+    customers = persons = None
+    if module == settings.ACCOUNTS:
+        accounts = ct.transform_accounts(records)
+        customers, rejects = accounts.customers, [*rejects, accounts.rejects]
+    else:
+        contacts = ct.transform_contacts(records)
+        customers, persons = contacts.customers, contacts.contact_persons
+        rejects = [*rejects, contacts.rejects]
+    counts = {"rows": len(payloads), "customers": 0, "contact_persons": 0, "rejected": 0}
+    with engine.begin() as conn:
+        counts["customers"] = _stage_frame(
+            conn, "stg_customers", customers, STG_CUSTOMER_COLUMNS, run.run_id, module=module
+        )
+        if persons is not None:
+            counts["contact_persons"] = _stage_frame(
+                conn, "stg_contact_persons", persons, STG_CONTACT_PERSON_COLUMNS, run.run_id
+            )
+        for frame in rejects:
+            counts["rejected"] += _stage_frame(
+                conn, "stg_rejects", frame, STG_REJECT_COLUMNS, run.run_id, stage="transform"
+            )
     return counts
+
+
+# What the quality gate checks: (module, query of the staged rows, its chunk starts, label).
+_GATE_TARGETS = {
+    "customers": ("sync/select_staged_customers", "sync/select_staged_customer_chunk_starts"),
+    "contact persons": (
+        "sync/select_staged_contact_persons",
+        "sync/select_staged_contact_person_chunk_starts",
+    ),
+}
 
 
 def validate_run(
     engine: Engine, run: SyncRun, *, chunk_size: int = TRANSFORM_CHUNK
 ) -> dict[str, int]:
     """The Great Expectations gate: failing rows are filed as rejects, a failing table stops the run."""
-    from crm_books import quality
-
     with engine.begin() as conn:
         run_sql(conn, "sync/delete_quality_rejects", {"run_id": run.run_id})
-    checked = rejected = 0
-    errors: list[str] = []
-    targets = [(m, "sync/select_staged_customers", "customers") for m in run.modules]
+    targets = [(m, "customers") for m in run.modules]
     if settings.CONTACTS in run.modules:
-        targets.append((settings.CONTACTS, "sync/select_staged_contact_persons", "contact persons"))
-    for module, query, label in targets:
-        for frame in _staged_chunks(engine, query, run.run_id, module, chunk_size):
-            if label == "contact persons":
-                result = quality.validate_contact_persons(
-                    frame, max_reject_fraction=run.max_reject_fraction
-                )
-            else:
-                result = quality.validate_customers(
-                    frame, module=module, max_reject_fraction=run.max_reject_fraction
-                )
-            checked += len(frame)
-            rejected += len(result.rejects)
-            errors += [f"{module} {label}: {e}" for e in result.table_errors]
-            with engine.begin() as conn:
-                _stage_frame(
-                    conn,
-                    "stg_rejects",
-                    result.rejects,
-                    STG_REJECT_COLUMNS,
-                    run.run_id,
-                    stage="quality",
-                )
+        targets.append((settings.CONTACTS, "contact persons"))
+    jobs = [
+        (run, module, label, after, chunk_size)
+        for module, label in targets
+        for after in _chunk_starts(engine, _GATE_TARGETS[label][1], run, module, chunk_size)
+    ]
+    errors: list[str] = []
+    counts = _add_up(engine, run, "quality gate", _validate_chunk, jobs, errors=errors)
     with engine.begin() as conn:
         run_sql(conn, "sync/fill_reject_payloads", {"run_id": run.run_id})
-    log.info("quality gate: %d rows checked, %d rejected", checked, rejected)
+    log.info("quality gate: %d rows checked, %d rejected", counts["rows"], counts["rejected"])
     if errors:
         message = "quality gate failed, nothing was loaded: " + " | ".join(errors)
         mark_run_failed(engine, run.run_id, message)
         from crm_books.quality import QualityGateError
 
         raise QualityGateError(message)
-    return {"checked": checked, "rejected": rejected}
+    return {"checked": counts["rows"], "rejected": counts["rejected"]}
+
+
+def _validate_chunk(
+    engine: Engine, run: SyncRun, module: str, label: str, after: str, chunk_size: int
+) -> dict[str, Any]:
+    """Run the gate on one keyset chunk of staged rows and stage its rejects (one transaction)."""
+    from crm_books import quality
+
+    frame = _staged_chunk(engine, _GATE_TARGETS[label][0], run.run_id, module, after, chunk_size)
+    if frame.empty:
+        return {"rows": 0, "rejected": 0, "errors": []}
+    if label == "contact persons":
+        result = quality.validate_contact_persons(
+            frame, max_reject_fraction=run.max_reject_fraction
+        )
+    else:
+        result = quality.validate_customers(
+            frame, module=module, max_reject_fraction=run.max_reject_fraction
+        )
+    with engine.begin() as conn:
+        _stage_frame(
+            conn, "stg_rejects", result.rejects, STG_REJECT_COLUMNS, run.run_id, stage="quality"
+        )
+    return {
+        "rows": len(frame),
+        "rejected": len(result.rejects),
+        "errors": [f"{module} {label}: {e}" for e in result.table_errors],
+    }
+
+
+def _add_up(
+    engine: Engine,
+    run: SyncRun,
+    step: str,
+    work: Callable[..., dict[str, Any]],
+    jobs: list[tuple[Any, ...]],
+    *,
+    errors: list[str] | None = None,
+) -> Counter[str]:
+    """Run the chunk jobs (in worker processes on PostgreSQL), log progress, sum their counts."""
+    from crm_books.chunk_workers import effective_workers, map_chunks
+
+    workers = effective_workers(engine, run.workers, len(jobs))
+    log.info("%s: %d chunks, %d worker process(es)", step, len(jobs), workers)
+    started = time.monotonic()
+    total: Counter[str] = Counter()
+    for done, counts in enumerate(map_chunks(engine, work, jobs, workers=workers), start=1):
+        if errors is not None:
+            errors += counts.pop("errors", [])
+        total.update(counts)
+        elapsed = time.monotonic() - started
+        log.info(
+            "%s: %d of %d chunks done, %s rows, %s rows/s",
+            step,
+            done,
+            len(jobs),
+            f"{total['rows']:,}",
+            f"{total['rows'] / elapsed if elapsed else 0:,.0f}",
+        )
+    return total
 
 
 def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
@@ -487,13 +546,17 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _raw_row(run_id: str, module: str, record: dict[str, Any]) -> tuple[Any, ...]:
     modified = _parse_time(record.get("Modified_Time"))
-    return (
-        run_id,
-        module,
-        str(record.get("id", "")),
-        db_timestamp(modified),
-        json.dumps(record, ensure_ascii=False, separators=(",", ":")),
-    )
+    return (run_id, module, str(record.get("id", "")), db_timestamp(modified), _record_json(record))
+
+
+def _record_json(record: dict[str, Any]) -> str:
+    """Compact JSON text of a record, non-ASCII kept as is. msgspec writes the same text as
+    ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` several times faster; a string it
+    cannot encode as UTF-8 (a lone surrogate) goes to the standard library."""
+    try:
+        return _encode_json(record).decode()
+    except (UnicodeEncodeError, TypeError, msgspec.EncodeError):
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:
@@ -529,63 +592,45 @@ def _expected_records(client: ZohoCrmClient, module: str) -> int | None:
         return None
 
 
-def _raw_chunks(engine: Engine, run_id: str, module: str, chunk_size: int) -> Iterator[list[str]]:
-    after = ""
-    while True:
-        with engine.connect() as conn:
-            rows = run_sql(
-                conn,
-                "sync/select_latest_raw_records",
-                {
-                    "run_id": run_id,
-                    "module": module,
-                    "after_crm_id": after,
-                    "chunk_size": chunk_size,
-                },
-            ).all()
-        if not rows:
-            return
-        yield [r.payload for r in rows]
-        after = rows[-1].crm_id
-        if len(rows) < chunk_size:
-            return
+def _chunk_starts(
+    engine: Engine, query: str, run: SyncRun, module: str, chunk_size: int
+) -> list[str]:
+    """The crm_id after which each chunk of ``chunk_size`` ids starts ("" for the first), so the
+    chunks are known up front and can be worked on at the same time."""
+    with engine.connect() as conn:
+        bounds = run_sql(
+            conn, query, {"run_id": run.run_id, "module": module, "chunk_size": chunk_size}
+        ).scalars()
+        return ["", *(str(b) for b in bounds)]
 
 
-def _staged_chunks(
-    engine: Engine, query: str, run_id: str, module: str, chunk_size: int
-) -> Iterator[pd.DataFrame]:
+def _raw_chunk(engine: Engine, run_id: str, module: str, after: str, chunk_size: int) -> list[str]:
+    with engine.connect() as conn:
+        rows = run_sql(
+            conn,
+            "sync/select_latest_raw_records",
+            {"run_id": run_id, "module": module, "after_crm_id": after, "chunk_size": chunk_size},
+        )
+        return [payload for _crm_id, payload in rows.tuples()]
+
+
+def _staged_chunk(
+    engine: Engine, query: str, run_id: str, module: str, after: str, chunk_size: int
+) -> pd.DataFrame:
     import pandas as pd
 
-    after = ""
-    while True:
-        with engine.connect() as conn:
-            result = run_sql(
-                conn,
-                query,
-                {
-                    "run_id": run_id,
-                    "module": module,
-                    "after_crm_id": after,
-                    "chunk_size": chunk_size,
-                },
-            )
-            frame = pd.DataFrame(result.all(), columns=list(result.keys()))
-        if frame.empty:
-            return
-        if "crm_modified_time" in frame:
-            frame["crm_modified_time"] = pd.to_datetime(
-                frame["crm_modified_time"], utc=True, format="ISO8601"
-            )
-        frame = frame.drop(columns=[c for c in ("run_id", "module") if c in frame])
-        yield frame
-        key = (
-            frame["crm_contact_id"]
-            if "customer_sub_type" not in frame
-            else frame["crm_account_id"].fillna(frame["crm_contact_id"])
+    with engine.connect() as conn:
+        result = run_sql(
+            conn,
+            query,
+            {"run_id": run_id, "module": module, "after_crm_id": after, "chunk_size": chunk_size},
         )
-        after = str(key.iloc[-1])
-        if len(frame) < chunk_size:
-            return
+        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    if "crm_modified_time" in frame:
+        frame["crm_modified_time"] = pd.to_datetime(
+            frame["crm_modified_time"], utc=True, format="ISO8601"
+        )
+    return frame.drop(columns=[c for c in ("run_id", "module") if c in frame])
 
 
 def _stage_frame(

@@ -231,7 +231,8 @@ def db_timestamp(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: times must carry a time zone")
-    return value.astimezone(UTC).strftime(_TS_FORMAT)
+    # isoformat is C code and writes what _TS_FORMAT describes, about twice as fast as strftime.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") + "+00:00"
 
 
 def as_utc(value: datetime | str | None) -> datetime | None:
