@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from crm_books import settings
-from crm_books.sandbox import SandboxConfig, SandboxServer
+from crm_books.sandbox import SandboxConfig, SandboxServer, metadata
 
 TIMEOUT = 10
 ACCOUNT_FIELDS = ",".join(settings.MODULE_FIELDS[settings.ACCOUNTS])
@@ -575,3 +576,69 @@ def test_a_deleted_id_loaded_again_is_served_again(sandbox: SandboxServer, api: 
     )
     back = api.get(f"/crm/v8/Deals/{rid['id']}").json()["data"][0]
     assert back["Deal_Name"] == "Back" and sandbox.store.count(settings.DEALS) == 50
+
+
+# -- the wire format of pages (msgspec fast path, json fallback) ---------------------------------
+def _as_json_dumps(content: bytes) -> bytes:
+    """The body as json.dumps(ensure_ascii=False, compact) would have written it."""
+    return json.dumps(json.loads(content), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _all_fields(module: str) -> str:
+    return ",".join(list(metadata.FIELD_NAMES[module])[: settings.MAX_FIELDS_PER_CALL])
+
+
+@sandbox_config(accounts=700, contacts=900, deals=400)
+def test_pages_are_byte_for_byte_what_json_dumps_writes(api: Api) -> None:
+    odd = {
+        "Account_Name": 'Odd "values" \\ \u2028 \x01 \t é 🚀 שלום',
+        "Annual_Revenue": 1e-05,  # msgspec alone would write 0.00001
+        "Employees": 2**70,
+        "Description": {"nested": [1e16, -0.0, 0.0001, None, True, "ü"]},  # 1e+16 in json
+    }
+    written = api.call("POST", "/crm/v8/Accounts", json={"data": [odd]})
+    assert written.status_code == 201, written.text
+    not_a_number = api.call(
+        "POST",
+        "/crm/v8/Accounts",
+        data=b'{"data": [{"Account_Name": "NaN Ltd", "Annual_Revenue": NaN}]}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert not_a_number.status_code == 201, not_a_number.text
+    for module in ("Accounts", "Contacts", "Deals"):
+        for sort_order in ("asc", "desc"):
+            resp = api.get(
+                f"/crm/v8/{module}",
+                params={
+                    "fields": _all_fields(module),
+                    "sort_by": "Modified_Time",
+                    "sort_order": sort_order,
+                },
+            )
+            assert resp.status_code == 200
+            assert resp.content == _as_json_dumps(resp.content), module
+    newest = api.get(
+        "/crm/v8/Accounts",
+        params={"fields": _all_fields("Accounts"), "sort_by": "id", "sort_order": "desc"},
+    )
+    names = [r["Account_Name"] for r in newest.json()["data"][:2]]
+    assert names == ["NaN Ltd", odd["Account_Name"]]
+    assert b'"Annual_Revenue":NaN' in newest.content and b'"Annual_Revenue":1e-05' in newest.content
+    assert b"1e+16" in newest.content and newest.content == _as_json_dumps(newest.content)
+
+
+@sandbox_config(accounts=300, contacts=500, deals=200)
+def test_records_in_pages_equal_records_read_one_by_one(sandbox: SandboxServer, api: Api) -> None:
+    sandbox.store.upsert(settings.CONTACTS, {"Last_Name": "Written", "Email": "w@example.com"})
+    for time_zone in ("Asia/Kolkata", "America/St_Johns", "UTC"):
+        sandbox.set_org("sandbox-org-1", "Sandbox Org", time_zone)
+        for module in ("Accounts", "Contacts", "Deals"):
+            fields = "Modified_Time,Owner,id," + _all_fields(module)
+            page = api.get(
+                f"/crm/v8/{module}", params={"fields": fields, "sort_by": "id", "per_page": 200}
+            ).json()["data"]
+            assert len(page) == 200
+            for record in page[::7] + page[-1:]:
+                one = api.get(f"/crm/v8/{module}/{record['id']}", params={"fields": fields})
+                assert list(record.items()) == list(one.json()["data"][0].items())
+            assert page[0]["Owner"]["name"] == "Sandbox Admin"

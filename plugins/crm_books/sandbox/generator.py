@@ -16,10 +16,9 @@ memory until a page is served. Messiness rates (of each module, approximately):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from crm_books import settings
 from crm_books.sandbox.metadata import (
@@ -53,6 +52,11 @@ def _mix(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
     return x ^ (x >> 31)
+
+
+_SEED_MULTIPLIER = 0x9E3779B97F4A7C15
+_TAG_MULTIPLIER = 0xD1B54A32D192ED03
+_TAGS = 64  # hash tags in use are below this
 
 
 _SYL_A = (
@@ -176,6 +180,8 @@ _TRADES = (
     "Wireless",
 )
 _COMBOS = len(_SYL_A) * len(_SYL_B) * len(_SYL_C) * len(_TRADES)
+# every stem, indexed like _name_parts' mixed-radix digits (a, b, c): one lookup per name
+_STEMS = tuple(a + b + c for a in _SYL_A for b in _SYL_B for c in _SYL_C)
 _PERM = 7919  # coprime with _COMBOS, so base names are unique within one cycle
 _LEGAL = (
     "Inc.",
@@ -425,14 +431,12 @@ _PROBABILITIES = (10, 20, 40, 60, 75, 90, 100, 0)
 
 def _name_parts(seed: int, i: int) -> tuple[str, str]:
     """Unique base name and a trade word for account i."""
-    k = (i * _PERM + seed) % _COMBOS
-    k, t = divmod(k, len(_TRADES))
-    k, c = divmod(k, len(_SYL_C))
-    a, b = divmod(k, len(_SYL_B))
-    stem = _SYL_A[a % len(_SYL_A)] + _SYL_B[b] + _SYL_C[c]
+    k, t = divmod((i * _PERM + seed) % _COMBOS, len(_TRADES))
     cycle = i // _COMBOS
+    if not cycle:
+        return _STEMS[k], _TRADES[t]
     branch = _BRANCHES[cycle % len(_BRANCHES)] + (f" {cycle}" if cycle >= len(_BRANCHES) else "")
-    return stem, _TRADES[t] + branch
+    return _STEMS[k], _TRADES[t] + branch
 
 
 def _variant(name: str, h: int) -> str:
@@ -455,8 +459,9 @@ def _long_string(h: int) -> str:
     return ("Very long name " + "x" * 20 + " ") * (10 + h % 5)  # always > 255 characters
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):
+    """A contact's name and email (a tuple: built for every contact and deal served)."""
+
     first: str
     last: str | None
     email: str | None
@@ -483,10 +488,17 @@ class Generator:
         }
         anchor = (anchor or DEFAULT_ANCHOR).astimezone(UTC)
         self.anchor_ts = int(anchor.timestamp())
+        # the seed and tag part of every hash, added once here instead of per record
+        self._salts = tuple(seed * _SEED_MULTIPLIER + t * _TAG_MULTIPLIER for t in range(_TAGS))
+        self._account_base = id_base(settings.ACCOUNTS)
 
     # -- cheap per-record hashing ---------------------------------------------------------
     def _h(self, tag: int, i: int) -> int:
-        return _mix(self.seed * 0x9E3779B97F4A7C15 + tag * 0xD1B54A32D192ED03 + i)
+        # _mix written out: this runs several times for every record served
+        x = (self._salts[tag] + i) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        return x ^ (x >> 31)
 
     def record_id(self, module: str, i: int) -> int:
         return id_base(module) + i + 1
@@ -562,7 +574,7 @@ class Generator:
         if n == 0:
             return None
         j = h % n
-        return {"name": self.account_name(j), "id": str(self.record_id(settings.ACCOUNTS, j))}
+        return {"name": self.account_name(j), "id": str(self._account_base + j + 1)}
 
     # -- records --------------------------------------------------------------------------
     # Each record draws its choices from three 64-bit hashes (mixed-radix digits) instead of a

@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
+from itertools import compress
 from typing import Any
 
 from crm_books.sandbox.generator import Generator, id_base, iso_time
@@ -23,7 +25,51 @@ from crm_books.sandbox.metadata import MODULE_NAMES, SYSTEM_FIELDS
 SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
 _SLOT_BITS = 1 << 25  # slots per module stay below this (33 million records)
 _VIEW_CACHE = 8
+_PLAN_CACHE = 64
 SANDBOX_USER = {"name": "Sandbox Admin", "id": "5843104000000000001", "email": "admin@example.com"}
+_USER_FIELDS = ("Owner", "Created_By", "Modified_By")
+# "HH:MM:SS" of every second of a day: formatting a time is then two lookups and a concatenation
+_CLOCK = tuple(f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60))
+
+
+class TimeFormat:
+    """iso_time(ts, offset) for one offset, about three times cheaper: the date part of each day
+    is formatted once. Serving a page formats two times per record."""
+
+    def __init__(self, offset_minutes: int) -> None:
+        self.shift = offset_minutes * 60
+        # the offset as datetime.isoformat writes it ("+05:30", "-03:30", "+00:00")
+        self.suffix = iso_time(0, offset_minutes)[-6:]
+        self.days: dict[int, str] = {}
+
+    def __call__(self, ts: int) -> str:
+        day, second = divmod(ts + self.shift, 86400)
+        prefix = self.days.get(day)
+        if prefix is None:
+            if len(self.days) > 100_000:
+                self.days.clear()
+            prefix = datetime.fromtimestamp(day * 86400, UTC).date().isoformat() + "T"
+            self.days[day] = prefix
+        return prefix + _CLOCK[second] + self.suffix
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """How to render a requested field list: the fields copied from the body (id excluded),
+    then the ones the store fills in. Built once per field list, not per record."""
+
+    names: tuple[str, ...]
+    created: bool
+    modified: bool
+    users: tuple[str, ...]
+    template: dict[str, Any]  # every key in order: a copy is filled without resizing
+
+    @classmethod
+    def of(cls, fields: Iterable[str]) -> FieldPlan:
+        names = tuple(f for f in fields if f != "id")
+        users = tuple(f for f in names if f in _USER_FIELDS)
+        template: dict[str, Any] = dict.fromkeys(("id", *names))
+        return cls(names, "Created_Time" in names, "Modified_Time" in names, users, template)
 
 
 @dataclass(frozen=True)
@@ -57,8 +103,6 @@ def parse_time(value: str) -> int:
     """ISO-8601 text (offset optional, UTC assumed) to epoch seconds."""
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        from datetime import UTC
-
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp())
 
@@ -124,10 +168,7 @@ class ModuleTable:
             return found
         base = self.views.get((sort_by, desc, None))
         if base is None:
-            key = self.sort_key(sort_by, desc)
-            alive = self.alive
-            slots = sorted((s for s in range(len(alive)) if alive[s]), key=key)
-            base = View(array("q", map(key, slots)), array("q", slots), 0, len(slots))
+            base = self._sorted(sort_by, desc)
             self.views[(sort_by, desc, None)] = base
         view = base
         if since is not None:
@@ -136,6 +177,19 @@ class ModuleTable:
             self.views.pop(next(k for k in self.views if k[2] is not None))
         self.views[cache_key] = view
         return view
+
+    def _sorted(self, sort_by: str, desc: bool) -> View:
+        """All live records in one order. Time keys carry the slot in their low bits, so the
+        keys alone are sorted and the slots read back from them (the first page of a query
+        pays for this, up to a million records)."""
+        key = self.sort_key(sort_by, desc)
+        live = compress(range(len(self.alive)), self.alive)
+        if sort_by == "id":
+            slots = sorted(live, key=key)
+            return View(array("q", map(key, slots)), array("q", slots), 0, len(slots))
+        keys = array("q", sorted(map(key, live)))
+        mask = _SLOT_BITS - 1
+        return View(keys, array("q", [k & mask for k in keys]), 0, len(keys))
 
     def _since(self, base: View, sort_by: str, desc: bool, since: int) -> View:
         m = _SLOT_BITS
@@ -158,6 +212,8 @@ class Store:
         self.lock = threading.RLock()
         self.tables = {m: ModuleTable(m, generator) for m in MODULE_NAMES}
         self.tz_offset_minutes = 0
+        self._time_format = TimeFormat(0)
+        self._plans: dict[tuple[str, ...], FieldPlan] = {}
 
     def table(self, module: str) -> ModuleTable:
         try:
@@ -177,6 +233,46 @@ class Store:
             if slot is None:
                 return None
             return self.render(t, slot, None)
+
+    def time_format(self) -> TimeFormat:
+        """The formatter of the current time zone offset (set_org can change it)."""
+        fmt = self._time_format
+        if fmt.shift != self.tz_offset_minutes * 60:
+            fmt = self._time_format = TimeFormat(self.tz_offset_minutes)
+        return fmt
+
+    def render_page(
+        self, t: ModuleTable, slots: Iterable[int], fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Records in Zoho's format with only `fields` (plus id, first); the same dicts as
+        render() gives one by one, built with one field plan and the module's body function
+        looked up once, since a full sync renders every record of the CRM."""
+        plan = self._plans.get(tuple(fields))
+        if plan is None:
+            if len(self._plans) >= _PLAN_CACHE:
+                self._plans.clear()
+            plan = self._plans[tuple(fields)] = FieldPlan.of(fields)
+        names, users, template = plan.names, plan.users, plan.template
+        created = t.created if plan.created else None
+        modified = t.modified if plan.modified else None
+        fmt = self.time_format()
+        ids, overrides = t.ids, t.overrides
+        generate = partial(self.generator.body, t.module)
+        out = []
+        for slot in slots:
+            body = overrides[slot] if slot in overrides else generate(slot)
+            record = template.copy()
+            record["id"] = str(ids[slot])
+            record.update(zip(names, map(body.get, names), strict=False))
+            # the keys are in place, so these keep the requested order
+            if created is not None:
+                record["Created_Time"] = fmt(created[slot])
+            if modified is not None:
+                record["Modified_Time"] = fmt(modified[slot])
+            for name in users:
+                record[name] = SANDBOX_USER
+            out.append(record)
+        return out
 
     def render(self, t: ModuleTable, slot: int, fields: Iterable[str] | None) -> dict[str, Any]:
         """One record in Zoho's format; only `fields` (plus id) when given."""
