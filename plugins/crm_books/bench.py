@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -974,9 +975,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         extract_mode=args.extract,
         out_dir=args.out_dir,
     )
+    # A kill (SIGTERM) unwinds like Ctrl-C, so the sandbox process and the throwaway cluster stop.
+    signal.signal(signal.SIGTERM, _interrupted)
     report = run_bench(config)
     print(render_markdown(report), flush=True)
     return 0
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 if __name__ == "__main__":
