@@ -44,7 +44,7 @@ _encode_json = msgspec.json.Encoder().encode
 # Re-read a little before the lower bound: CRM clocks and commit order are not exact.
 DEFAULT_OVERLAP = timedelta(minutes=10)
 EXTRACT_COMMIT_EVERY = 5_000
-TRANSFORM_CHUNK = 100_000
+TRANSFORM_CHUNK = 50_000
 DEFAULT_MAX_REJECT_FRACTION = 0.2
 
 # The raw JSON stays in stg_crm_records only; rejects are given theirs back when they are filed.
