@@ -1,0 +1,237 @@
+"""load_run's contact persons on SQLite and PostgreSQL: attached at once, held, superseded, primaries.
+
+Each test stages transformed rows the way transform_run leaves them, runs the load step and
+checks what a Books user sees: which customer a contact person belongs to, with which values,
+which contacts wait for their account, the run log's counts, and one primary per customer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from crm_books import settings
+from crm_books.sync import SyncRun, apply_deletions, load_run
+from crm_books.warehouse import db_timestamp, utcnow
+
+NOW = db_timestamp(utcnow())
+T1 = "2026-11-01 10:00:00+00:00"
+T2 = "2026-11-02 10:00:00+00:00"
+T3 = "2026-11-03 10:00:00+00:00"
+
+
+def stage_account(engine: Engine, run_id: str, account_id: str, name: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.stg_customers (run_id, module, crm_account_id, customer_sub_type,"
+                " contact_name, company_name, crm_modified_time)"
+                " VALUES (:r, 'Accounts', :a, 'business', :n, :n, :t)"
+            ),
+            {"r": run_id, "a": account_id, "n": name, "t": T1},
+        )
+
+
+def stage_person(
+    engine: Engine, run_id: str, contact_id: str, account_id: str, first: str, when: str
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.stg_contact_persons (run_id, crm_contact_id, crm_account_id,"
+                " first_name, last_name, email, crm_modified_time)"
+                " VALUES (:r, :c, :a, :f, 'Doe', :e, :t)"
+            ),
+            {
+                "r": run_id,
+                "c": contact_id,
+                "a": account_id,
+                "f": first,
+                "e": f"{first}@x.test",
+                "t": when,
+            },
+        )
+
+
+def load(engine: Engine, run_id: str, *modules: str) -> dict[str, dict[str, int]]:
+    run = SyncRun(run_id=run_id, modules=modules or settings.SYNC_MODULES)
+    return load_run(engine, run)
+
+
+def rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def persons(engine: Engine) -> list[tuple[Any, ...]]:
+    """(contact, account of its customer, first name, primary) for every contact person."""
+    return [
+        (c, a, f, bool(p))
+        for c, a, f, p in rows(
+            engine,
+            "SELECT p.crm_contact_id, c.crm_account_id, p.first_name, p.is_primary_contact"
+            " FROM books.contact_persons p JOIN books.customers c ON c.customer_id = p.customer_id"
+            " ORDER BY p.crm_contact_id",
+        )
+    ]
+
+
+def held(engine: Engine) -> list[tuple[Any, ...]]:
+    return rows(
+        engine,
+        "SELECT crm_contact_id, crm_account_id, first_name FROM books.pending_contact_persons"
+        " ORDER BY crm_contact_id",
+    )
+
+
+def person_counts(result: dict[str, dict[str, int]]) -> tuple[int, int, int, int]:
+    c = result[settings.CONTACTS]
+    return c["inserted"], c["updated"], c["unchanged"], c["held"]
+
+
+def test_contacts_of_an_account_loaded_in_the_same_run_attach_at_once(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_account(warehouse, "r1", "A-2", "Globex")
+    for contact, account, first in [
+        ("C-3", "A-1", "Cy"), ("C-1", "A-1", "Ann"), ("C-2", "A-2", "Bo"), ("C-9", "A-404", "Nia"),
+    ]:  # fmt: skip
+        stage_person(warehouse, "r1", contact, account, first, T1)
+    result = load(warehouse, "r1")
+    # One primary per customer: the first of its contacts.
+    assert persons(warehouse) == [
+        ("C-1", "A-1", "Ann", True),
+        ("C-2", "A-2", "Bo", True),
+        ("C-3", "A-1", "Cy", False),
+    ]
+    assert held(warehouse) == [("C-9", "A-404", "Nia")]  # its account has not arrived
+    assert result[settings.ACCOUNTS]["inserted"] == 2
+    assert person_counts(result) == (3, 0, 0, 1)
+
+
+def test_a_held_contact_attaches_when_its_account_lands_and_keeps_the_primary_rule(
+    warehouse: Engine,
+) -> None:
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T1)
+    assert person_counts(load(warehouse, "r1")) == (0, 0, 0, 2)
+    assert persons(warehouse) == []
+
+    # The account arrives with a third contact: the held ones join the new one.
+    stage_account(warehouse, "r2", "A-1", "Acme")
+    stage_person(warehouse, "r2", "C-3", "A-1", "Cy", T2)
+    result = load(warehouse, "r2")
+    assert held(warehouse) == []
+    assert [p[:3] for p in persons(warehouse)] == [
+        ("C-1", "A-1", "Ann"), ("C-2", "A-1", "Bo"), ("C-3", "A-1", "Cy"),
+    ]  # fmt: skip
+    assert sum(p[3] for p in persons(warehouse)) == 1
+    assert person_counts(result) == (3, 0, 0, 0)
+
+
+def test_an_older_staged_version_never_replaces_a_newer_held_one(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_person(warehouse, "r1", "C-1", "A-404", "Newer", T2)  # moved to an account not in Books
+    load(warehouse, "r1")
+    assert held(warehouse) == [("C-1", "A-404", "Newer")]
+
+    # A backfill re-reads the older version, when C-1 was still on Acme: it must not land.
+    stage_person(warehouse, "r2", "C-1", "A-1", "Older", T1)
+    result = load(warehouse, "r2", settings.CONTACTS)
+    assert persons(warehouse) == []
+    assert held(warehouse) == [("C-1", "A-404", "Newer")]
+    assert person_counts(result) == (0, 0, 0, 1)
+
+
+def test_a_newer_version_on_an_existing_account_replaces_the_held_one(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_person(warehouse, "r1", "C-1", "A-404", "Held", T1)
+    load(warehouse, "r1")
+
+    stage_person(warehouse, "r2", "C-1", "A-1", "Moved", T2)
+    result = load(warehouse, "r2", settings.CONTACTS)
+    assert persons(warehouse) == [("C-1", "A-1", "Moved", True)]
+    assert held(warehouse) == []
+    assert person_counts(result) == (1, 0, 0, 0)
+
+
+def test_updates_count_and_an_older_version_leaves_the_contact_person_alone(
+    warehouse: Engine,
+) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T2)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T2)
+    load(warehouse, "r1")
+
+    stage_person(warehouse, "r2", "C-1", "A-1", "Annie", T3)  # newer: updated
+    stage_person(warehouse, "r2", "C-2", "A-1", "Bob", T1)  # older: unchanged
+    stage_person(warehouse, "r2", "C-4", "A-404", "Dee", T3)  # account missing: held
+    result = load(warehouse, "r2", settings.CONTACTS)
+    assert persons(warehouse) == [("C-1", "A-1", "Annie", True), ("C-2", "A-1", "Bo", False)]
+    assert person_counts(result) == (0, 1, 1, 1)
+
+
+def test_a_contact_moving_to_another_account_leaves_both_customers_one_primary(
+    warehouse: Engine,
+) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_account(warehouse, "r1", "A-2", "Globex")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T1)
+    load(warehouse, "r1")
+    assert [(p[0], p[3]) for p in persons(warehouse)] == [("C-1", True), ("C-2", False)]
+
+    # Acme's primary moves to Globex, which has no contact persons yet, with a new colleague.
+    stage_person(warehouse, "r2", "C-1", "A-2", "Ann", T2)
+    stage_person(warehouse, "r2", "C-0", "A-2", "Al", T2)
+    result = load(warehouse, "r2", settings.CONTACTS)
+    found = persons(warehouse)
+    assert [p[:2] for p in found] == [("C-0", "A-2"), ("C-1", "A-2"), ("C-2", "A-1")]
+    primaries = {account: contact for contact, account, _, primary in found if primary}
+    assert primaries == {"A-1": "C-2", "A-2": "C-1"}  # C-1 stays primary; Acme gets a new one
+    assert sum(p[3] for p in found) == 2
+    assert person_counts(result) == (1, 1, 0, 0)
+
+
+def test_a_customer_whose_primary_was_deleted_gets_a_new_one_on_the_next_load(
+    warehouse: Engine,
+) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T1)
+    load(warehouse, "r1")
+    with warehouse.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.stg_crm_deleted (run_id, module, crm_id, deleted_time)"
+                " VALUES ('r1', 'Contacts', 'C-1', :t)"
+            ),
+            {"t": T2},
+        )
+    apply_deletions(warehouse, SyncRun(run_id="r1", modules=(settings.CONTACTS,)))
+    assert [p[0] for p in persons(warehouse)] == ["C-2"]
+
+    # The next run changes nothing for Acme, yet it ends with exactly one primary again.
+    stage_account(warehouse, "r2", "A-2", "Globex")
+    load(warehouse, "r2", settings.ACCOUNTS)
+    assert persons(warehouse) == [("C-2", "A-1", "Bo", True)]
+
+
+def test_contacts_of_a_merged_away_account_join_the_master_which_keeps_its_primary(
+    warehouse: Engine,
+) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_account(warehouse, "r1", "A-2", "Acme Inc")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    load(warehouse, "r1")
+    with warehouse.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE books.customers SET status = 'inactive', merged_into_customer_id ="
+                " (SELECT customer_id FROM books.customers WHERE crm_account_id = 'A-1')"
+                " WHERE crm_account_id = 'A-2'"
+            )
+        )
+    stage_person(warehouse, "r2", "C-0", "A-2", "Al", T2)
+    load(warehouse, "r2", settings.CONTACTS)
+    assert persons(warehouse) == [("C-0", "A-1", "Al", False), ("C-1", "A-1", "Ann", True)]
