@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from itertools import compress
 from typing import Any
+
+import numpy as np
 
 from crm_books.sandbox.generator import Generator, id_base, iso_time
 from crm_books.sandbox.metadata import MODULE_NAMES, SYSTEM_FIELDS
@@ -99,6 +100,12 @@ class Deleted:
     type: str
 
 
+def _int64s(column: array[int]) -> np.ndarray:
+    """A copy of an array("q") column, so the column can still grow (a numpy view of its
+    buffer would stop append)."""
+    return np.frombuffer(column, dtype=np.int64).copy()
+
+
 def parse_time(value: str) -> int:
     """ISO-8601 text (offset optional, UTC assumed) to epoch seconds."""
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -148,16 +155,6 @@ class ModuleTable:
             return found
         return self.generator.body(self.module, slot)
 
-    def sort_key(self, sort_by: str, desc: bool) -> Callable[[int], int]:
-        if sort_by == "id":
-            ids = self.ids
-            return (lambda s: -ids[s]) if desc else ids.__getitem__
-        col = self.modified if sort_by == "Modified_Time" else self.created
-        m = _SLOT_BITS
-        if desc:
-            return lambda s: -col[s] * m + s
-        return lambda s: col[s] * m + s
-
     def view(self, sort_by: str, desc: bool, since: int | None) -> View:
         if self.views_version != self.version:
             self.views.clear()
@@ -179,17 +176,23 @@ class ModuleTable:
         return view
 
     def _sorted(self, sort_by: str, desc: bool) -> View:
-        """All live records in one order. Time keys carry the slot in their low bits, so the
-        keys alone are sorted and the slots read back from them (the first page of a query
-        pays for this, up to a million records)."""
-        key = self.sort_key(sort_by, desc)
-        live = compress(range(len(self.alive)), self.alive)
+        """All live records in one order, sorted by numpy: the first page of a query waits for
+        this, and a million keys sort in a tenth of the time sorted() takes. Sort keys are the
+        id (negated when descending), or the time * _SLOT_BITS + slot (time negated when
+        descending): unique, so any sort gives the same order, and the slot is in the low bits."""
+        live = np.flatnonzero(np.frombuffer(self.alive, dtype=np.uint8))
         if sort_by == "id":
-            slots = sorted(live, key=key)
-            return View(array("q", map(key, slots)), array("q", slots), 0, len(slots))
-        keys = array("q", sorted(map(key, live)))
-        mask = _SLOT_BITS - 1
-        return View(keys, array("q", [k & mask for k in keys]), 0, len(keys))
+            keys = _int64s(self.ids)[live]
+            if desc:
+                keys = -keys
+            order = np.argsort(keys, kind="stable")
+            keys, slots = keys[order], live[order]
+        else:
+            times = _int64s(self.modified if sort_by == "Modified_Time" else self.created)[live]
+            keys = (-times if desc else times) * _SLOT_BITS + live
+            keys.sort()
+            slots = keys & (_SLOT_BITS - 1)
+        return View(array("q", keys.tobytes()), array("q", slots.tobytes()), 0, len(keys))
 
     def _since(self, base: View, sort_by: str, desc: bool, since: int) -> View:
         m = _SLOT_BITS
