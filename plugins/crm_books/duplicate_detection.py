@@ -254,12 +254,33 @@ def find_duplicate_groups(customers: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def unflagged(groups: pd.DataFrame, flagged: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """The rows of ``groups`` whose (group_key, customer_id) is not among the ``flagged`` pairs.
+
+    After the first run nearly every pair is flagged already: leaving those out here is cheaper
+    than staging them all again for the database to drop.
+    """
+    if not len(flagged) or groups.empty:
+        return groups
+    group_codes, group_keys = pd.factorize(groups["group_key"])
+    flagged_codes = pd.Index(group_keys).get_indexer([pair[0] for pair in flagged])
+    known = flagged_codes >= 0  # pairs of groups that no longer exist cannot match
+    flagged_ids = np.array([pair[1] for pair in flagged], dtype=np.int64)[known]
+    ids = np.concatenate([groups["customer_id"].to_numpy(dtype=np.int64), flagged_ids])
+    id_codes, distinct_ids = pd.factorize(ids)
+    width = max(len(distinct_ids), 1)
+    pairs = group_codes.astype(np.int64) * width + id_codes[: len(groups)]
+    seen = np.sort(flagged_codes[known].astype(np.int64) * width + id_codes[len(groups) :])
+    at = np.minimum(np.searchsorted(seen, pairs), max(len(seen) - 1, 0))
+    is_flagged = (seen[at] == pairs) if len(seen) else np.zeros(len(pairs), dtype=bool)
+    return groups[~is_flagged].reset_index(drop=True)
+
+
 def customers_frame(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """Customers read from the warehouse as a frame of object columns, built column by column
     from DB-API tuples: from 500,000 SQLAlchemy rows, pandas would take longer than grouping them."""
-    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     return pd.DataFrame(
-        {c: pd.Series(v, dtype=object) for c, v in zip(columns, values, strict=True)}
+        {c: pd.Series([row[i] for row in rows], dtype=object) for i, c in enumerate(columns)}
     )
 
 

@@ -456,7 +456,7 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
     """B6: record groups of likely duplicate customers; nothing is merged or deleted."""
     from itertools import repeat
 
-    from crm_books.duplicate_detection import customers_frame, find_duplicate_groups
+    from crm_books.duplicate_detection import customers_frame, find_duplicate_groups, unflagged
 
     with engine.connect() as conn:
         result = run_sql(conn, "duplicates/select_active_customers")
@@ -464,21 +464,26 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
         customers = customers_frame(list(result.keys()), result.cursor.fetchall())
     groups = find_duplicate_groups(customers)
     with engine.begin() as conn:
-        before = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
-        bulk_insert(
-            conn,
-            "stg_duplicate_candidates",
-            ("run_id", "group_key", "customer_id", "match_reason"),
-            zip(
-                repeat(run.run_id),
-                groups["group_key"].tolist(),
-                groups["customer_id"].tolist(),
-                groups["match_reason"].tolist(),
-            ),
-        )
-        run_sql(conn, "duplicates/analyze_candidates")
-        run_sql(conn, "duplicates/insert_candidates", {"run_id": run.run_id, "now": _now()})
-        after = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
+        flagged = run_sql(conn, "duplicates/select_candidate_pairs").cursor.fetchall()
+        before = after = len(flagged)
+        # Every group is recomputed, but only pairs not flagged yet are staged (after the first
+        # run, next to none); insert_candidates still skips any flagged in the meantime.
+        new = unflagged(groups, flagged)
+        if len(new):
+            bulk_insert(
+                conn,
+                "stg_duplicate_candidates",
+                ("run_id", "group_key", "customer_id", "match_reason"),
+                zip(
+                    repeat(run.run_id),
+                    new["group_key"].tolist(),
+                    new["customer_id"].tolist(),
+                    new["match_reason"].tolist(),
+                ),
+            )
+            run_sql(conn, "duplicates/analyze_candidates")
+            run_sql(conn, "duplicates/insert_candidates", {"run_id": run.run_id, "now": _now()})
+            after = int(run_sql(conn, "duplicates/count_candidates").scalar() or 0)
         run_sql(
             conn,
             "sync/update_sync_run_flagged",

@@ -24,6 +24,7 @@ from crm_books.duplicate_detection import (
     find_duplicate_groups,
     normalize_company_name,
     normalize_phone,
+    unflagged,
     website_domain,
 )
 
@@ -321,3 +322,45 @@ def test_customers_frame_keeps_values_and_missing_as_they_were_read() -> None:
     empty = customers_frame(columns, [])
     assert list(empty.columns) == columns
     assert find_duplicate_groups(empty).empty
+
+
+def test_unflagged_leaves_out_exactly_the_pairs_flagged_before() -> None:
+    frame = customers(
+        {"customer_id": 1, "company_name": "Acme", "phone": "555 0100 200"},
+        {"customer_id": 2, "company_name": "Acme Ltd", "phone": "555 0100 200"},
+        {"customer_id": 3, "company_name": "Acme Inc"},
+    )
+    found = find_duplicate_groups(frame)
+    flagged = [("name:acme", 1), ("name:acme", 3), ("phone:5550100200", 9), ("name:gone", 2)]
+    new = unflagged(found, flagged)
+    assert list(new.columns) == list(GROUP_COLUMNS)
+    assert new.values.tolist() == [
+        ["name:acme", 2, "same normalised name 'acme'"],
+        ["phone:5550100200", 1, "same phone number '5550100200'"],
+        ["phone:5550100200", 2, "same phone number '5550100200'"],
+    ]
+    assert unflagged(found, []).equals(found)
+    everything = list(zip(found["group_key"], found["customer_id"], strict=True))
+    assert unflagged(found, everything).empty
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_unflagged_is_a_set_difference(data: st.DataObject) -> None:
+    rows = data.draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"customer_id": st.integers(1, 9), "company_name": st.sampled_from(["A", "A Ltd", "B"]),
+                 "phone": st.sampled_from([None, "555 123 4567", "555 765 4321"])}
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )  # fmt: skip
+    found = find_duplicate_groups(customers(*rows))
+    pairs = list(zip(found["group_key"], found["customer_id"], strict=True))
+    extra = [("name:a", 99), ("phone:0000000", 1)]
+    flagged = data.draw(st.lists(st.sampled_from(pairs + extra), max_size=20))
+    new = unflagged(found, flagged)
+    kept = [p for p in pairs if p not in set(flagged)]
+    assert list(zip(new["group_key"], new["customer_id"], strict=True)) == kept

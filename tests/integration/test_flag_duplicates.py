@@ -1,0 +1,137 @@
+"""flag_duplicates on a real warehouse (both backends): what a run flags is what regrouping every
+active customer from scratch would add, on a first run and on later runs after all kinds of change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from crm_books.duplicate_detection import find_duplicate_groups
+from crm_books.sync import SyncRun, flag_duplicates
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+Pair = tuple[str, int]
+
+
+def add_customer(conn: Any, name: str, **fields: Any) -> int:
+    row = {
+        "contact_name": name,
+        "company_name": None,
+        "email": None,
+        "phone": None,
+        "website": None,
+    }
+    row.update(fields)
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO books.customers (source, customer_sub_type, contact_name, company_name,"
+                " email, phone, website, status, created_at, updated_at)"
+                " VALUES ('books', 'business', :contact_name, :company_name, :email, :phone, :website,"
+                " 'active', :now, :now) RETURNING customer_id"
+            ),
+            {**row, "now": NOW},
+        ).scalar_one()
+    )
+
+
+def candidates(engine: Engine) -> dict[Pair, tuple[str, str, str]]:
+    """(group_key, customer_id) -> (match_reason, status, first_flagged_run_id)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT group_key, customer_id, match_reason, status, first_flagged_run_id"
+                " FROM books.duplicate_candidates"
+            )
+        )
+        return {(r[0], int(r[1])): (r[2], r[3], r[4]) for r in rows}
+
+
+def regroup_from_scratch(engine: Engine) -> dict[Pair, str]:
+    """Every pair a full regroup of the active customers finds, with its reason."""
+    with engine.connect() as conn:
+        frame = pd.read_sql(
+            text(
+                "SELECT customer_id, contact_name, company_name, email, phone, website"
+                " FROM books.customers WHERE status = 'active' AND merged_into_customer_id IS NULL"
+            ),
+            conn,
+        )
+    groups = find_duplicate_groups(frame.astype(object).where(frame.notna(), None))
+    return {
+        (g, int(c)): r
+        for g, c, r in groups[["group_key", "customer_id", "match_reason"]].itertuples(index=False)
+    }
+
+
+def run_and_check(engine: Engine, run_id: str) -> dict[str, int]:
+    """One run; the table must then hold what it held before plus every pair a full regroup finds
+    that was not flagged yet, new ones open and stamped with this run, old ones untouched."""
+    before = candidates(engine)
+    expected_new = {p: r for p, r in regroup_from_scratch(engine).items() if p not in before}
+    result = flag_duplicates(engine, SyncRun(run_id=run_id))
+    after = candidates(engine)
+    assert {p: v for p, v in after.items() if p in before} == before
+    assert {p: v for p, v in after.items() if p not in before} == {
+        p: (r, "open", run_id) for p, r in expected_new.items()
+    }
+    assert result["newly_flagged"] == len(expected_new)
+    assert result["in_groups"] == len(regroup_from_scratch(engine))
+    return result
+
+
+def test_first_and_later_runs_flag_what_a_full_regroup_adds(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        acme = add_customer(conn, "Acme Corp", company_name="Acme Corp", phone="+1 555 010 0200")
+        add_customer(conn, "ACME, Inc.", company_name="ACME, Inc.", email="ops@acme.com")
+        lone = add_customer(conn, "Zenith Labs", email="hello@zenith.io", website="zenith.io")
+        quiet = add_customer(conn, "Orbit Ltd", phone="555 777 8888")
+        gone = add_customer(conn, "Gamma GmbH", website="https://gamma.de/about")
+        add_customer(conn, "Gamma AG", website="www.gamma.de")
+    first = run_and_check(warehouse, "run-1")
+    assert first["newly_flagged"] == 6  # name:acme, name:gamma, website:gamma.de: two each
+
+    with warehouse.begin() as conn:
+        # A person dismisses a candidate; a customer leaves its group; another is merged away.
+        conn.execute(
+            text(
+                "UPDATE books.duplicate_candidates SET status = 'dismissed'"
+                " WHERE group_key = 'name:acme' AND customer_id = :c"
+            ),
+            {"c": acme},
+        )
+        conn.execute(
+            text("UPDATE books.customers SET company_name = 'Acme Rockets' WHERE customer_id = :c"),
+            {"c": acme},
+        )
+        conn.execute(
+            text(
+                "UPDATE books.customers SET status = 'inactive', merged_into_customer_id = :m"
+                " WHERE customer_id = :c"
+            ),
+            {"c": gone, "m": lone},
+        )
+        # Unchanged customers gain partners: a new customer, and an edited one.
+        add_customer(conn, "Zenith Laboratories", email=" Hello@Zenith.io ")
+        conn.execute(
+            text(
+                "UPDATE books.customers SET phone = '(555) 777-8888 ext. 4' WHERE customer_id = :c"
+            ),
+            {"c": acme},
+        )
+    second = run_and_check(warehouse, "run-2")
+    assert second["newly_flagged"] == 4  # email:hello@zenith.io x2, phone:5557778888 (acme, quiet)
+    assert candidates(warehouse)[("phone:5557778888", quiet)][2] == "run-2"
+
+    third = run_and_check(warehouse, "run-3")
+    assert third["newly_flagged"] == 0
+
+
+def test_a_run_over_a_warehouse_without_duplicates_flags_nothing(warehouse: Engine) -> None:
+    assert run_and_check(warehouse, "run-1") == {"in_groups": 0, "newly_flagged": 0}
+    with warehouse.begin() as conn:
+        add_customer(conn, "Solo Inc", phone="555 123 4567")
+    assert run_and_check(warehouse, "run-2") == {"in_groups": 0, "newly_flagged": 0}
