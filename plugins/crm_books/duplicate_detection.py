@@ -132,7 +132,9 @@ _ASCII_KEPT = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 _ASCII_SPACES = bytes(c if c in _ASCII_KEPT else 0x20 for c in range(256))
 _ASCII_DROPPED = b".'"
 _BYTE_SUFFIXES = frozenset(s.encode("ascii") for s in LEGAL_SUFFIXES)
-_NOT_DIGITS = bytes(c for c in range(256) if not 0x30 <= c <= 0x39)
+# Phones are joined, UTF-8 encoded, with byte 0xFF (which UTF-8 never uses) between them, and
+# their digits kept by one bytes.translate.
+_NOT_DIGITS_SEPARATED = bytes(c for c in range(255) if not 0x30 <= c <= 0x39)
 
 
 def normalize_company_name(names: pd.Series) -> pd.Series:
@@ -140,7 +142,11 @@ def normalize_company_name(names: pd.Series) -> pd.Series:
 
     "Acme Corp", "ACME Corporation", "Acme, Inc." and " acme co. " all become "acme".
     """
-    return _map_unique(names, _company_key)
+    return _map_unique(names, _company_keys)
+
+
+def _company_keys(names: list[str]) -> list[str | None]:
+    return [_company_key(name) for name in names]
 
 
 def _company_key(name: str) -> str | None:
@@ -166,22 +172,22 @@ def _company_key(name: str) -> str | None:
 
 def normalize_phone(phones: pd.Series) -> pd.Series:
     """Matching key of a phone number: its last 10 digits (None with fewer than 7 digits)."""
-    return _map_unique(phones, _phone_key)
+    return _map_unique(phones, _phone_keys)
 
 
-def _phone_key(phone: str) -> str | None:
-    if "x" in phone or "X" in phone or "#" in phone:  # only then can there be an extension
-        phone = _PHONE_EXTENSION.sub("", phone)
-    if phone.isascii():
-        digits = phone.encode("ascii").translate(None, _NOT_DIGITS).decode("ascii")
-    else:
-        digits = _NON_DIGIT.sub("", phone)
-    return digits[-10:] if len(digits) >= 7 else None
+def _phone_keys(phones: list[str]) -> list[str | None]:
+    """Phone keys of many numbers: extensions cut one by one (few have one), then the digits of
+    all of them kept by one bytes.translate."""
+    # Only an "x", "X" or "#" can start an extension.
+    cut = [_PHONE_EXTENSION.sub("", p) if ("x" in p or "X" in p or "#" in p) else p for p in phones]
+    blob = b"\xff".join([p.encode("utf-8", "surrogatepass") for p in cut])
+    digits = blob.translate(None, _NOT_DIGITS_SEPARATED).decode("latin-1").split("\xff")
+    return [d[-10:] if len(d) >= 7 else None for d in digits] if phones else []
 
 
 def website_domain(urls: pd.Series) -> pd.Series:
     """Host of a website, lower-case, without scheme, www., port or path (None for junk)."""
-    return _map_unique(urls, _domain)
+    return _map_unique(urls, _domains)
 
 
 def _domain(url: str) -> str | None:
@@ -190,14 +196,17 @@ def _domain(url: str) -> str | None:
     return host if _DOMAIN.fullmatch(host) else None
 
 
-def _email(email: str) -> str | None:
-    return email.strip().lower() or None
+def _domains(urls: list[str]) -> list[str | None]:
+    return [_domain(url) for url in urls]
 
 
-def _shared_domain(url: str) -> str | None:
-    """Website domain, except mail providers and other hosts that many unrelated firms share."""
-    domain = _domain(url)
-    return None if domain in GENERIC_DOMAINS else domain
+def _emails(emails: list[str]) -> list[str | None]:
+    return [email.strip().lower() or None for email in emails]
+
+
+def _shared_domains(urls: list[str]) -> list[str | None]:
+    """Website domains, except mail providers and other hosts that many unrelated firms share."""
+    return [None if d in GENERIC_DOMAINS else d for d in _domains(urls)]
 
 
 MATCH_KINDS: tuple[tuple[str, str], ...] = (
@@ -220,10 +229,10 @@ def find_duplicate_groups(customers: pd.DataFrame) -> pd.DataFrame:
     company = _text(frame, "company_name")
     name = np.where(pd.isna(company), _text(frame, "contact_name"), company)
     columns = {
-        "name": _key_codes(name, _company_key),
-        "email": _key_codes(_text(frame, "email"), _email),
-        "phone": _key_codes(_text(frame, "phone"), _phone_key),
-        "website": _key_codes(_text(frame, "website"), _shared_domain),
+        "name": _key_codes(name, _company_keys),
+        "email": _key_codes(_text(frame, "email"), _emails),
+        "phone": _key_codes(_text(frame, "phone"), _phone_keys),
+        "website": _key_codes(_text(frame, "website"), _shared_domains),
     }
     group_keys: list[str] = []
     reasons: list[str] = []
@@ -297,30 +306,28 @@ def _shared_members(
     return key_of[shared], member[shared]
 
 
-def _key_codes(values: np.ndarray, key: Any) -> tuple[np.ndarray, list[str]]:
+def _key_codes(values: np.ndarray, keys_of: Any) -> tuple[np.ndarray, list[str]]:
     """Match key of each value as a code into the list of distinct keys (-1: no key).
 
-    The key function runs once per distinct value: names, emails and websites repeat a lot.
+    ``keys_of`` maps a list of strings to their keys; it sees each distinct value once (names,
+    emails and websites repeat a lot). Values that are not text have no key, like "".
     """
     value_codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = [key(v) if isinstance(v, str) else None for v in uniques.tolist()]
+    mapped = keys_of([v if isinstance(v, str) else "" for v in uniques.tolist()])
     key_codes, keys = pd.factorize(np.array(mapped, dtype=object), use_na_sentinel=True)
     lookup = np.append(key_codes, -1)  # value code -1 (missing) -> the last entry
     return lookup[value_codes], keys.tolist()
 
 
 def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A text column as an object array with None for missing (absent columns are all missing)."""
+    """A column as an object array (absent columns are all missing)."""
     if column not in frame:
         return np.full(len(frame), None, dtype=object)
-    values = frame[column].to_numpy(dtype=object, copy=True)
-    values[pd.isna(values)] = None
-    return values
+    return frame[column].to_numpy(dtype=object)
 
 
-def _map_unique(values: pd.Series, key: Any) -> pd.Series:
-    """Apply a per-string key function to each distinct value; missing and non-text values map
-    to None."""
-    codes, keys = _key_codes(values.to_numpy(dtype=object), key)
+def _map_unique(values: pd.Series, keys_of: Any) -> pd.Series:
+    """The key of each value (None for missing and non-text values)."""
+    codes, keys = _key_codes(values.to_numpy(dtype=object), keys_of)
     mapped = np.array([*keys, None], dtype=object)
     return pd.Series(mapped[codes], index=values.index, dtype=object)

@@ -277,12 +277,15 @@ messy_text = st.one_of(
 )
 
 
+any_text = st.one_of(st.text(), st.text(alphabet=string.printable), st.sampled_from(MESSY_VALUES))
+
+
 @settings(max_examples=300, deadline=None)
-@given(value=st.one_of(st.text(), st.text(alphabet=string.printable), messy_text.filter(
-    lambda v: isinstance(v, str))))  # fmt: skip
-def test_fast_name_and_phone_keys_match_their_plain_definitions(value: str) -> None:
-    assert name_key(value) == plain_company_key(value)
-    assert normalize_phone(pd.Series([value], dtype=object)).iloc[0] == plain_phone_key(value)
+@given(values=st.lists(any_text, max_size=8))
+def test_fast_name_and_phone_keys_match_their_plain_definitions(values: list[str]) -> None:
+    series = pd.Series(values, dtype=object)
+    assert normalize_company_name(series).tolist() == [plain_company_key(v) for v in values]
+    assert normalize_phone(series).tolist() == [plain_phone_key(v) for v in values]
 
 
 @settings(max_examples=150, deadline=None)
