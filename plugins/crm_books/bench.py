@@ -383,8 +383,9 @@ _BIND = re.compile(r"%\(\w+\)s|(?<![:\w]):\w+|\?")
 
 
 def _squash(statement: str) -> str:
-    """One form for a file's statement and the driver's: whitespace collapsed, binds as ``?``."""
-    return _BIND.sub("?", " ".join(statement.split()))
+    """One form for a file's statement and the driver's: whitespace collapsed, binds as ``?``,
+    and psycopg's escaped ``%%`` (the modulo operator) back to ``%``."""
+    return _BIND.sub("?", " ".join(statement.split())).replace("%%", "%")
 
 
 def _statement_names() -> dict[str, str]:
