@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -125,6 +125,9 @@ class _PunctuationTable(dict[int, Any]):
 
 
 _PUNCTUATION = _PunctuationTable()
+
+# Maps a list of distinct strings to their match keys (None: no key).
+KeysOf = Callable[[list[str]], list[str | None]]
 
 # The same folding for ASCII text, as one C-level bytes.translate: in ASCII every character other
 # than a letter or digit is punctuation, a symbol, a space or a control character.
@@ -306,7 +309,7 @@ def _shared_members(
     return key_of[shared], member[shared]
 
 
-def _key_codes(values: np.ndarray, keys_of: Any) -> tuple[np.ndarray, list[str]]:
+def _key_codes(values: np.ndarray, keys_of: KeysOf) -> tuple[np.ndarray, list[str]]:
     """Match key of each value as a code into the list of distinct keys (-1: no key).
 
     ``keys_of`` maps a list of strings to their keys; it sees each distinct value once (names,
@@ -326,7 +329,7 @@ def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=object)
 
 
-def _map_unique(values: pd.Series, keys_of: Any) -> pd.Series:
+def _map_unique(values: pd.Series, keys_of: KeysOf) -> pd.Series:
     """The key of each value (None for missing and non-text values)."""
     codes, keys = _key_codes(values.to_numpy(dtype=object), keys_of)
     mapped = np.array([*keys, None], dtype=object)
