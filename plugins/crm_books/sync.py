@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from sqlalchemy import Connection, Engine
@@ -39,11 +41,14 @@ if TYPE_CHECKING:
     from crm_books.crm_client import ZohoCrmClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _encode_json = msgspec.json.Encoder().encode
 
 # Re-read a little before the lower bound: CRM clocks and commit order are not exact.
 DEFAULT_OVERLAP = timedelta(minutes=10)
 EXTRACT_COMMIT_EVERY = 5_000
+# Pages of 200 records the extract fetches ahead of the page it is filing.
+READ_AHEAD_PAGES = 4
 TRANSFORM_CHUNK = 50_000
 DEFAULT_MAX_REJECT_FRACTION = 0.2
 
@@ -144,7 +149,9 @@ def extract_module(
     started = time.monotonic()
     extracted = 0
     buffer: list[tuple[Any, ...]] = []
-    for page in client.iter_pages(module, fields, modified_since=since):
+    # The next pages are read while this thread files the current one, so the CRM builds them
+    # while the rows are encoded and copied into staging.
+    for page in read_ahead(client.iter_pages(module, fields, modified_since=since)):
         for record in page:
             buffer.append(_raw_row(run.run_id, module, record))
         if len(buffer) >= EXTRACT_COMMIT_EVERY:
@@ -579,6 +586,45 @@ def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:
     )
     with engine.begin() as conn:
         return bulk_insert(conn, table_name, columns, rows)
+
+
+def read_ahead(items: Iterator[T], depth: int = READ_AHEAD_PAGES) -> Iterator[T]:
+    """Yield what ``items`` yields, in order, while a thread already fetches up to ``depth``
+    more. Its exception is raised here; a caller that stops early stops the thread too."""
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="crm-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
 
 
 def progress_line(done: int, expected: int | None, elapsed: float) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from crm_books.sync import SyncRun, progress_line, read_from
 
@@ -26,3 +29,63 @@ def test_incremental_bound_is_the_earlier_of_interval_and_mark_minus_overlap() -
     assert (
         read_from(SyncRun(run_id="r", interval_start=start, full_refresh=True), paused_mark) is None
     )
+
+
+def test_read_ahead_keeps_order_and_fetches_while_the_caller_works() -> None:
+    import time
+
+    from crm_books.sync import read_ahead
+
+    fetched: list[int] = []
+
+    def pages() -> Iterator[int]:
+        for n in range(10):
+            fetched.append(n)
+            yield n
+
+    reader = read_ahead(pages(), depth=3)
+    assert next(reader) == 0
+    deadline = time.monotonic() + 5
+    while len(fetched) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # While the caller holds page 0, pages 1-3 wait in the queue and page 4 is being handed over.
+    assert fetched == [0, 1, 2, 3, 4]
+    assert [0, *reader] == list(range(10))
+
+
+def test_read_ahead_raises_the_readers_error_after_the_pages_before_it() -> None:
+    from crm_books.sync import read_ahead
+
+    def pages() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise RuntimeError("Zoho CRM HTTP 500")
+
+    got: list[int] = []
+    with pytest.raises(RuntimeError, match="HTTP 500"):
+        for page in read_ahead(pages()):
+            got.append(page)
+    assert got == [1, 2]
+
+
+def test_read_ahead_stops_its_thread_when_the_caller_stops() -> None:
+    import threading
+    import time
+
+    from crm_books.sync import read_ahead
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            n += 1
+            yield n
+
+    for page in read_ahead(endless(), depth=2):
+        if page == 3:
+            break
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        t.name == "crm-read-ahead" for t in threading.enumerate()
+    ):
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name == "crm-read-ahead"]
