@@ -382,6 +382,15 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
             for key in counts:
                 counts[key] += persons[key]
             result[settings.CONTACTS] = counts
+            # B2/B5: a contact that gained or lost its account keeps only its newest shape; the
+            # writes run only when the count finds such a move (none on a first import).
+            moves = _counts(conn, "sync/count_contact_moves", params)
+            if moves["reactivated"]:
+                run_sql(conn, "sync/reactivate_moved_individual_customers", params)
+            if moves["persons_removed"] or moves["held_removed"]:
+                run_sql(conn, "sync/remove_moved_contact_persons", params)
+            if moves["deleted"] or moves["inactivated"]:
+                run_sql(conn, "sync/retire_moved_individual_customers", params)
         # Held contacts attach whenever their account exists, whichever modules this run read.
         run_sql(conn, "sync/attach_pending_contact_persons", params)
         run_sql(conn, "sync/delete_attached_pending_contact_persons", params)
@@ -399,6 +408,26 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
                 conn,
                 "sync/advance_high_water_mark",
                 {**params, "module": module, "high_water_mark": hwm},
+            )
+        if settings.CONTACTS in result:
+            run_sql(
+                conn,
+                "sync/update_sync_run_contact_moves",
+                {
+                    **params,
+                    "module": settings.CONTACTS,
+                    "deleted": moves["deleted"] + moves["persons_removed"],
+                    "inactivated": moves["inactivated"],
+                },
+            )
+            log.info(
+                "contact moves: %d individual customers deleted, %d kept inactive, %d reactivated,"
+                " %d contact persons and %d held contacts removed",
+                moves["deleted"],
+                moves["inactivated"],
+                moves["reactivated"],
+                moves["persons_removed"],
+                moves["held_removed"],
             )
     for module, counts in result.items():
         log.info(

@@ -235,3 +235,170 @@ def test_contacts_of_a_merged_away_account_join_the_master_which_keeps_its_prima
     stage_person(warehouse, "r2", "C-0", "A-2", "Al", T2)
     load(warehouse, "r2", settings.CONTACTS)
     assert persons(warehouse) == [("C-0", "A-1", "Al", False), ("C-1", "A-1", "Ann", True)]
+
+
+def stage_individual(engine: Engine, run_id: str, contact_id: str, name: str, when: str) -> None:
+    """A contact without an account, staged as its own customer the way transform_run leaves it."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.stg_customers (run_id, module, crm_contact_id, customer_sub_type,"
+                " contact_name, crm_modified_time)"
+                " VALUES (:r, 'Contacts', :c, 'individual', :n, :t)"
+            ),
+            {"r": run_id, "c": contact_id, "n": name, "t": when},
+        )
+
+
+def individuals(engine: Engine) -> list[tuple[Any, ...]]:
+    """(contact, name, status) of every individual customer."""
+    return rows(
+        engine,
+        "SELECT crm_contact_id, contact_name, status FROM books.customers"
+        " WHERE crm_contact_id IS NOT NULL ORDER BY crm_contact_id",
+    )
+
+
+def customer_id(engine: Engine, contact_id: str) -> int:
+    found = rows(
+        engine, "SELECT customer_id FROM books.customers WHERE crm_contact_id = :c", c=contact_id
+    )
+    return int(found[0][0])
+
+
+def add_invoice(engine: Engine, customer: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.invoices (invoice_number, customer_id, status, total, date,"
+                " created_at, updated_at) VALUES (:n, :c, 'sent', 10, '2026-11-01', :now, :now)"
+            ),
+            {"n": f"INV-{customer}", "c": customer, "now": NOW},
+        )
+
+
+def run_log(engine: Engine, run_id: str) -> tuple[int, int]:
+    deleted, inactivated = rows(
+        engine,
+        "SELECT SUM(deleted), SUM(inactivated) FROM books.sync_runs WHERE run_id = :r",
+        r=run_id,
+    )[0]
+    return int(deleted), int(inactivated)
+
+
+def start_run_log(engine: Engine, run_id: str) -> None:
+    with engine.begin() as conn:
+        for module in settings.SYNC_MODULES:
+            conn.execute(
+                text(
+                    "INSERT INTO books.sync_runs (run_id, module, status, started_at)"
+                    " VALUES (:r, :m, 'running', :now)"
+                ),
+                {"r": run_id, "m": module, "now": NOW},
+            )
+
+
+def test_a_contact_that_gains_an_account_retires_its_individual_customer(
+    warehouse: Engine,
+) -> None:
+    stage_individual(warehouse, "r1", "C-1", "Ann Doe", T1)
+    stage_individual(warehouse, "r1", "C-2", "Bo Doe", T1)
+    stage_individual(warehouse, "r1", "C-3", "Cy Doe", T1)
+    load(warehouse, "r1")
+    add_invoice(warehouse, customer_id(warehouse, "C-2"))
+    ann = customer_id(warehouse, "C-1")
+    with warehouse.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.duplicate_candidates (group_key, customer_id, match_reason,"
+                " first_flagged_run_id, flagged_at) VALUES ('name:ann doe', :c, 'name', 'r1', :now)"
+            ),
+            {"c": ann, "now": NOW},
+        )
+
+    # Ann joins Acme; Bo (who has an invoice) joins an account not in Books yet; Cy only changes.
+    start_run_log(warehouse, "r2")
+    stage_account(warehouse, "r2", "A-1", "Acme")
+    stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T2)
+    stage_person(warehouse, "r2", "C-2", "A-404", "Bo", T2)
+    stage_individual(warehouse, "r2", "C-3", "Cy Doe-Ray", T2)
+    load(warehouse, "r2")
+    assert individuals(warehouse) == [
+        ("C-2", "Bo Doe", "inactive"),
+        ("C-3", "Cy Doe-Ray", "active"),
+    ]
+    assert persons(warehouse) == [("C-1", "A-1", "Ann", True)]
+    assert held(warehouse) == [("C-2", "A-404", "Bo")]
+    assert rows(warehouse, "SELECT customer_id FROM books.duplicate_candidates") == []
+    assert run_log(warehouse, "r2") == (1, 1)  # Ann's customer deleted, Bo's kept inactive
+
+    # Bo's account lands: Bo joins it, and the inactive customer keeps its invoice.
+    stage_account(warehouse, "r3", "A-404", "Globex")
+    load(warehouse, "r3")
+    assert persons(warehouse) == [("C-1", "A-1", "Ann", True), ("C-2", "A-404", "Bo", True)]
+    assert individuals(warehouse)[0] == ("C-2", "Bo Doe", "inactive")
+    assert rows(warehouse, "SELECT COUNT(*) FROM books.invoices") == [(1,)]
+
+
+def test_a_contact_that_loses_its_account_leaves_the_contact_persons(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T1)
+    stage_person(warehouse, "r1", "C-3", "A-404", "Cy", T1)
+    load(warehouse, "r1")
+    assert [(p[0], p[3]) for p in persons(warehouse)] == [("C-1", True), ("C-2", False)]
+
+    # Acme's primary Ann and the held Cy lose their accounts: each becomes its own customer.
+    start_run_log(warehouse, "r2")
+    stage_individual(warehouse, "r2", "C-1", "Ann Doe", T2)
+    stage_individual(warehouse, "r2", "C-3", "Cy Doe", T2)
+    result = load(warehouse, "r2", settings.CONTACTS)
+    assert individuals(warehouse) == [("C-1", "Ann Doe", "active"), ("C-3", "Cy Doe", "active")]
+    assert persons(warehouse) == [("C-2", "A-1", "Bo", True)]  # Acme keeps exactly one primary
+    assert held(warehouse) == []
+    assert person_counts(result) == (2, 0, 0, 0)
+    assert run_log(warehouse, "r2") == (1, 0)  # Ann's contact person removed
+
+    # Cy's old account arriving later does not bring the held copy back.
+    stage_account(warehouse, "r3", "A-404", "Globex")
+    load(warehouse, "r3", settings.ACCOUNTS)
+    assert persons(warehouse) == [("C-2", "A-1", "Bo", True)]
+
+
+def test_an_older_version_never_undoes_a_move(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_individual(warehouse, "r1", "C-1", "Ann Doe", T1)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T1)
+    stage_person(warehouse, "r1", "C-3", "A-1", "Cy", T1)
+    load(warehouse, "r1")
+    stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T3)  # gains Acme
+    stage_individual(warehouse, "r2", "C-2", "Bo Doe", T3)  # leaves Acme
+    load(warehouse, "r2", settings.CONTACTS)
+    after_moves = (individuals(warehouse), persons(warehouse), held(warehouse))
+    assert after_moves[0] == [("C-2", "Bo Doe", "active")]
+    assert [p[:2] for p in after_moves[1]] == [("C-1", "A-1"), ("C-3", "A-1")]
+
+    # A backfill of an earlier interval re-reads the versions from before the moves, once with
+    # Acme in Books and once with Bo's old account not (yet) there: neither lands.
+    stage_individual(warehouse, "r3", "C-1", "Ann Older", T2)
+    stage_person(warehouse, "r3", "C-2", "A-1", "Bo older", T2)
+    load(warehouse, "r3", settings.CONTACTS)
+    assert (individuals(warehouse), persons(warehouse), held(warehouse)) == after_moves
+    stage_person(warehouse, "r4", "C-2", "A-404", "Bo older", T2)
+    load(warehouse, "r4", settings.CONTACTS)
+    assert (individuals(warehouse), persons(warehouse), held(warehouse)) == after_moves
+
+
+def test_a_contact_that_moves_back_reactivates_its_kept_customer(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_individual(warehouse, "r1", "C-1", "Ann Doe", T1)
+    load(warehouse, "r1")
+    add_invoice(warehouse, customer_id(warehouse, "C-1"))
+    stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T2)
+    load(warehouse, "r2", settings.CONTACTS)
+    assert individuals(warehouse) == [("C-1", "Ann Doe", "inactive")]
+
+    stage_individual(warehouse, "r3", "C-1", "Ann Back", T3)
+    load(warehouse, "r3", settings.CONTACTS)
+    assert individuals(warehouse) == [("C-1", "Ann Back", "active")]
+    assert persons(warehouse) == []
