@@ -382,9 +382,13 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
             for key in counts:
                 counts[key] += persons[key]
             result[settings.CONTACTS] = counts
-            # B2/B5: a contact that gained or lost its account keeps only its newest shape; the
-            # writes run only when the count finds such a move (none on a first import).
-            moves = _counts(conn, "sync/count_contact_moves", params)
+            # B2/B5: a contact that gained or lost its account keeps only its newest shape. Only
+            # contacts found both ways are looked at further (none on a first import).
+            moves = dict.fromkeys(
+                ("deleted", "inactivated", "reactivated", "persons_removed", "held_removed"), 0
+            )
+            if run_sql(conn, "sync/count_contact_move_candidates", params).scalar():
+                moves = _counts(conn, "sync/count_contact_moves", params)
             if moves["reactivated"]:
                 run_sql(conn, "sync/reactivate_moved_individual_customers", params)
             if moves["persons_removed"] or moves["held_removed"]:

@@ -5,9 +5,19 @@
 UPDATE books.customers AS c SET status = 'active', updated_at = :now
 WHERE c.customer_id IN (
     SELECT m.customer_id
-    FROM (SELECT crm_contact_id FROM books.stg_contact_persons WHERE run_id = :run_id
-          UNION ALL
-          SELECT crm_contact_id FROM books.stg_customers WHERE run_id = :run_id AND module = 'Contacts') AS s
+    FROM (
+          SELECT s.crm_contact_id FROM books.stg_contact_persons AS s
+          JOIN books.customers AS c0 ON c0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.contact_persons AS cp0 ON cp0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.pending_contact_persons AS p0 ON p0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+    ) AS s
     JOIN books.customers AS m ON m.crm_contact_id = s.crm_contact_id
     WHERE m.source = 'crm' AND m.merged_into_customer_id IS NULL AND m.status = 'inactive'
       AND m.crm_deleted_time IS NULL

@@ -2,13 +2,23 @@
 -- held for its account) is retired like a CRM deletion: kept inactive when it has estimates,
 -- invoices or absorbed merged customers, else deleted with its own contact persons and its
 -- duplicate-candidate rows. Books-native and merged-away customers are never touched. Only this
--- run's staged contacts are looked at; see count_contact_moves.
+-- run's staged contacts that count_contact_move_candidates finds are looked at.
 UPDATE books.customers AS c SET status = 'inactive', updated_at = :now
 WHERE c.customer_id IN (
     SELECT m.customer_id
-    FROM (SELECT crm_contact_id FROM books.stg_contact_persons WHERE run_id = :run_id
-          UNION ALL
-          SELECT crm_contact_id FROM books.stg_customers WHERE run_id = :run_id AND module = 'Contacts') AS s
+    FROM (
+          SELECT s.crm_contact_id FROM books.stg_contact_persons AS s
+          JOIN books.customers AS c0 ON c0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.contact_persons AS cp0 ON cp0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.pending_contact_persons AS p0 ON p0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+    ) AS s
     JOIN books.customers AS m ON m.crm_contact_id = s.crm_contact_id
     WHERE m.source = 'crm' AND m.merged_into_customer_id IS NULL AND m.status = 'active'
       AND (EXISTS (SELECT 1 FROM books.contact_persons AS cp
@@ -21,9 +31,19 @@ WHERE c.customer_id IN (
 );
 DELETE FROM books.contact_persons WHERE customer_id IN (
     SELECT m.customer_id
-    FROM (SELECT crm_contact_id FROM books.stg_contact_persons WHERE run_id = :run_id
-          UNION ALL
-          SELECT crm_contact_id FROM books.stg_customers WHERE run_id = :run_id AND module = 'Contacts') AS s
+    FROM (
+          SELECT s.crm_contact_id FROM books.stg_contact_persons AS s
+          JOIN books.customers AS c0 ON c0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.contact_persons AS cp0 ON cp0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.pending_contact_persons AS p0 ON p0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+    ) AS s
     JOIN books.customers AS m ON m.crm_contact_id = s.crm_contact_id
     WHERE m.source = 'crm' AND m.merged_into_customer_id IS NULL AND m.status = 'active'
       AND (EXISTS (SELECT 1 FROM books.contact_persons AS cp
@@ -36,9 +56,19 @@ DELETE FROM books.contact_persons WHERE customer_id IN (
 );
 DELETE FROM books.duplicate_candidates WHERE customer_id IN (
     SELECT m.customer_id
-    FROM (SELECT crm_contact_id FROM books.stg_contact_persons WHERE run_id = :run_id
-          UNION ALL
-          SELECT crm_contact_id FROM books.stg_customers WHERE run_id = :run_id AND module = 'Contacts') AS s
+    FROM (
+          SELECT s.crm_contact_id FROM books.stg_contact_persons AS s
+          JOIN books.customers AS c0 ON c0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.contact_persons AS cp0 ON cp0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.pending_contact_persons AS p0 ON p0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+    ) AS s
     JOIN books.customers AS m ON m.crm_contact_id = s.crm_contact_id
     WHERE m.source = 'crm' AND m.merged_into_customer_id IS NULL AND m.status = 'active'
       AND (EXISTS (SELECT 1 FROM books.contact_persons AS cp
@@ -51,9 +81,19 @@ DELETE FROM books.duplicate_candidates WHERE customer_id IN (
 );
 DELETE FROM books.customers WHERE customer_id IN (
     SELECT m.customer_id
-    FROM (SELECT crm_contact_id FROM books.stg_contact_persons WHERE run_id = :run_id
-          UNION ALL
-          SELECT crm_contact_id FROM books.stg_customers WHERE run_id = :run_id AND module = 'Contacts') AS s
+    FROM (
+          SELECT s.crm_contact_id FROM books.stg_contact_persons AS s
+          JOIN books.customers AS c0 ON c0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.contact_persons AS cp0 ON cp0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+          UNION
+          SELECT s.crm_contact_id FROM books.stg_customers AS s
+          JOIN books.pending_contact_persons AS p0 ON p0.crm_contact_id = s.crm_contact_id
+          WHERE s.run_id = :run_id AND s.module = 'Contacts'
+    ) AS s
     JOIN books.customers AS m ON m.crm_contact_id = s.crm_contact_id
     WHERE m.source = 'crm' AND m.merged_into_customer_id IS NULL AND m.status = 'active'
       AND (EXISTS (SELECT 1 FROM books.contact_persons AS cp
