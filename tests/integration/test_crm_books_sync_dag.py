@@ -400,3 +400,46 @@ def test_an_older_crm_version_never_overwrites_a_newer_one(
         r=outcome.run_id,
     )[0]
     assert (row.updated, row.unchanged) == (0, 1)
+
+
+def test_contacts_moving_between_individual_and_account(
+    airflow_env: Any, warehouse_uri: str
+) -> None:
+    sb = airflow_env
+    acme = sb.store.upsert("Accounts", account("Acme Corp"))
+    ada = sb.store.upsert("Contacts", contact("Ada", "Lovelace", acme["id"]))
+    grace = sb.store.upsert("Contacts", contact("Grace", "Hopper"))  # an individual customer
+    sb.advance_clock(timedelta(hours=1))
+    assert_success(sync(T0))
+
+    # Ada leaves Acme, Grace joins it: each ends up in exactly one place in Books.
+    sb.store.upsert("Contacts", {"id": ada["id"], "Account_Name": None})
+    sb.store.upsert("Contacts", {"id": grace["id"], "Account_Name": {"id": acme["id"]}})
+    sb.advance_clock(timedelta(hours=1))
+    moved = sync(T0 + timedelta(hours=12))
+    assert_success(moved)
+    customers = query(
+        warehouse_uri,
+        "SELECT contact_name, customer_sub_type, status FROM books.customers",
+    )
+    assert sorted(tuple(r) for r in customers) == [
+        ("Acme Corp", "business", "active"),
+        ("Ada Lovelace", "individual", "active"),
+    ]
+    persons = query(
+        warehouse_uri,
+        "SELECT p.first_name, c.contact_name, p.is_primary_contact FROM books.contact_persons p"
+        " JOIN books.customers c ON c.customer_id = p.customer_id",
+    )
+    assert [(r[0], r[1], bool(r[2])) for r in persons] == [("Grace", "Acme Corp", True)]
+    log = query(
+        warehouse_uri,
+        "SELECT SUM(deleted), SUM(inactivated) FROM books.sync_runs WHERE run_id = :r",
+        r=moved.run_id,
+    )[0]
+    assert (int(log[0]), int(log[1])) == (2, 0)  # Grace's customer and Ada's contact person
+
+    # A backfill of the first interval changes nothing.
+    after = snapshot(warehouse_uri)
+    assert_success(sync(T0 - timedelta(days=1)))
+    assert snapshot(warehouse_uri) == after

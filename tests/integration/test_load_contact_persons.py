@@ -402,3 +402,35 @@ def test_a_contact_that_moves_back_reactivates_its_kept_customer(warehouse: Engi
     load(warehouse, "r3", settings.CONTACTS)
     assert individuals(warehouse) == [("C-1", "Ann Back", "active")]
     assert persons(warehouse) == []
+
+
+def test_moves_keep_merged_customers_and_their_masters(warehouse: Engine) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_individual(warehouse, "r1", "C-1", "Ann Doe", T1)
+    stage_individual(warehouse, "r1", "C-2", "Ann Doe", T1)
+    load(warehouse, "r1")
+    master = customer_id(warehouse, "C-1")
+    with warehouse.begin() as conn:  # C-2 was merged into C-1 (B6)
+        conn.execute(
+            text(
+                "UPDATE books.customers SET status = 'inactive', merged_into_customer_id = :m"
+                " WHERE crm_contact_id = 'C-2'"
+            ),
+            {"m": master},
+        )
+
+    # Both join Acme: the merged-away customer is never touched, and the master, which holds
+    # what was merged into it, is kept inactive instead of deleted.
+    stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T2)
+    stage_person(warehouse, "r2", "C-2", "A-1", "Annie", T2)
+    load(warehouse, "r2", settings.CONTACTS)
+    assert individuals(warehouse) == [
+        ("C-1", "Ann Doe", "inactive"),
+        ("C-2", "Ann Doe", "inactive"),
+    ]
+    merged = rows(
+        warehouse,
+        "SELECT merged_into_customer_id FROM books.customers WHERE crm_contact_id = 'C-2'",
+    )
+    assert merged == [(master,)]
+    assert [p[:2] for p in persons(warehouse)] == [("C-1", "A-1"), ("C-2", "A-1")]
