@@ -388,6 +388,7 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
                 ("deleted", "inactivated", "reactivated", "persons_removed", "held_removed"), 0
             )
             if run_sql(conn, "sync/count_contact_move_candidates", params).scalar():
+                run_sql(conn, "sync/stage_contact_moves", params)
                 moves = _counts(conn, "sync/count_contact_moves", params)
             if moves["reactivated"]:
                 run_sql(conn, "sync/reactivate_moved_individual_customers", params)

@@ -1,48 +1,9 @@
--- B2/B5: what reconciling this run's contacts that moved between "own customer" and "contact
--- person of an account" will do, counted before it runs (after this run's upserts). The newest
--- version wins: each representation already holds the newest version of its kind, so the older
--- representation is the stale one. An individual customer older than the contact's contact person
--- or held row is retired like a CRM deletion (deleted, or kept inactive when it has transactions or
--- absorbed merged customers); a contact person or held row older than the individual customer is
--- removed, and that customer, if a move had made it inactive, is active again. Only run when
--- count_contact_move_candidates finds candidates; m is the same set.
+-- What stage_contact_moves decided for this run's moved contacts, for the run log.
 SELECT
-    SUM(CASE WHEN x.retire = 1 AND x.kept = 0 THEN 1 ELSE 0 END) AS deleted,
-    SUM(CASE WHEN x.retire = 1 AND x.kept = 1 THEN 1 ELSE 0 END) AS inactivated,
-    SUM(x.reactivate) AS reactivated,
-    SUM(x.person_removed) AS persons_removed,
-    SUM(x.held_removed) AS held_removed
-FROM (
-    SELECT
-        CASE WHEN c.source = 'crm' AND c.merged_into_customer_id IS NULL AND c.status = 'active'
-                  AND (cp.crm_modified_time > c.crm_modified_time OR p.crm_modified_time > c.crm_modified_time)
-             THEN 1 ELSE 0 END AS retire,
-        CASE WHEN EXISTS (SELECT 1 FROM books.estimates AS e WHERE e.customer_id = c.customer_id)
-               OR EXISTS (SELECT 1 FROM books.invoices AS i WHERE i.customer_id = c.customer_id)
-               OR EXISTS (SELECT 1 FROM books.customers AS g WHERE g.merged_into_customer_id = c.customer_id)
-             THEN 1 ELSE 0 END AS kept,
-        CASE WHEN c.source = 'crm' AND c.merged_into_customer_id IS NULL AND c.status = 'inactive'
-                  AND c.crm_deleted_time IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM books.crm_deletions AS d
-                                  WHERE d.module = 'Contacts' AND d.crm_id = c.crm_contact_id)
-                  AND (c.crm_modified_time > cp.crm_modified_time OR c.crm_modified_time > p.crm_modified_time)
-             THEN 1 ELSE 0 END AS reactivate,
-        CASE WHEN c.crm_modified_time > cp.crm_modified_time THEN 1 ELSE 0 END AS person_removed,
-        CASE WHEN c.crm_modified_time > p.crm_modified_time THEN 1 ELSE 0 END AS held_removed
-    FROM (
-          SELECT s.crm_contact_id FROM books.stg_contact_persons AS s
-          JOIN books.customers AS c0 ON c0.crm_contact_id = s.crm_contact_id
-          WHERE s.run_id = :run_id
-          UNION
-          SELECT s.crm_contact_id FROM books.stg_customers AS s
-          JOIN books.contact_persons AS cp0 ON cp0.crm_contact_id = s.crm_contact_id
-          WHERE s.run_id = :run_id AND s.module = 'Contacts'
-          UNION
-          SELECT s.crm_contact_id FROM books.stg_customers AS s
-          JOIN books.pending_contact_persons AS p0 ON p0.crm_contact_id = s.crm_contact_id
-          WHERE s.run_id = :run_id AND s.module = 'Contacts'
-    ) AS m
-    JOIN books.customers AS c ON c.crm_contact_id = m.crm_contact_id
-    LEFT JOIN books.contact_persons AS cp ON cp.crm_contact_id = m.crm_contact_id
-    LEFT JOIN books.pending_contact_persons AS p ON p.crm_contact_id = m.crm_contact_id
-) AS x
+    SUM(CASE WHEN retire = 1 AND kept = 0 THEN 1 ELSE 0 END) AS deleted,
+    SUM(CASE WHEN retire = 1 AND kept = 1 THEN 1 ELSE 0 END) AS inactivated,
+    SUM(reactivate) AS reactivated,
+    SUM(person_removed) AS persons_removed,
+    SUM(held_removed) AS held_removed
+FROM books.stg_contact_moves
+WHERE run_id = :run_id
