@@ -6,7 +6,6 @@ tests and the benchmark drive them without Airflow; ``sync_tasks`` builds both f
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -17,10 +16,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import msgspec
 from sqlalchemy import Connection, Engine
 
 from crm_books import settings
+from crm_books.json_text import json_text
 from crm_books.record_schema import (
     CONTACT_PERSON_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_encode_json = msgspec.json.Encoder().encode
 
 # Re-read a little before the lower bound: CRM clocks and commit order are not exact.
 DEFAULT_OVERLAP = timedelta(minutes=10)
@@ -597,17 +595,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _raw_row(run_id: str, module: str, record: dict[str, Any]) -> tuple[Any, ...]:
     modified = _parse_time(record.get("Modified_Time"))
-    return (run_id, module, str(record.get("id", "")), db_timestamp(modified), _record_json(record))
-
-
-def _record_json(record: dict[str, Any]) -> str:
-    """Compact JSON text of a record, non-ASCII kept as is. msgspec writes the same text as
-    ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` several times faster; a string it
-    cannot encode as UTF-8 (a lone surrogate) goes to the standard library."""
-    try:
-        return _encode_json(record).decode()
-    except (UnicodeEncodeError, TypeError, msgspec.EncodeError):
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return (run_id, module, str(record.get("id", "")), db_timestamp(modified), json_text(record))
 
 
 def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:

@@ -15,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_books import settings
+from crm_books.json_text import json_bytes
 from crm_books.sandbox import SandboxConfig, SandboxServer
 from crm_books.sandbox.__main__ import main
 from crm_books.sandbox.generator import HISTORY_DAYS, Generator, iso_time
 from crm_books.sandbox.metadata import DEAL_STAGES, FIELD_NAMES
-from crm_books.sandbox.server import json_bytes
 from crm_books.sandbox.store import TimeFormat
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)

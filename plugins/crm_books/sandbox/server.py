@@ -19,9 +19,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import msgspec
-
 from crm_books import settings
+from crm_books.json_text import is_plain, json_bytes
 from crm_books.sandbox import metadata
 from crm_books.sandbox.generator import Generator, iso_time
 from crm_books.sandbox.store import SANDBOX_USER, SORT_FIELDS, Store, parse_time
@@ -33,11 +32,6 @@ SCOPE = "ZohoCRM.modules.ALL ZohoCRM.settings.ALL ZohoCRM.org.READ"
 MAX_WRITE_RECORDS = 100
 PAGE_TOKEN_TTL = timedelta(days=1)
 _API = settings.CRM_API_PREFIX + "/"
-_JSON = msgspec.json.Encoder()
-# msgspec writes these floats exactly like json.dumps; outside them it drops the exponent's
-# "+" (1e+16), writes 0.00001 for 1e-05 and null for NaN and Infinity
-_PLAIN_FLOATS = (1e-4, 1e16)
-_INT64 = (-(1 << 63), 1 << 64)
 
 
 @dataclass(frozen=True)
@@ -473,7 +467,7 @@ class SandboxServer:
             data = self.store.render_page(table, slots, fields)
             # generated records are plain by construction; written ones are checked
             plain = not table.overrides or all(
-                _plain_json(r) for s, r in zip(slots, data, strict=True) if s in table.overrides
+                is_plain(r) for s, r in zip(slots, data, strict=True) if s in table.overrides
             )
             more = end < view.hi
             next_token = (
@@ -782,39 +776,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- small pure helpers ------------------------------------------------------------------------
-def json_bytes(body: Any, plain: bool = False) -> bytes:
-    """The body as json.dumps(ensure_ascii=False, compact) writes it, in UTF-8.
-
-    msgspec does the work (several times cheaper, and a full sync encodes every record of the
-    CRM) when the body is `plain` or checks as plain; anything else, or anything msgspec
-    refuses, goes through json, which then fails or succeeds exactly as it always did
-    (a lone surrogate in a written record still cannot be encoded as UTF-8).
-    """
-    if plain or _plain_json(body):
-        try:
-            return _JSON.encode(body)
-        except (TypeError, ValueError, OverflowError):
-            pass
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _plain_json(value: Any) -> bool:
-    """True when msgspec encodes `value` byte for byte like json.dumps: str keys, and only
-    str, None, bool, 64-bit ints and floats in the range both write the same way."""
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return True
-    if kind is int:
-        return _INT64[0] <= value < _INT64[1]
-    if kind is float:
-        return value == 0.0 or _PLAIN_FLOATS[0] <= abs(value) < _PLAIN_FLOATS[1]
-    if kind is dict:
-        return all(type(k) is str and _plain_json(v) for k, v in value.items())
-    if kind is list or kind is tuple:
-        return all(_plain_json(v) for v in value)
-    return False
-
-
 def _safely(call: Callable[[], Response]) -> Response:
     try:
         return call()
