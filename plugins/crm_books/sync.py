@@ -214,7 +214,7 @@ def transform_run(
         for module in run.modules
         for after in _chunk_starts(engine, "sync/select_raw_chunk_starts", run, module, chunk_size)
     ]
-    counts = _add_up(engine, run, "transform", _transform_chunk, jobs)
+    counts, _errors = _add_up(engine, run, "transform", _transform_chunk, jobs)
     log.info(
         "transformed: %d customers, %d contact persons staged; %d records could not be mapped",
         counts["customers"],
@@ -258,7 +258,7 @@ def _transform_chunk(
     return counts
 
 
-# What the quality gate checks: (module, query of the staged rows, its chunk starts, label).
+# What the quality gate reads, by label: the query of the staged rows and the one of its chunk starts.
 _GATE_TARGETS = {
     "customers": ("sync/select_staged_customers", "sync/select_staged_customer_chunk_starts"),
     "contact persons": (
@@ -282,8 +282,7 @@ def validate_run(
         for module, label in targets
         for after in _chunk_starts(engine, _GATE_TARGETS[label][1], run, module, chunk_size)
     ]
-    errors: list[str] = []
-    counts = _add_up(engine, run, "quality gate", _validate_chunk, jobs, errors=errors)
+    counts, errors = _add_up(engine, run, "quality gate", _validate_chunk, jobs)
     with engine.begin() as conn:
         run_sql(conn, "sync/fill_reject_payloads", {"run_id": run.run_id})
     log.info("quality gate: %d rows checked, %d rejected", counts["rows"], counts["rejected"])
@@ -330,19 +329,18 @@ def _add_up(
     step: str,
     work: Callable[..., dict[str, Any]],
     jobs: list[tuple[Any, ...]],
-    *,
-    errors: list[str] | None = None,
-) -> Counter[str]:
-    """Run the chunk jobs (in worker processes on PostgreSQL), log progress, sum their counts."""
+) -> tuple[Counter[str], list[str]]:
+    """Run the chunk jobs (in worker processes on PostgreSQL), log progress, sum their counts and
+    gather the table-level errors they report under "errors"."""
     from crm_books.chunk_workers import effective_workers, map_chunks
 
     workers = effective_workers(engine, run.workers, len(jobs))
     log.info("%s: %d chunks, %d worker process(es)", step, len(jobs), workers)
     started = time.monotonic()
     total: Counter[str] = Counter()
+    errors: list[str] = []
     for done, counts in enumerate(map_chunks(engine, work, jobs, workers=workers), start=1):
-        if errors is not None:
-            errors += counts.pop("errors", [])
+        errors += counts.pop("errors", [])
         total.update(counts)
         elapsed = time.monotonic() - started
         log.info(
@@ -353,7 +351,7 @@ def _add_up(
             f"{total['rows']:,}",
             f"{total['rows'] / elapsed if elapsed else 0:,.0f}",
         )
-    return total
+    return total, errors
 
 
 def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
