@@ -858,18 +858,19 @@ def run_bench(config: BenchConfig) -> BenchReport:
             interval_end=started,
             full_refresh=True,
         )
-        server_cpu = _cpu_of(pid)
-        full = run_sync(
-            timer,
-            engine,
-            base_url,
-            full_run,
-            section=SECTION_FULL,
-            mode=config.extract_mode,
-        )
-        report.facts["sandbox CRM process CPU during the full sync"] = (
-            f"{_cpu_of(pid) - server_cpu:.1f} s"
-        )
+
+        def measured_sync(run: SyncRun, section: str, name: str) -> dict[str, Any]:
+            """run_sync, noting the sandbox CRM process's CPU over it."""
+            server_cpu = _cpu_of(pid)
+            result = run_sync(
+                timer, engine, base_url, run, section=section, mode=config.extract_mode
+            )
+            report.facts[f"sandbox CRM process CPU during the {name} sync"] = (
+                f"{_cpu_of(pid) - server_cpu:.1f} s"
+            )
+            return result
+
+        full = measured_sync(full_run, SECTION_FULL, "full")
         customers = count_customers(engine)
         changed = change_records(base_url, engine, config.changed_fraction)
         now = datetime.now(UTC)
@@ -878,18 +879,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
             interval_start=now,
             interval_end=now + timedelta(hours=12),
         )
-        server_cpu = _cpu_of(pid)
-        incremental = run_sync(
-            timer,
-            engine,
-            base_url,
-            incremental_run,
-            section=SECTION_INCREMENTAL,
-            mode=config.extract_mode,
-        )
-        report.facts["sandbox CRM process CPU during the incremental sync"] = (
-            f"{_cpu_of(pid) - server_cpu:.1f} s"
-        )
+        incremental = measured_sync(incremental_run, SECTION_INCREMENTAL, "incremental")
         report.facts["sandbox CRM process peak RSS"] = f"{_peak_rss_of(pid):.0f} MB"
         if config.baseline_records > 0:
             limit = min(config.records, config.baseline_records)
