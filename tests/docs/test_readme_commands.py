@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from crm_books.sandbox.process import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 VENV_BIN = Path(sys.executable).parent
@@ -621,12 +623,7 @@ def test_sandbox_serve_command_serves_the_documented_sizes() -> None:
         assert health is not None, proc.stderr.read().decode() if proc.stderr else ""
         assert health.json()["counts"] == {"Accounts": 1000, "Contacts": 3000, "Deals": 500}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc, timeout=10)
 
 
 def documented_options(markdown: str, section_start: str) -> list[str]:

@@ -18,6 +18,7 @@ import requests
 
 from crm_books import settings
 from crm_books.sandbox import SandboxConfig, SandboxServer, metadata
+from crm_books.sandbox.process import stop
 
 TIMEOUT = 10
 ACCOUNT_FIELDS = ",".join(settings.MODULE_FIELDS[settings.ACCOUNTS])
@@ -546,12 +547,7 @@ def test_cli_serve_starts_and_answers(tmp_path: Any) -> None:
         assert rec["Account_Name"] == "From File"
         assert rec["Modified_Time"] == "2026-01-02T08:34:05+05:30"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc, timeout=10)
 
 
 def test_lookups_written_by_id_read_back_with_the_target_name(api: Api) -> None:

@@ -66,11 +66,16 @@ def sandbox_process(
         )
         yield base, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
         if proc.stderr:
             proc.stderr.close()
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Ask a process to end (SIGTERM); kill it if it has not within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
