@@ -136,7 +136,7 @@ def name_connection_errors(
             return
         error = ctx.original_exception
         sqlite = url.get_backend_name() == "sqlite"
-        if sqlite and "unable to open database file" not in str(error):
+        if sqlite and "unable to open database" not in str(error):
             return  # e.g. "database is locked": a retry cures it
         message = connection_failure(url, error, conn_id)
         log.error("%s", message)
