@@ -59,6 +59,7 @@ with DAG(
             list(SYNC_MODULES),
             type="array",
             items={"type": "string", "enum": list(SYNC_MODULES)},
+            minItems=1,
             description="CRM modules to sync.",
         ),
         "max_reject_fraction": Param(
@@ -78,10 +79,10 @@ with DAG(
         return sync_tasks.ensure_schema()
 
     @task
-    def check_organization() -> dict[str, str]:
+    def check_organization(**context):  # type: ignore[no-untyped-def]
         from crm_books import sync_tasks
 
-        return sync_tasks.check_organization()
+        return sync_tasks.check_organization(context)
 
     @task
     def extract_accounts(**context):  # type: ignore[no-untyped-def]

@@ -44,7 +44,7 @@ def warehouse_uri(conn_id: str = settings.WAREHOUSE_CONN_ID) -> str:
 
 
 def warehouse_engine(conn_id: str = settings.WAREHOUSE_CONN_ID) -> Engine:
-    return create_warehouse_engine(warehouse_uri(conn_id))
+    return create_warehouse_engine(warehouse_uri(conn_id), conn_id=conn_id)
 
 
 def crm_client(conn_id: str = settings.CRM_CONN_ID) -> ZohoCrmClient:

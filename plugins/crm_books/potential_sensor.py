@@ -47,6 +47,17 @@ class DealChangesSensor(BaseSensorOperator):
         self.books_warehouse_conn_id = books_warehouse_conn_id
         self.max_pages = max_pages
 
+    def execute(self, context: Context) -> Any:
+        """Fail at once on what no retry can fix (a mistyped Variable, a refused CRM login).
+
+        The mapping wraps ``execute``, not ``poke``: with ``soft_fail`` the base sensor would turn
+        an AirflowFailException raised in ``poke`` into a quiet skip.
+        """
+        from crm_books.task_failures import fail_fast
+
+        with fail_fast():
+            return super().execute(context)
+
     def poke(self, context: Context) -> bool:
         from crm_books.connections import warehouse_engine
         from crm_books.crm_hook import ZohoCrmHook

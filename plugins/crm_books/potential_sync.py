@@ -374,15 +374,17 @@ def reconcile_run(context: Context) -> ReconcileRun:
 
 
 def reconcile_task(context: Context) -> dict[str, Any]:
-    """Body of the reconcile_deals task."""
+    """Body of the reconcile_deals task; a bad setting or connection fails it at once."""
     from crm_books.connections import crm_client, warehouse_engine
+    from crm_books.task_failures import fail_fast
 
-    run = reconcile_run(context)
-    engine = warehouse_engine()
-    try:
-        return reconcile_deals(engine, crm_client(), run)
-    finally:
-        engine.dispose()
+    with fail_fast():
+        run = reconcile_run(context)
+        engine = warehouse_engine()
+        try:
+            return reconcile_deals(engine, crm_client(), run)
+        finally:
+            engine.dispose()
 
 
 __all__ = [

@@ -575,6 +575,28 @@ def mark_run_failed(engine: Engine, run_id: str, message: str) -> None:
         )
 
 
+def record_refused_run(engine: Engine, run: SyncRun, message: str) -> None:
+    """Give each of the run's modules that has no run-log row yet a failed one saying why, so a
+    run refused before its extract (B7, Params) is in books.sync_runs too."""
+    now = _now()
+    rows = [
+        {
+            "run_id": run.run_id,
+            "module": module,
+            "dag_id": run.dag_id,
+            "interval_start": db_timestamp(run.interval_start),
+            "interval_end": db_timestamp(run.interval_end),
+            "full_refresh": run.full_refresh,
+            "message": message[:2000],
+            "now": now,
+        }
+        for module in run.modules
+    ]
+    if rows:
+        with engine.begin() as conn:
+            run_sql(conn, "sync/insert_refused_sync_run", rows)
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from crm_books import settings, sync
 from crm_books.connections import crm_client, warehouse_engine
+from crm_books.task_failures import fail_fast, refuse
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -15,15 +17,29 @@ log = logging.getLogger(__name__)
 
 
 def sync_run(context: Context) -> sync.SyncRun:
-    """The run's identity, data interval and Params."""
-    params = context.get("params") or {}
-    modules = tuple(
-        m for m in settings.SYNC_MODULES if m in (params.get("modules") or settings.SYNC_MODULES)
-    )
-    if not modules:
-        raise ValueError(
-            f"Params 'modules' selects nothing; choose from {list(settings.SYNC_MODULES)}"
+    """The run's identity, data interval and Params; Params that select no module fail at once.
+
+    The trigger form refuses an empty ``modules`` (minItems), but conf can still reach a run that
+    was created without that check.
+    """
+    run = requested_run(context)
+    if not run.modules:
+        raise refuse(
+            f"Params 'modules' is {(context.get('params') or {}).get('modules')!r}: it selects "
+            f"no CRM module, so nothing would sync; choose from {list(settings.SYNC_MODULES)}"
         )
+    return run
+
+
+def requested_run(context: Context) -> sync.SyncRun:
+    """The run as its Params ask for it, unchecked (``modules`` may be empty)."""
+    params = context.get("params") or {}
+    selected = params.get("modules")
+    modules = tuple(
+        m
+        for m in settings.SYNC_MODULES
+        if m in (settings.SYNC_MODULES if selected is None else selected)
+    )
     return sync.SyncRun(
         run_id=str(context["run_id"]),
         interval_start=context.get("data_interval_start"),
@@ -36,14 +52,19 @@ def sync_run(context: Context) -> sync.SyncRun:
     )
 
 
+@fail_fast()
 def ensure_schema() -> list[str]:
     return sync.ensure_schema(warehouse_engine())
 
 
-def check_organization() -> dict[str, str]:
+@fail_fast()
+def check_organization(context: Context) -> dict[str, str]:
+    """B7, after the Params are checked: both are refused before anything is read."""
+    sync_run(context)
     return sync.check_organization(warehouse_engine(), crm_client())
 
 
+@fail_fast()
 def extract(module: str, context: Context) -> dict[str, Any]:
     run = sync_run(context)
     if module not in run.modules:
@@ -53,34 +74,46 @@ def extract(module: str, context: Context) -> dict[str, Any]:
     return sync.extract_module(warehouse_engine(), crm_client(), run, module)
 
 
+@fail_fast()
 def transform(context: Context) -> dict[str, int]:
     return sync.transform_run(warehouse_engine(), sync_run(context))
 
 
+@fail_fast()
 def validate(context: Context) -> dict[str, int]:
     return sync.validate_run(warehouse_engine(), sync_run(context))
 
 
+@fail_fast()
 def load(context: Context) -> dict[str, dict[str, int]]:
     return sync.load_run(warehouse_engine(), sync_run(context))
 
 
+@fail_fast()
 def apply_deletions(context: Context) -> dict[str, int]:
     return sync.apply_deletions(warehouse_engine(), sync_run(context))
 
 
+@fail_fast()
 def flag_duplicates(context: Context) -> dict[str, int]:
     return sync.flag_duplicates(warehouse_engine(), sync_run(context))
 
 
+@fail_fast()
 def finish(context: Context) -> list[dict[str, Any]]:
     return sync.finish_run(warehouse_engine(), sync_run(context))
 
 
 def on_failure(context: Context) -> None:
-    """Failure callback: the run log says the run failed and why."""
+    """Failure callback: the run log says the run failed and why, also for a run refused before
+    it had rows (wrong organisation, Params selecting nothing)."""
     exc = context.get("exception")
     try:
-        sync.mark_run_failed(warehouse_engine(), str(context["run_id"]), f"{exc}")
+        engine = warehouse_engine()
+        sync.mark_run_failed(engine, str(context["run_id"]), f"{exc}")
+        run = requested_run(context)
+        sync.record_refused_run(
+            engine, replace(run, modules=run.modules or settings.SYNC_MODULES), f"{exc}"
+        )
     except Exception:  # the callback must never mask the task's own error
         log.exception("could not record the failure of run %s", context.get("run_id"))

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, NullPool, create_engine, event
 
-from crm_books.warehouse import as_utc, normalize_uri, run_sql
+from crm_books.warehouse import as_utc, name_connection_errors, normalize_uri, run_sql
 
 RAW_PAYLOAD_PREVIEW = 200
 
@@ -133,9 +133,9 @@ def read_engine(uri: str) -> Engine:
     """An engine for reads only: on SQLite it never takes the write lock a sync holds."""
     url = normalize_uri(uri)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, poolclass=NullPool)
+        return name_connection_errors(create_engine(url, poolclass=NullPool), url)
     db_file = Path(str(url.database))
-    engine = create_engine("sqlite://", poolclass=NullPool)
+    engine = name_connection_errors(create_engine("sqlite://", poolclass=NullPool), url)
 
     @event.listens_for(engine, "connect")
     def _attach(dbapi_conn: Any, _record: Any) -> None:

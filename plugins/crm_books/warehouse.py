@@ -24,7 +24,8 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, ExceptionContext
+from sqlalchemy.exc import OperationalError
 
 from crm_books import settings
 
@@ -44,6 +45,24 @@ _VIEW = re.compile(r"^\{\{create_view\}\}\s+(books\.\w+)\s+AS\b(.*)$", re.DOTALL
 
 class WarehouseConfigError(ValueError):
     """The warehouse URI cannot be used."""
+
+
+class WarehouseConnectionError(OperationalError):
+    """The warehouse server refused or could not be reached; ``str()`` names it and the likely fix.
+
+    Still an OperationalError: a server that is down may come back, so callers and retries treat
+    it as before; only the message changes.
+    """
+
+    def __init__(self, message: str, orig: BaseException | None = None) -> None:
+        super().__init__(None, None, orig if orig is not None else Exception(message))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.message,)
 
 
 def normalize_uri(uri: str) -> URL:
@@ -72,15 +91,75 @@ def normalize_uri(uri: str) -> URL:
     )
 
 
-def create_warehouse_engine(uri: str) -> Engine:
+def connection_failure(
+    url: URL, error: BaseException, conn_id: str = settings.WAREHOUSE_CONN_ID
+) -> str:
+    """What failed when connecting to the warehouse, which server, and the likely fix (no password)."""
+    detail = " ".join(str(error).split())
+    if url.get_backend_name() == "sqlite":
+        return (
+            f"cannot open the SQLite file {url.database} of the {conn_id} connection: {detail}. "
+            f"Likely fix: create its directory, or point {conn_id} at a file the worker may write"
+        )
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    database, user = url.database or "(none)", url.username or "(none)"
+    if 'database "' in detail and "does not exist" in detail:
+        fix = f"create the database {database} on {where}, or fix the schema field of {conn_id}"
+    elif 'role "' in detail and "does not exist" in detail:
+        fix = f"create the role {user} on {where}, or check the login/password of {conn_id}"
+    elif "password" in detail or "authentication" in detail:
+        fix = f"check the login ({user}) and password of {conn_id}"
+    else:
+        fix = (
+            f"is PostgreSQL running on {where} and reachable from this worker? "
+            f"Otherwise fix the host and port of {conn_id}"
+        )
+    return (
+        f"cannot connect to the {conn_id} connection (PostgreSQL {where}, database {database}, "
+        f"user {user}): {detail}. Likely fix: {fix}"
+    )
+
+
+def name_connection_errors(
+    engine: Engine, url: URL, conn_id: str = settings.WAREHOUSE_CONN_ID
+) -> Engine:
+    """Make a failed connect to ``url`` say which connection and server it was and what to fix.
+
+    PostgreSQL failures stay retryable (WarehouseConnectionError); a SQLite file that cannot be
+    opened is a configuration error (WarehouseConfigError), which no retry cures.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _name(ctx: ExceptionContext) -> None:
+        # Only failures to connect: errors of a statement on a live connection keep their own.
+        if ctx.connection is not None or ctx.is_pre_ping:
+            return
+        error = ctx.original_exception
+        sqlite = url.get_backend_name() == "sqlite"
+        if sqlite and "unable to open database" not in str(error):
+            return  # e.g. "database is locked": a retry cures it
+        message = connection_failure(url, error, conn_id)
+        log.error("%s", message)
+        if sqlite:
+            raise WarehouseConfigError(message) from error
+        raise WarehouseConnectionError(message, error) from error
+
+    return engine
+
+
+def create_warehouse_engine(uri: str, *, conn_id: str = settings.WAREHOUSE_CONN_ID) -> Engine:
     """Engine whose connections see the Books tables as schema ``books`` on either backend."""
     url = normalize_uri(uri)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        return name_connection_errors(engine, url, conn_id)
     db_file = Path(str(url.database))
-    db_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseConfigError(connection_failure(url, exc, conn_id)) from exc
     # The warehouse file is attached as "books" so the same SQL runs on both backends.
-    engine = create_engine("sqlite://", poolclass=NullPool)
+    engine = name_connection_errors(create_engine("sqlite://", poolclass=NullPool), url, conn_id)
 
     @event.listens_for(engine, "connect")
     def _attach(dbapi_conn: Any, _record: Any) -> None:
