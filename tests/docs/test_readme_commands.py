@@ -230,7 +230,9 @@ COMMANDS: dict[str, Entry] = {
         f"{THIS}::test_migrate_command_creates_then_applies_nothing"
     ),
     "airflow backfill create --dag-id crm_books_sync --from-date 2026-11-01"
-    " --to-date 2026-11-03 --max-active-runs 1": runs(f"{THIS}::test_backfill_create_queues_one_run_per_interval"),
+    " --to-date 2026-11-03 --max-active-runs 1": runs(
+        f"{THIS}::test_backfill_create_queues_one_run_per_interval"
+    ),
     "airflow dags unpause crm_books_sync": runs(
         f"{THIS}::test_backfill_create_queues_one_run_per_interval"
     ),

@@ -107,7 +107,9 @@ def second_changes(sb: Any, ids: dict[str, str]) -> None:
 
 def crm(sb: Any) -> ZohoCrmClient:
     return ZohoCrmClient(
-        CrmCredentials(sb.base_url, sb.accounts_url, sb.client_id, sb.client_secret, sb.refresh_token)
+        CrmCredentials(
+            sb.base_url, sb.accounts_url, sb.client_id, sb.client_secret, sb.refresh_token
+        )
     )
 
 
