@@ -14,7 +14,9 @@ Accounts and/or Contacts; `max_reject_fraction` is the share of rejected rows ab
 whole batch is refused.
 
 **Backfill** an older window (safe in any order; an older CRM version never overwrites a newer one):
-`airflow backfill create --dag-id crm_books_sync --from-date 2026-11-01 --to-date 2026-11-03`
+`airflow backfill create --dag-id crm_books_sync --from-date 2026-11-01 --to-date 2026-11-03 --max-active-runs 1`
+(`backfill create` ignores `max_active_runs`; runs that overlap anyway take turns at the
+warehouse lock for their load, deletions and duplicate flags).
 
 **Where to look**: `books.sync_runs` (counts per run and module), `books.rejected_records`
 (reason and raw payload of every refused record), `books.duplicate_candidates`.

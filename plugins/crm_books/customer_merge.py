@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
-from crm_books.warehouse import as_utc, db_timestamp, run_sql, utcnow
+from crm_books.warehouse import as_utc, db_timestamp, locked_transaction, run_sql, utcnow
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -437,7 +437,8 @@ def merge(
     Running the same run again after it committed returns the recorded merge and changes nothing;
     another run naming the merged customers is refused (they are no longer active).
     """
-    with engine.begin() as conn:
+    # The warehouse lock: a sync loading or deleting meanwhile would see the customers half-merged.
+    with locked_transaction(engine, "merge_customers") as conn:
         done = _recorded(conn, run_id, request)
         if done is not None:
             log.info("run %s already merged these customers: %s", run_id, done.summary())

@@ -98,6 +98,28 @@ class PgCluster:
             capture_output=True,
         )
 
+    def restart(self) -> None:
+        """Restart the server with a fast shutdown: open sessions are cut off and their transactions
+        roll back, as when a production server is restarted under load (the fault tests use it)."""
+        subprocess.run(
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                # The server's output must go to its log, not to this call's captured pipes.
+                "-l",
+                str(self.root / "server.log"),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ),
+            check=True,
+            capture_output=True,
+        )
+
     def stop(self) -> None:
         """Stop the server immediately and delete its data directory."""
         subprocess.run(

@@ -21,7 +21,16 @@ from crm_books.potential_workflow import (
     WorkflowSettingError,
     parse_workflow_setting,
 )
-from crm_books.warehouse import as_utc, db_timestamp, dialect, migrate, run_sql, sql, utcnow
+from crm_books.warehouse import (
+    as_utc,
+    db_timestamp,
+    dialect,
+    locked_transaction,
+    migrate,
+    run_sql,
+    sql,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -310,7 +319,9 @@ def reconcile_deals(engine: Engine, client: ZohoCrmClient, run: ReconcileRun) ->
         extract.deleted_from or "the beginning",
     )
     changes = extract.changes
-    with engine.begin() as conn:
+    # The warehouse lock: documents are planned against customers that a sync's deletions or a
+    # merge would otherwise change underneath.
+    with locked_transaction(engine, "reconcile_deals") as conn:
         known, documents, customers = load_state(conn, changes["crm_deal_id"].tolist())
         # A deal deleted before this warehouse ever saw it has no documents to leave alone.
         unseen = changes["deleted"] & ~changes["crm_deal_id"].isin(known["crm_deal_id"])

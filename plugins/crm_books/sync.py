@@ -29,6 +29,7 @@ from crm_books.warehouse import (
     as_utc,
     bulk_insert,
     db_timestamp,
+    locked_transaction,
     migrate,
     run_sql,
     utcnow,
@@ -359,7 +360,7 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
     now = _now()
     params = {"run_id": run.run_id, "now": now}
     result: dict[str, dict[str, int]] = {}
-    with engine.begin() as conn:
+    with locked_transaction(engine, "load_customers") as conn:
         run_sql(conn, "sync/analyze_staging")
         rejected = {r.module: int(r.rejected) for r in run_sql(conn, "sync/count_rejects", params)}
         if settings.ACCOUNTS in run.modules:
@@ -446,7 +447,7 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
 def apply_deletions(engine: Engine, run: SyncRun) -> dict[str, int]:
     """B5: customers of deleted CRM records are deleted, or kept inactive when they have transactions."""
     params = {"run_id": run.run_id, "now": _now()}
-    with engine.begin() as conn:
+    with locked_transaction(engine, "apply_deletions") as conn:
         for module in run.modules:
             run_sql(conn, "sync/insert_crm_deletions", {**params, "module": module})
         effects = _counts(conn, "sync/count_deletion_effects", params)
@@ -495,12 +496,13 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
 
     from crm_books.duplicate_detection import customers_frame, find_duplicate_groups, unflagged
 
-    with engine.connect() as conn:
+    # Under the warehouse lock from the read on: groups computed from customers that another run
+    # changes meanwhile would flag what one run after the other would not.
+    with locked_transaction(engine, "flag_duplicates") as conn:
         result = run_sql(conn, "duplicates/select_active_customers")
         # Plain DB-API tuples: a frame built from SQLAlchemy rows cost more than the grouping.
         customers = customers_frame(list(result.keys()), result.cursor.fetchall())
-    groups = find_duplicate_groups(customers)
-    with engine.begin() as conn:
+        groups = find_duplicate_groups(customers)
         flagged = run_sql(conn, "duplicates/select_candidate_pairs").cursor.fetchall()
         before = after = len(flagged)
         # Every group is recomputed, but only pairs not flagged yet are staged (after the first

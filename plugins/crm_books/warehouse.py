@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,6 +42,12 @@ _CREATE_VIEW = {
     "postgresql": "CREATE OR REPLACE VIEW",
 }
 _VIEW = re.compile(r"^\{\{create_view\}\}\s+(books\.\w+)\s+AS\b(.*)$", re.DOTALL)
+# How long a SQLite writer waits for another's write lock before "database is locked": longer than
+# any one load, since a concurrent run's step queues behind the whole transaction (a backfill runs
+# several runs at once).
+SQLITE_BUSY_TIMEOUT_MS = 30 * 60 * 1000
+# A step that waited this long for the write lock says so in its log (SQLite cannot tell otherwise).
+LOCK_WAIT_LOGGED_S = 0.5
 
 
 class WarehouseConfigError(ValueError):
@@ -167,7 +174,7 @@ def create_warehouse_engine(uri: str, *, conn_id: str = settings.WAREHOUSE_CONN_
         cur = dbapi_conn.cursor()
         cur.execute("ATTACH DATABASE ? AS books", (str(db_file),))
         cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA books.journal_mode = WAL")
         cur.execute("PRAGMA books.synchronous = NORMAL")
         cur.close()
@@ -298,6 +305,29 @@ def migrate(engine: Engine) -> list[str]:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def locked_transaction(engine: Engine, step: str) -> Iterator[Connection]:
+    """A transaction holding the warehouse write lock, so steps that change shared warehouse
+    state (loads, deletions, duplicate flags, merges, reconciles) run one at a time, even when
+    Airflow runs several runs at once (``airflow backfill create`` ignores max_active_runs).
+
+    PostgreSQL: a transaction-level advisory lock (include/sql/warehouse/lock_warehouse); SQLite:
+    the database's own write lock, which the engine's BEGIN IMMEDIATE takes. Both end with the
+    transaction, however it ends.
+    """
+    started = time.monotonic()
+    with engine.begin() as conn:
+        free = run_sql(conn, "warehouse/try_lock_warehouse")
+        contended = free is not None and not free.scalar()
+        if contended:
+            log.info("%s: waiting for the warehouse lock (another run is writing)", step)
+            run_sql(conn, "warehouse/lock_warehouse")
+        waited = time.monotonic() - started
+        if contended or waited >= LOCK_WAIT_LOGGED_S:
+            log.info("%s: waited %.1f s for the warehouse lock", step, waited)
         yield conn
 
 

@@ -230,7 +230,9 @@ COMMANDS: dict[str, Entry] = {
         f"{THIS}::test_migrate_command_creates_then_applies_nothing"
     ),
     "airflow backfill create --dag-id crm_books_sync --from-date 2026-11-01"
-    " --to-date 2026-11-03": runs(f"{THIS}::test_backfill_create_queues_one_run_per_interval"),
+    " --to-date 2026-11-03 --max-active-runs 1": runs(
+        f"{THIS}::test_backfill_create_queues_one_run_per_interval"
+    ),
     "airflow dags unpause crm_books_sync": runs(
         f"{THIS}::test_backfill_create_queues_one_run_per_interval"
     ),
@@ -559,6 +561,12 @@ def test_backfill_create_queues_one_run_per_interval(airflow_home: dict[str, str
     assert all(row[1].startswith("backfill__") for row in rows)
     # Unpaused, every backfill run is one the scheduler starts.
     assert startable_runs(airflow_home, "crm_books_sync") == sorted(row[1] for row in rows)
+    # The backfill runs them one at a time (backfill create ignores the DAG's max_active_runs).
+    import sqlite3
+
+    database = airflow_home["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT max_active_runs FROM backfill").fetchall() == [(1,)]
 
 
 @pytest.mark.slow

@@ -1,0 +1,2 @@
+-- Nothing to do on SQLite: the engine's BEGIN IMMEDIATE already holds the database's write lock,
+-- which admits one writer at a time (others wait, up to the engine's busy timeout).

@@ -1,0 +1,1 @@
+-- Nothing to do on SQLite: the engine's BEGIN IMMEDIATE already holds the database's write lock.
