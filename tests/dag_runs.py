@@ -37,12 +37,19 @@ def run_dag(
     conf: dict[str, Any] | None = None,
     *,
     retry_delay: timedelta | None = None,
+    run_after: datetime | None = None,
+    mark_success: str | None = None,
 ) -> RunOutcome:
     """One run of a project DAG, in process; dag.test() logs task failures, so states are returned.
 
     With ``retry_delay`` the DAG keeps its own retries, each after that (short) delay, so a test
     can tell a failure that is retried from one that fails at once.
-    """
+
+    dag.test() replaces an earlier run of the same logical date; its run_id is made from
+    ``run_after`` (default: now), so passing the ``run_after`` of that earlier run re-runs it under
+    the same run_id, as clearing the run in the UI does. ``mark_success`` (a regex of task ids)
+    marks those tasks successful without running them: only the others run, as when just they are
+    cleared."""
     bag = _dagbag()
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
@@ -59,7 +66,12 @@ def run_dag(
     # one run's conf never leaks into the next.
     saved = copy.deepcopy(dag.params), {t.task_id: copy.deepcopy(t.params) for t in dag.tasks}
     try:
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        dag_run = dag.test(
+            logical_date=logical_date,
+            run_after=run_after,
+            run_conf=conf or {},
+            mark_success_pattern=mark_success,
+        )
     finally:
         dag.params = saved[0]
         for task in dag.tasks:

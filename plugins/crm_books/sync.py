@@ -125,9 +125,14 @@ def extract_module(
     with engine.begin() as conn:
         run_sql(conn, "sync/delete_raw_staging", {"run_id": run.run_id, "module": module})
         state = run_sql(conn, "sync/select_sync_state", {"module": module}).one_or_none()
+        recorded = run_sql(
+            conn, "sync/select_sync_run_read_from", {"run_id": run.run_id, "module": module}
+        ).one_or_none()
     hwm = as_utc(state.high_water_mark) if state else None
     deleted_hwm = as_utc(state.deleted_high_water_mark) if state else None
-    since = read_from(run, hwm)
+    # A re-run of this run reads the window its first attempt read, not one from the high-water
+    # mark that attempt's load advanced: the same records, the same counts.
+    since = read_from(run, hwm) if recorded is None else as_utc(recorded.read_from)
     # Deletions are always read incrementally (a full refresh re-reads records, not the recycle bin).
     # Before the first import there is nothing in Books to delete, so the history is skipped: a
     # large recycle bin must not block the first sync.
@@ -136,11 +141,12 @@ def extract_module(
         None if deleted_mark is None else read_from(replace(run, full_refresh=False), deleted_mark)
     )
     log.info(
-        "extracting %s modified since %s (high-water mark %s, interval start %s)",
+        "extracting %s modified since %s (high-water mark %s, interval start %s%s)",
         module,
         since or "the beginning",
         hwm,
         run.interval_start,
+        "; the window this run recorded before" if recorded is not None else "",
     )
     fields = settings.MODULE_FIELDS[module]
     # A full read knows its size up front, so its progress lines can give an ETA.
@@ -361,8 +367,15 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
     params = {"run_id": run.run_id, "now": now}
     result: dict[str, dict[str, int]] = {}
     with locked_transaction(engine, "load_customers") as conn:
+        loaded = _already_loaded(conn, run)
+        if loaded is not None:
+            return loaded
         run_sql(conn, "sync/analyze_staging")
-        rejected = {r.module: int(r.rejected) for r in run_sql(conn, "sync/count_rejects", params)}
+        run_sql(conn, "sync/fill_reject_modified_times", params)
+        rejected = {
+            r.module: (int(r.rejected), int(r.rejected_again or 0))
+            for r in run_sql(conn, "sync/count_rejects", params)
+        }
         if settings.ACCOUNTS in run.modules:
             counts = _counts(conn, "sync/count_account_customer_changes", params)
             run_sql(conn, "sync/upsert_account_customers", params)
@@ -400,7 +413,7 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
         held = int(run_sql(conn, "sync/count_held_contact_persons", params).scalar() or 0)
         run_sql(conn, "sync/insert_rejected_records", params)
         for module, counts in result.items():
-            counts["rejected"] = rejected.get(module, 0)
+            counts["rejected"], counts["rejected_again"] = rejected.get(module, (0, 0))
             counts["held"] = held if module == settings.CONTACTS else 0
             run_sql(conn, "sync/update_sync_run_load", {**params, "module": module, **counts})
             hwm = run_sql(
@@ -433,15 +446,34 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, dict[str, int]]:
             )
     for module, counts in result.items():
         log.info(
-            "loaded %s: %d inserted, %d updated, %d unchanged, %d rejected, %d held for their account",
+            "loaded %s: %d inserted, %d updated, %d unchanged, %d rejected (%d of them filed by an"
+            " earlier run already), %d held for their account",
             module,
             counts["inserted"],
             counts["updated"],
             counts["unchanged"],
             counts["rejected"],
+            counts["rejected_again"],
             counts["held"],
         )
     return result
+
+
+def _already_loaded(conn: Connection, run: SyncRun) -> dict[str, dict[str, int]] | None:
+    """The counts a committed load of this run recorded, or None when it has not loaded yet.
+
+    Staging is cleared once the run is recorded, so loading the same run again would find nothing
+    and overwrite its counts; the run's changes are in the warehouse already."""
+    rows = run_sql(conn, "sync/select_loaded_sync_runs", {"run_id": run.run_id}).all()
+    if not rows:
+        return None
+    log.info(
+        "run %s was loaded at %s; nothing to do; trigger a new run, or full_refresh, to re-read",
+        run.run_id,
+        as_utc(rows[0].loaded_at),  # one load stamps every module of the run alike
+    )
+    keys = ("inserted", "updated", "unchanged", "rejected", "rejected_again", "held")
+    return {r.module: {key: int(getattr(r, key) or 0) for key in keys} for r in rows}
 
 
 def apply_deletions(engine: Engine, run: SyncRun) -> dict[str, int]:
@@ -538,7 +570,8 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
 
 
 def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
-    """Mark the run successful, clear its staging and return the run log rows."""
+    """Mark the run successful (also after a failure was recorded: the retry succeeded), clear its
+    staging and return the run log rows."""
     with engine.begin() as conn:
         run_sql(
             conn,
@@ -552,7 +585,7 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
     for row in rows:
         log.info(
             "run summary %s: extracted=%s inserted=%s updated=%s unchanged=%s deleted=%s "
-            "inactivated=%s flagged=%s rejected=%s held=%s",
+            "inactivated=%s flagged=%s rejected=%s rejected_again=%s held=%s",
             row["module"],
             row["extracted"],
             row["inserted"],
@@ -562,13 +595,15 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
             row["inactivated"],
             row["flagged"],
             row["rejected"],
+            row["rejected_again"],
             row["held"],
         )
     return rows
 
 
 def mark_run_failed(engine: Engine, run_id: str, message: str) -> None:
-    """Record a failed run in the run log (called from the DAG's failure callback)."""
+    """Record a failed run in the run log, whatever it said before (called from the DAG's failure
+    callback)."""
     with engine.begin() as conn:
         run_sql(
             conn,

@@ -1,3 +1,3 @@
 SELECT module, extracted, inserted, updated, unchanged, deleted, inactivated, flagged, rejected,
-       held, status, message
+       rejected_again, held, status, message
 FROM books.sync_runs WHERE run_id = :run_id ORDER BY module

@@ -1,0 +1,3 @@
+-- A run's modules whose load has committed, with the counts it recorded.
+SELECT module, inserted, updated, unchanged, rejected, rejected_again, held, loaded_at
+FROM books.sync_runs WHERE run_id = :run_id AND loaded_at IS NOT NULL ORDER BY module
