@@ -317,7 +317,11 @@ def test_fields_the_crm_did_not_return_are_null_and_a_missing_name_is_not_reject
     assert json.loads(row[RAW_PAYLOAD]) == {"id": "1", "Modified_Time": T}
 
 
-text_values = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
+# NUL and lone surrogates (category Cs) are quarantined instead: see the unstorable-text tests.
+text_values = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
+    max_size=30,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -326,8 +330,8 @@ def test_any_text_is_trimmed_and_normalised_but_otherwise_unchanged(name: str, s
     row = only_row(
         accounts({"id": "1", "Account_Name": name, "Billing_Street": street, "Modified_Time": T})
     )
-    name_nfc = " ".join(unicodedata.normalize("NFC", name).replace("\x00", "").split())
-    street_nfc = unicodedata.normalize("NFC", street).replace("\x00", "")
+    name_nfc = " ".join(unicodedata.normalize("NFC", name).split())
+    street_nfc = unicodedata.normalize("NFC", street)
     for value, source in ((row["company_name"], name_nfc), (row["billing_street"], street_nfc)):
         if value is None:
             assert not source.strip("\u200b\u2060\ufeff").strip()
