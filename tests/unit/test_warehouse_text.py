@@ -40,9 +40,7 @@ def test_the_reason_names_the_first_unstorable_code_point(head: str, code: int, 
     head = head.replace("\x00", "")
     head = "".join(c for c in head if not 0xD800 <= ord(c) <= 0xDFFF)
     reason = text_problem(head + chr(code) + tail)
-    assert reason is not None and reason.startswith(
-        f"contains an unpaired surrogate U+{code:04X}"
-    )
+    assert reason is not None and reason.startswith(f"contains an unpaired surrogate U+{code:04X}")
 
 
 def test_reasons_read_as_a_user_needs_them() -> None:
