@@ -443,7 +443,7 @@ def _unstorable(
     character ..."), None where it can; ``ids`` also bounds the length, ``where`` limits the rows."""
     out = _nones(len(values))
     items = values.tolist()
-    texts = [v for v in items if v is not None]
+    texts = list(filter(None, items))  # None and "" hold nothing to find
     too_long = ids and max(map(len, texts), default=0) > MAX_ID_LENGTH
     if not too_long and not any_problem(texts):  # the usual case: one scan of the column
         return out
