@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import time
@@ -616,14 +617,15 @@ _decode_json = msgspec.json.Decoder().decode
 
 def _json_or_none(response: requests.Response) -> Any:
     """The decoded body, or None when it is not JSON. msgspec decodes a 200-record page several
-    times faster than the standard library; what it refuses (say, a lone surrogate escape) is
-    given to the standard library, which decides as before."""
+    times faster than the standard library; what it refuses (a lone surrogate escape, invalid
+    UTF-8) is given to the standard library. Invalid UTF-8 bytes decode as lone surrogates
+    (surrogateescape), so one bad value costs its record, not the page: the sync quarantines it."""
     try:
         return _decode_json(response.content)
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec.DecodeError, or UnicodeDecodeError for invalid UTF-8
         pass
     try:
-        return response.json()
+        return json.loads(response.content.decode("utf-8-sig", errors="surrogateescape"))
     except ValueError:
         return None
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crm_books import settings
+from crm_books.json_text import escape_surrogates
 from crm_books.record_schema import (
     ADDRESS_PARTS,
     CONTACT_PERSON_COLUMNS,
@@ -26,6 +27,7 @@ from crm_books.record_schema import (
     RAW_PAYLOAD,
     REJECT_COLUMNS,
 )
+from crm_books.warehouse_text import MAX_ID_LENGTH, any_problem, id_problem, quoted, text_problem
 
 try:  # msgspec (an Airflow dependency) decodes about twice as fast as the standard library
     from msgspec.json import Decoder as _MsgspecDecoder
@@ -188,7 +190,10 @@ def _decode(text: Any) -> dict[str, Any] | str:
     try:
         rec = _json_loads(text)
     except (ValueError, RecursionError) as exc:
-        return f"payload is not valid JSON ({exc})"
+        try:  # msgspec refuses lone surrogate escapes, which the standard library decodes
+            rec = json.loads(text)
+        except (ValueError, RecursionError):
+            return f"payload is not valid JSON ({exc})"
     if type(rec) is not dict:
         return f"payload is a JSON {type(rec).__name__}, not a record object"
     if _id_text(rec.get(ID)) is None:
@@ -245,6 +250,7 @@ def transform_accounts(records: pd.DataFrame) -> AccountsResult:
     times, time_reason = _modified_times(_column(records, MODIFIED_TIME))
     reasons = _Reasons(n)
     reasons.add(id_bad, "record has no id")
+    reasons.add_each(_unstorable(ids, ID, ids=True))
     reasons.add_each(time_reason)
     text: dict[str, np.ndarray] = {}
     for target, field in _ACCOUNT_TEXT.items():
@@ -252,6 +258,7 @@ def transform_accounts(records: pd.DataFrame) -> AccountsResult:
             _column(records, field), collapse=target in _NAME_COLUMNS, lower=False
         )
         reasons.add(bad, f"{field} is not text")
+        reasons.add_each(_unstorable(values, field))
         text[target] = values
 
     ok = ~reasons.any()
@@ -285,19 +292,23 @@ def transform_contacts(records: pd.DataFrame) -> ContactsResult:
     account_ids, has_account, lookup_bad = _lookup_ids(_column(records, ACCOUNT_LOOKUP))
     reasons = _Reasons(n)
     reasons.add(id_bad, "record has no id")
+    reasons.add_each(_unstorable(ids, ID, ids=True))
     reasons.add_each(time_reason)
     reasons.add(lookup_bad, "Account_Name is not a lookup with an account id")
+    reasons.add_each(_unstorable(account_ids, f"{ACCOUNT_LOOKUP} id", ids=True))
     text: dict[str, np.ndarray] = {}
     for target, field in {**_PERSON_TEXT, **_INDIVIDUAL_TEXT}.items():
         values, bad = _clean_text(
             _column(records, field), collapse=target in _NAME_COLUMNS, lower=target == "email"
         )
         # A field only matters where it is mapped: Fax and addresses only for individuals.
+        mapped = np.ones(n, dtype=bool)
         if target not in _PERSON_TEXT:
-            bad &= ~has_account
+            mapped = ~has_account
         elif target not in _INDIVIDUAL_TEXT:
-            bad &= has_account
-        reasons.add(bad, f"{field} is not text")
+            mapped = has_account
+        reasons.add(bad & mapped, f"{field} is not text")
+        reasons.add_each(_unstorable(values, field, where=mapped))
         text[target] = values
 
     raw = _raw_payloads(records)
@@ -375,23 +386,23 @@ def _set_aside(value: Any, odd: list[Any]) -> str | None:
 
 
 def _trimmed(text: str) -> str | None:
-    return _strip(_nfc(text).replace("\x00", "")) or None
+    return _strip(_nfc(text)) or None
 
 
 def _collapsed(text: str) -> str | None:
-    return _strip(" ".join(_nfc(text).replace("\x00", "").split())) or None
+    return _strip(" ".join(_nfc(text).split())) or None
 
 
 def _trimmed_lower(text: str) -> str | None:
-    return _strip(_nfc(text).replace("\x00", "")).lower() or None
+    return _strip(_nfc(text)).lower() or None
 
 
 def _collapsed_lower(text: str) -> str | None:
-    return _strip(" ".join(_nfc(text).replace("\x00", "").split())).lower() or None
+    return _strip(" ".join(_nfc(text).split())).lower() or None
 
 
-# (collapse internal whitespace, lower-case) -> cleaner; NUL is dropped since PostgreSQL text
-# cannot hold it.
+# (collapse internal whitespace, lower-case) -> cleaner. NUL is kept, so that _unstorable
+# quarantines the record rather than loading a value the CRM does not hold.
 _CLEANERS: dict[tuple[bool, bool], Callable[[str], str | None]] = {
     (False, False): _trimmed,
     (True, False): _collapsed,
@@ -423,6 +434,25 @@ def _as_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             out[i] = text
             is_str[i] = True
     return out, is_str, bad
+
+
+def _unstorable(
+    values: np.ndarray, label: str, *, ids: bool = False, where: np.ndarray | None = None
+) -> np.ndarray:
+    """Per row, why the warehouse cannot store a cleaned value ("Phone contains a NUL
+    character ..."), None where it can; ``ids`` also bounds the length, ``where`` limits the rows."""
+    out = _nones(len(values))
+    items = values.tolist()
+    texts = list(filter(None, items))  # None and "" hold nothing to find
+    too_long = ids and max(map(len, texts), default=0) > MAX_ID_LENGTH
+    if not too_long and not any_problem(texts):  # the usual case: one scan of the column
+        return out
+    check = id_problem if ids else text_problem
+    for row, value in enumerate(items):
+        if value is not None and (where is None or where[row]):
+            problem = check(value)
+            out[row] = None if problem is None else f"{label} {problem}"
+    return out
 
 
 def _number_text(value: Any) -> str | None:
@@ -469,7 +499,8 @@ def _modified_times(values: np.ndarray) -> tuple[pd.Series, np.ndarray]:
     reason[not_text] = "Modified_Time is not text"
     unparsable = present & times.isna().to_numpy()
     reason[unparsable] = [
-        f"Modified_Time {s!r} is not an ISO-8601 time with an offset" for s in texts[unparsable]
+        f"Modified_Time '{quoted(s)}' is not an ISO-8601 time with an offset"
+        for s in texts[unparsable]
     ]
     return times.astype("datetime64[us, UTC]"), reason
 
@@ -503,7 +534,10 @@ def _raw_payloads(records: pd.DataFrame) -> np.ndarray:
         return records[RAW_PAYLOAD].to_numpy(dtype=object)
     rows = records.astype(object).where(records.notna(), None).to_dict("records")
     return _object_array(
-        [json.dumps(r, ensure_ascii=False, default=str, sort_keys=True) for r in rows]
+        [
+            escape_surrogates(json.dumps(r, ensure_ascii=False, default=str, sort_keys=True))
+            for r in rows
+        ]
     )
 
 
@@ -538,10 +572,17 @@ class _Reasons:
                     texts[slot].append(reason if isinstance(reason, str) else str(reason[row]))
         return _reject_frame(
             [
-                (module, ids[row], "; ".join(parts), raw[row])
+                (module, _reject_id(ids[row]), "; ".join(parts), raw[row])
                 for row, parts in zip(rows.tolist(), texts, strict=True)
             ]
         )
+
+
+def _reject_id(crm_id: str | None) -> str | None:
+    """The id a reject is filed under: as it is, or clipped and escaped when it cannot be stored."""
+    if crm_id is None or id_problem(crm_id) is None:
+        return crm_id
+    return quoted(crm_id)
 
 
 def _reject_frame(rows: list[tuple[str | None, str | None, str, str | None]]) -> pd.DataFrame:

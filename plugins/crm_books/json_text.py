@@ -1,10 +1,12 @@
 """Compact JSON text exactly as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes
 it, several times cheaper: the extract writes every CRM record's raw JSON and the sandbox CRM
-serves every record, so both use this one encoder."""
+serves every record, so both use this one encoder. A lone surrogate, which UTF-8 cannot carry, is
+written as its ``\\udXXX`` escape, as Zoho serves it."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import msgspec
@@ -14,6 +16,7 @@ _ENCODER = msgspec.json.Encoder()
 # "+" (1e+16), writes 0.00001 for 1e-05 and null for NaN and Infinity
 _PLAIN_FLOATS = (1e-4, 1e16)
 _INT64 = (-(1 << 63), 1 << 64)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_bytes(value: Any, plain: bool = False) -> bytes:
@@ -21,24 +24,30 @@ def json_bytes(value: Any, plain: bool = False) -> bytes:
 
     msgspec does the work when ``value`` is ``plain`` (the caller knows it holds only values
     msgspec writes the same way) or checks as plain; anything else, or anything msgspec refuses,
-    goes through json, which then fails or succeeds exactly as it always did (a lone surrogate
-    still cannot be encoded as UTF-8).
+    goes through json, which then fails or succeeds exactly as it always did. A lone surrogate
+    (UTF-8 cannot carry it) is written as its escape, so the text still decodes to ``value``.
     """
     if plain or is_plain(value):
         try:
             return _ENCODER.encode(value)
         except (TypeError, ValueError, OverflowError):
             pass
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return escape_surrogates(text).encode()
 
 
 def json_text(value: Any) -> str:
-    """``value`` as json.dumps writes it; a lone surrogate, which UTF-8 cannot carry, is kept as
-    json.dumps keeps it instead of failing."""
-    try:
-        return json_bytes(value).decode()
-    except UnicodeEncodeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """``value`` as json_bytes writes it, as text that any UTF-8 store (COPY included) accepts."""
+    return json_bytes(value).decode()
+
+
+def escape_surrogates(text: str) -> str:
+    """JSON text with each lone surrogate written as its ``\\udXXX`` escape. Only valid on the
+    output of json.dumps, where a surrogate can only sit inside a string literal."""
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def is_plain(value: Any) -> bool:

@@ -34,6 +34,7 @@ from crm_books.warehouse import (
     run_sql,
     utcnow,
 )
+from crm_books.warehouse_text import id_problem, quoted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,28 +155,41 @@ def extract_module(
     started = time.monotonic()
     extracted = 0
     buffer: list[tuple[Any, ...]] = []
+    rejects: list[tuple[Any, ...]] = []
     # The next pages are read while this thread files the current one, so the CRM builds them
     # while the rows are encoded and copied into staging.
     for page in read_ahead(client.iter_pages(module, fields, modified_since=since)):
         for record in page:
-            buffer.append(_raw_row(run.run_id, module, record))
+            raw, reject = _raw_row(run.run_id, module, record)
+            if reject is None:
+                buffer.append(raw)
+            else:
+                rejects.append(reject)
         if len(buffer) >= EXTRACT_COMMIT_EVERY:
             extracted += _flush(engine, "stg_crm_records", buffer)
-            buffer = []
+            extracted += _flush(engine, "stg_rejects", rejects)
+            buffer, rejects = [], []
             log.info(
                 "extract %s: %s",
                 module,
                 progress_line(extracted, expected, time.monotonic() - started),
             )
     extracted += _flush(engine, "stg_crm_records", buffer)
+    extracted += _flush(engine, "stg_rejects", rejects)
 
     deleted: list[tuple[Any, ...]] = []
+    rejects = []
     pages = client.iter_deleted(module, deleted_since=deleted_since) if deleted_mark else iter(())
     for page in pages:
         for item in page:
+            crm_id = str(item.get("id", ""))
+            if (problem := id_problem(crm_id)) is not None:
+                rejects.append(_extract_reject(run.run_id, module, crm_id, item, problem))
+                continue
             when = _parse_time(item.get("deleted_time"))
-            deleted.append((run.run_id, module, str(item["id"]), db_timestamp(when)))
+            deleted.append((run.run_id, module, crm_id, db_timestamp(when)))
     deleted_seen = _flush(engine, "stg_crm_deleted", deleted)
+    _flush(engine, "stg_rejects", rejects)
 
     with engine.begin() as conn:
         run_sql(
@@ -650,19 +664,38 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _raw_row(run_id: str, module: str, record: dict[str, Any]) -> tuple[Any, ...]:
+def _raw_row(
+    run_id: str, module: str, record: dict[str, Any]
+) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """The record's stg_crm_records row, and its stg_rejects row when its id cannot be staged (a
+    key of staging's indexes). json_text escapes lone surrogates, so any payload can be staged."""
+    crm_id = str(record.get("id", ""))
+    payload = json_text(record)
+    if (problem := id_problem(crm_id)) is not None:
+        return (), _extract_reject(run_id, module, crm_id, payload, problem)
     modified = _parse_time(record.get("Modified_Time"))
-    return (run_id, module, str(record.get("id", "")), db_timestamp(modified), json_text(record))
+    return (run_id, module, crm_id, db_timestamp(modified), payload), None
+
+
+def _extract_reject(
+    run_id: str, module: str, crm_id: str, record: dict[str, Any] | str, problem: str
+) -> tuple[Any, ...]:
+    """A stg_rejects row (stage 'extract') for a record whose id the warehouse cannot key on."""
+    payload = record if isinstance(record, str) else json_text(record)
+    return (run_id, "extract", module, quoted(crm_id), f"id {problem}", payload)
+
+
+_FLUSH_COLUMNS = {
+    "stg_crm_records": ("run_id", "module", "crm_id", "modified_time", "payload"),
+    "stg_crm_deleted": ("run_id", "module", "crm_id", "deleted_time"),
+    "stg_rejects": STG_REJECT_COLUMNS,
+}
 
 
 def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    columns = (
-        ("run_id", "module", "crm_id", "modified_time", "payload")
-        if table_name == "stg_crm_records"
-        else ("run_id", "module", "crm_id", "deleted_time")
-    )
+    columns = _FLUSH_COLUMNS[table_name]
     with engine.begin() as conn:
         return bulk_insert(conn, table_name, columns, rows)
 

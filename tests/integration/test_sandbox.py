@@ -638,3 +638,48 @@ def test_records_in_pages_equal_records_read_one_by_one(sandbox: SandboxServer, 
                 one = api.get(f"/crm/v8/{module}/{record['id']}", params={"fields": fields})
                 assert list(record.items()) == list(one.json()["data"][0].items())
             assert page[0]["Owner"]["name"] == "Sandbox Admin"
+
+
+# -- text UTF-8 cannot carry: stored as written, served as JSON escapes, as Zoho does ---------------
+_UNPAIRED = "Lone \ud800 surrogate"
+
+
+def test_a_lone_surrogate_written_is_stored_and_every_page_holding_it_is_served(
+    sandbox: SandboxServer, api: Api
+) -> None:
+    # requests writes the value as the JSON escape \ud800, which is how it reaches Zoho too.
+    created = api.call(
+        "POST", "/crm/v8/Accounts", json={"data": [{"Account_Name": _UNPAIRED, "Phone": "1"}]}
+    )
+    assert created.status_code == 201, created.text
+    rid = created.json()["data"][0]["details"]["id"]
+    updated = api.call(
+        "PUT", f"/crm/v8/Accounts/{rid}", json={"data": [{"Phone": "NUL \x00 and \udcff"}]}
+    )
+    assert updated.status_code == 200, updated.text
+
+    page = api.get("/crm/v8/Accounts", params={"fields": ACCOUNT_FIELDS, "per_page": 200})
+    assert page.status_code == 200
+    page.content.decode("utf-8")  # valid UTF-8: the surrogates travel as escapes
+    assert b'"Lone \\ud800 surrogate"' in page.content
+    assert b'"NUL \\u0000 and \\udcff"' in page.content
+    served = {r["id"]: r for r in page.json()["data"]}
+    assert served[rid]["Account_Name"] == _UNPAIRED
+    assert served[rid]["Phone"] == "NUL \x00 and \udcff"
+    # the generated records on the same page are served too
+    assert len(served) == sandbox.store.count(settings.ACCOUNTS) == 101
+    one = api.get(f"/crm/v8/Accounts/{rid}", params={"fields": "Account_Name"})
+    assert one.status_code == 200 and one.json()["data"][0]["Account_Name"] == _UNPAIRED
+    assert sandbox.store.get(settings.ACCOUNTS, rid)["Account_Name"] == _UNPAIRED  # type: ignore[index]
+
+
+def test_a_record_loaded_with_a_lone_surrogate_is_served_through_the_admin_api(
+    sandbox: SandboxServer,
+) -> None:
+    loaded = requests.post(
+        f"{sandbox.base_url}/__sandbox/records/Contacts",
+        json=[{"Last_Name": _UNPAIRED}],
+        timeout=TIMEOUT,
+    )
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["data"][0]["Last_Name"] == _UNPAIRED

@@ -213,7 +213,13 @@ def _handler_for(stub: ZohoStub) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.connection.shutdown(2)
                 return
-            payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+            payload = (
+                reply.body
+                if isinstance(reply.body, bytes)
+                else b""
+                if reply.body is None
+                else json.dumps(reply.body).encode()
+            )
             self.send_response(reply.status)
             for key, value in reply.headers.items():
                 self.send_header(key, value)
@@ -443,6 +449,29 @@ def test_records_keep_zoho_shape(stub: tuple[ZohoStub, str]) -> None:
     pages = list(client.iter_pages("Contacts", ["Last_Name", "Account_Name"]))
 
     assert pages == [zoho.records["Contacts"]]
+
+
+def test_a_page_with_invalid_utf8_or_lone_surrogates_still_yields_every_record(
+    stub: tuple[ZohoStub, str],
+) -> None:
+    """One bad value must cost its record (the sync quarantines it), never the page of 200."""
+    zoho, base = stub
+    with_accounts(zoho, [])
+    records = make_records(200)
+    records[7]["Account_Name"] = "MARKER"
+    records[9]["Account_Name"] = "Lone \ud800 Ltd"
+    body = json.dumps({"data": records, "info": {"more_records": False}}).encode()
+    zoho.script = [Reply(200, body.replace(b"MARKER", b"Caf\xe9 \xff"))]
+    client = make_client(base)
+
+    pages = list(client.iter_pages("Accounts", ["Account_Name"]))
+
+    assert [len(page) for page in pages] == [200]
+    names = [r["Account_Name"] for r in pages[0]]
+    # invalid bytes arrive as lone surrogates (surrogateescape): the original bytes are kept
+    assert names[7].encode("utf-8", "surrogateescape") == b"Caf\xe9 \xff"
+    assert names[9] == "Lone \ud800 Ltd"
+    assert names[:7] == [r["Account_Name"] for r in records[:7]]
 
 
 def test_more_than_fifty_fields_are_read_in_chunks_and_merged(stub: tuple[ZohoStub, str]) -> None:

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_books import settings
-from crm_books.json_text import json_bytes
+from crm_books.json_text import json_bytes, json_text
 from crm_books.sandbox import SandboxConfig, SandboxServer
 from crm_books.sandbox.__main__ import main
 from crm_books.sandbox.generator import HISTORY_DAYS, Generator, iso_time
@@ -225,11 +225,15 @@ def test_generated_records_may_take_the_unchecked_fast_path() -> None:
         assert json_bytes(records, plain=True) == expected
 
 
-def test_a_lone_surrogate_still_fails_to_encode_like_json_dumps() -> None:
-    with pytest.raises(UnicodeEncodeError):
-        json.dumps({"x": "\ud800"}, ensure_ascii=False).encode()
-    with pytest.raises(UnicodeEncodeError):
-        json_bytes({"x": "\ud800"})
+@given(_JSON_VALUES)
+def test_text_utf8_cannot_carry_is_written_as_escapes_that_decode_back(value: Any) -> None:
+    """Lone surrogates (a CRM value can hold one) as the \\udXXX escapes Zoho serves them as."""
+    wrapped = {"x": ["\ud800", value, "a\udcff\x00b"]}
+    body = json_bytes(wrapped)
+    assert b'"\\ud800"' in body and b'"a\\udcff\\u0000b"' in body
+    # compared as ASCII JSON: NaN is not equal to itself
+    assert json.dumps(json.loads(body.decode("utf-8"))) == json.dumps(wrapped)
+    assert json_text(wrapped) == body.decode("utf-8")
 
 
 @given(
