@@ -453,16 +453,17 @@ def test_init_seeds_the_contract_connections_and_variable_into_the_metadata_db(
 def test_init_seeding_keeps_what_a_user_changed(
     metadata_db: MetadataDB, seeded: dict[str, Any]
 ) -> None:
-    # A user switches the workflow off, and deletes books_warehouse to have it seeded again.
+    # A user switches the workflow off, and deletes zoho_crm to have it seeded again.
     metadata_db.run(["airflow", "variables", "set", settings.WORKFLOW_VARIABLE, "off"])
-    metadata_db.run(["airflow", "connections", "delete", settings.WAREHOUSE_CONN_ID])
+    metadata_db.run(["airflow", "connections", "delete", settings.CRM_CONN_ID])
     # The next `docker compose up` runs airflow-init again, now with the sandbox defaults in .env.
     metadata_db.init_seed({})
     after = metadata_db.settings()
     assert after["variables"] == {settings.WORKFLOW_VARIABLE: "off"}
-    assert after["connections"][settings.CRM_CONN_ID] == seeded["connections"][settings.CRM_CONN_ID]
-    warehouse = seeded_connection(after, settings.WAREHOUSE_CONN_ID)
-    assert (warehouse.login, warehouse.password, warehouse.schema) == ("books", "books", "books")
+    warehouse = settings.WAREHOUSE_CONN_ID
+    assert after["connections"][warehouse] == seeded["connections"][warehouse]  # still s3cret
+    crm = seeded_connection(after, settings.CRM_CONN_ID)
+    assert (crm.host, crm.login) == ("http://crm-sandbox:8765", "sandbox-client")
 
 
 def test_zoho_crm_connection_defaults_to_the_sandbox_service() -> None:
