@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from fnmatch import fnmatch
 from functools import cache
@@ -128,15 +129,79 @@ def lock_version(package: str) -> str:
     raise AssertionError(f"{package} is not pinned in requirements/lock.txt")
 
 
-def connection_from_env(var: str, env: Mapping[str, str] | None = None) -> Any:
-    """Build the Airflow Connection that an AIRFLOW_CONN_* value (JSON or URI) defines."""
+SEED_BEGIN = "# --- seed settings"
+SEED_END = "# --- end of seed settings"
+# Prints what the metadata DB holds, read the way tasks read it (after the env-var backend).
+DUMP_SETTINGS = """
+import json
+from airflow.models.connection import Connection
+from airflow.models.variable import Variable
+from airflow.utils.session import create_session
+fields = ("conn_type", "host", "login", "password", "schema", "port", "extra_dejson")
+with create_session() as session:
+    conns = {c.conn_id: {f: getattr(c, f) for f in fields} for c in session.query(Connection)}
+    variables = {v.key: v.val for v in session.query(Variable)}
+print(json.dumps({"connections": conns, "variables": variables}))
+"""
+
+
+def seed_script(env: Mapping[str, str] | None = None) -> str:
+    """The seeding part of airflow-init's command, as docker compose hands it to bash."""
+    script = service("airflow-init", env)["command"][-1]
+    start, end = script.index(SEED_BEGIN), script.index(SEED_END)
+    return str(script[start:end])
+
+
+class MetadataDB:
+    """A throwaway Airflow metadata database (SQLite) driven by the venv's airflow CLI."""
+
+    def __init__(self, home: Path) -> None:
+        venv_bin = Path(sys.executable).parent
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CRM_BOOKS_"))
+        }
+        self.env.update(
+            PATH=f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+        )
+        self.run(["airflow", "db", "migrate"])
+
+    def run(
+        self, argv: list[str], extra: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            argv,
+            env={**self.env, **(extra or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    def init_seed(self, dotenv: Mapping[str, str]) -> None:
+        """airflow-init's seeding, with /entrypoint (the image's wrapper) left out."""
+        script = "set -euo pipefail\n" + seed_script(dotenv).replace("/entrypoint ", "")
+        # The init service's settings the script reads; not its Airflow config (the DB is ours).
+        inputs = {k: v for k, v in environment("airflow-init", dotenv).items() if k in script}
+        assert not any(k.startswith("AIRFLOW") for k in inputs), inputs
+        self.run(["bash", "-c", script], inputs)
+
+    def settings(self) -> dict[str, Any]:
+        shown = self.run([sys.executable, "-c", DUMP_SETTINGS])
+        return dict(json.loads(shown.stdout.strip().splitlines()[-1]))
+
+
+def seeded_connection(stored: Mapping[str, Any], conn_id: str) -> Any:
+    """The Connection a task gets for conn_id from what the metadata DB holds."""
     from airflow.sdk import Connection
 
-    value = environment("airflow-worker", env)[var]
-    conn_id = var.removeprefix("AIRFLOW_CONN_").lower()
-    if value.lstrip().startswith("{"):
-        return Connection.from_json(value, conn_id=conn_id)
-    return Connection(conn_id=conn_id, uri=value)
+    fields = dict(stored["connections"][conn_id])
+    extra = fields.pop("extra_dejson")
+    return Connection(conn_id=conn_id, extra=json.dumps(extra) if extra else None, **fields)
 
 
 # --- services and the executor -------------------------------------------------------------
@@ -330,7 +395,6 @@ def test_warehouse_postgres_is_separate_from_the_metadata_postgres() -> None:
     # Airflow's metadata lives on `postgres`, the Books data on `books-warehouse`.
     metadata_url = environment("airflow-scheduler")["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert re.search(r"@postgres(:5432)?/", metadata_url), metadata_url
-    assert connection_from_env("AIRFLOW_CONN_BOOKS_WAREHOUSE").host == "books-warehouse"
 
 
 @pytest.mark.parametrize("name", ALL_AIRFLOW)
@@ -349,44 +413,86 @@ def test_project_dir_is_configurable() -> None:
 # --- connections and variables -------------------------------------------------------------
 
 
-def test_connection_and_variable_env_names_match_the_contract() -> None:
-    env = environment("airflow-worker")
-    assert f"AIRFLOW_CONN_{settings.CRM_CONN_ID.upper()}" in env
-    assert f"AIRFLOW_CONN_{settings.WAREHOUSE_CONN_ID.upper()}" in env
-    assert env[f"AIRFLOW_VAR_{settings.WORKFLOW_VARIABLE.upper()}"] == "estimate"
-    assert (
-        environment("airflow-worker", {"BOOKS_POTENTIAL_WORKFLOW": "invoice"})[
-            f"AIRFLOW_VAR_{settings.WORKFLOW_VARIABLE.upper()}"
-        ]
-        == "invoice"
+# A first start with a .env for a real org and a renamed warehouse database.
+FIRST_DOTENV = {
+    **REAL_ORG_ENV,
+    "BOOKS_WAREHOUSE_PASSWORD": "s3cret",
+    "BOOKS_WAREHOUSE_DB": "books_prod",
+}
+
+
+@pytest.fixture(scope="module")
+def metadata_db(tmp_path_factory: pytest.TempPathFactory) -> MetadataDB:
+    return MetadataDB(tmp_path_factory.mktemp("compose-metadata"))
+
+
+@pytest.fixture(scope="module")
+def seeded(metadata_db: MetadataDB) -> dict[str, Any]:
+    """What the metadata DB holds after airflow-init's seeding ran on the first start."""
+    metadata_db.init_seed(FIRST_DOTENV)
+    return metadata_db.settings()
+
+
+def test_no_service_sets_connections_or_variables_that_would_mask_the_ui() -> None:
+    # Airflow reads AIRFLOW_CONN_* / AIRFLOW_VAR_* before its database: Admin -> Variables could
+    # not switch the workflow off (issue 11, defect 7).
+    for name in compose()["services"]:
+        masking = [k for k in environment(name) if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]
+        assert not masking, f"{name} sets {masking}"
+
+
+@pytest.mark.slow
+def test_init_seeds_the_contract_connections_and_variable_into_the_metadata_db(
+    seeded: dict[str, Any],
+) -> None:
+    assert set(seeded["connections"]) == {settings.CRM_CONN_ID, settings.WAREHOUSE_CONN_ID}
+    assert seeded["variables"] == {settings.WORKFLOW_VARIABLE: "estimate"}
+
+
+@pytest.mark.slow
+def test_init_seeding_keeps_what_a_user_changed(
+    metadata_db: MetadataDB, seeded: dict[str, Any]
+) -> None:
+    # A user switches the workflow off, and deletes zoho_crm to have it seeded again.
+    metadata_db.run(["airflow", "variables", "set", settings.WORKFLOW_VARIABLE, "off"])
+    metadata_db.run(["airflow", "connections", "delete", settings.CRM_CONN_ID])
+    # The next `docker compose up` runs airflow-init again, now with the sandbox defaults in .env.
+    metadata_db.init_seed({})
+    after = metadata_db.settings()
+    assert after["variables"] == {settings.WORKFLOW_VARIABLE: "off"}
+    warehouse = settings.WAREHOUSE_CONN_ID
+    assert after["connections"][warehouse] == seeded["connections"][warehouse]  # still s3cret
+    crm = seeded_connection(after, settings.CRM_CONN_ID)
+    assert (crm.host, crm.login) == ("http://crm-sandbox:8765", "sandbox-client")
+
+
+def test_zoho_crm_connection_defaults_to_the_sandbox_service() -> None:
+    env = environment("airflow-init")
+    assert env["ZOHO_CRM_API_URL"] == env["ZOHO_ACCOUNTS_URL"] == "http://crm-sandbox:8765"
+    assert (env["ZOHO_CLIENT_ID"], env["ZOHO_CLIENT_SECRET"]) == (
+        "sandbox-client",
+        "sandbox-secret",
     )
-
-
-def test_zoho_crm_connection_points_at_the_sandbox_service() -> None:
-    conn = connection_from_env("AIRFLOW_CONN_ZOHO_CRM")
-    assert conn.conn_id == settings.CRM_CONN_ID
-    assert conn.conn_type == "http"
-    assert conn.host == "http://crm-sandbox:8765"
-    assert (conn.login, conn.password) == ("sandbox-client", "sandbox-secret")
-    assert conn.extra_dejson == {
-        "refresh_token": "sandbox-refresh",
-        "accounts_url": "http://crm-sandbox:8765",
-    }
+    assert env["ZOHO_REFRESH_TOKEN"] == "sandbox-refresh"
     # The port in the URL is the one the sandbox service listens on.
     assert "--port 8765" in command_text("crm-sandbox")
 
 
-def test_zoho_crm_connection_feeds_the_project_client() -> None:
+@pytest.mark.slow
+def test_zoho_crm_connection_feeds_the_project_client(seeded: dict[str, Any]) -> None:
     from crm_books.crm_hook import credentials_from_connection
 
-    creds = credentials_from_connection(connection_from_env("AIRFLOW_CONN_ZOHO_CRM"))
-    assert creds.api_base_url == "http://crm-sandbox:8765"
-    assert creds.accounts_url == "http://crm-sandbox:8765"
-    assert creds.refresh_token == "sandbox-refresh"
+    creds = credentials_from_connection(seeded_connection(seeded, settings.CRM_CONN_ID))
+    assert creds.api_base_url == "https://www.zohoapis.eu"
+    assert creds.accounts_url == "https://accounts.zoho.eu"
+    assert (creds.client_id, creds.client_secret) == ("1000.REALCLIENT", "real-secret")
+    assert creds.refresh_token == "1000.real-refresh"
 
 
-def test_zoho_crm_connection_can_target_a_real_org_from_dotenv() -> None:
-    conn = connection_from_env("AIRFLOW_CONN_ZOHO_CRM", REAL_ORG_ENV)
+@pytest.mark.slow
+def test_zoho_crm_connection_can_target_a_real_org_from_dotenv(seeded: dict[str, Any]) -> None:
+    conn = seeded_connection(seeded, settings.CRM_CONN_ID)
+    assert conn.conn_type == "http"
     assert conn.host == "https://www.zohoapis.eu"
     assert (conn.login, conn.password) == ("1000.REALCLIENT", "real-secret")
     assert conn.extra_dejson == {
@@ -395,31 +501,30 @@ def test_zoho_crm_connection_can_target_a_real_org_from_dotenv() -> None:
     }
 
 
+@pytest.mark.slow
 def test_books_warehouse_connection_reaches_the_warehouse_service(
-    monkeypatch: pytest.MonkeyPatch,
+    seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from crm_books.connections import warehouse_uri
 
-    conn = connection_from_env("AIRFLOW_CONN_BOOKS_WAREHOUSE")
-    assert conn.conn_id == settings.WAREHOUSE_CONN_ID
+    conn = seeded_connection(seeded, settings.WAREHOUSE_CONN_ID)
     assert conn.conn_type == "postgres"
-    pg_env = environment("books-warehouse")
+    pg_env = environment("books-warehouse", FIRST_DOTENV)
     assert (conn.host, conn.port) == ("books-warehouse", 5432)
     assert conn.login == pg_env["POSTGRES_USER"]
-    assert conn.password == pg_env["POSTGRES_PASSWORD"]
-    assert conn.schema == pg_env["POSTGRES_DB"]
+    assert conn.password == pg_env["POSTGRES_PASSWORD"] == "s3cret"
+    assert conn.schema == pg_env["POSTGRES_DB"] == "books_prod"
     # What the DAG tasks will connect to, read the way they read it.
-    value = environment("airflow-worker")["AIRFLOW_CONN_BOOKS_WAREHOUSE"]
-    monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", value)
-    assert warehouse_uri() == "postgresql+psycopg://books:books@books-warehouse:5432/books"
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", conn.as_json())
+    assert warehouse_uri() == "postgresql+psycopg://books:s3cret@books-warehouse:5432/books_prod"
 
 
 def test_warehouse_credentials_change_together() -> None:
     env = {"BOOKS_WAREHOUSE_PASSWORD": "s3cret", "BOOKS_WAREHOUSE_DB": "books_prod"}
-    conn = connection_from_env("AIRFLOW_CONN_BOOKS_WAREHOUSE", env)
-    pg_env = environment("books-warehouse", env)
-    assert conn.password == pg_env["POSTGRES_PASSWORD"] == "s3cret"
-    assert conn.schema == pg_env["POSTGRES_DB"] == "books_prod"
+    seeds, pg_env = environment("airflow-init", env), environment("books-warehouse", env)
+    assert seeds["BOOKS_WAREHOUSE_PASSWORD"] == pg_env["POSTGRES_PASSWORD"] == "s3cret"
+    assert seeds["BOOKS_WAREHOUSE_DB"] == pg_env["POSTGRES_DB"] == "books_prod"
+    assert seeds["BOOKS_WAREHOUSE_USER"] == pg_env["POSTGRES_USER"]
 
 
 def compose_variables() -> set[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -55,23 +54,17 @@ def _prepare_environment(airflow_home: Path, warehouse_file: Path) -> None:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.PROJECT_ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-            "AIRFLOW_CONN_BOOKS_WAREHOUSE": f"sqlite:///{warehouse_file}",
-            "AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW": "estimate",
             "GX_ANALYTICS_ENABLED": "False",
         }
     )
 
 
-def _set_crm_connection(base_url: str, client_id: str, secret: str, refresh: str) -> None:
-    os.environ["AIRFLOW_CONN_ZOHO_CRM"] = json.dumps(
-        {
-            "conn_type": "http",
-            "host": base_url,
-            "login": client_id,
-            "password": secret,
-            "extra": {"refresh_token": refresh, "accounts_url": base_url},
-        }
-    )
+def _seed_settings(crm_url: str, warehouse_file: Path) -> None:
+    """airflow_settings.yaml's connections and Variable into the demo's metadata DB, kept if there
+    (--keep); only zoho_crm is always replaced, since the demo's own sandbox gets a new port."""
+    from crm_books.local_settings import local_seeds, seed_metadata_db
+
+    seed_metadata_db(local_seeds(crm_url, warehouse_file), replace={settings.CRM_CONN_ID})
 
 
 def _run(dag_id: str, bag: Any, logical_date: datetime, conf: dict[str, Any] | None = None) -> str:
@@ -138,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         f"2/4 Sandbox CRM with {args.accounts} accounts, {args.contacts} contacts, {args.deals} deals"
     )
     with SandboxServer(config) as crm:
-        _set_crm_connection(crm.base_url, crm.client_id, crm.client_secret, crm.refresh_token)
+        _seed_settings(crm.base_url, warehouse_file)
         from airflow.dag_processing.dagbag import DagBag
 
         bag = DagBag(dag_folder=str(settings.PROJECT_ROOT / "dags"))

@@ -20,6 +20,7 @@ from typing import IO, Any
 import httpx
 
 from crm_books import settings
+from crm_books.local_settings import Seeds, import_commands, local_seeds, write_import_files
 
 DEFAULT_PORT = 8080
 DEFAULT_SANDBOX_PORT = 8765
@@ -67,23 +68,17 @@ def bin_dir() -> Path:
     return Path(sys.executable).parent
 
 
-def crm_connection(config: StackConfig) -> str:
-    """The zoho_crm connection pointing at the sandbox, with the sandbox's fixed credentials."""
-    return json.dumps(
-        {
-            "conn_type": "http",
-            "host": config.sandbox_url,
-            "login": "sandbox-client",
-            "password": "sandbox-secret",
-            "extra": {"refresh_token": "sandbox-refresh", "accounts_url": config.sandbox_url},
-        }
-    )
+def stack_seeds(config: StackConfig) -> Seeds:
+    """airflow_settings.yaml's connections and Variable, pointing at this stack's sandbox and warehouse."""
+    return local_seeds(config.sandbox_url, config.warehouse_path, workflow=config.workflow)
 
 
 def airflow_env(
     config: StackConfig, base: Mapping[str, str], *, jwt_secret: str, secret_key: str
 ) -> dict[str, str]:
-    """Environment of every child: configuration, connections and variables as AIRFLOW_* vars."""
+    """Environment of every child: Airflow's configuration as AIRFLOW__* vars. Connections and
+    Variables are not set here: Airflow reads AIRFLOW_CONN_*/AIRFLOW_VAR_* before its metadata
+    DB, so a change made in the UI would be ignored (they are seeded into the DB instead)."""
     home = config.home.resolve()
     root = config.project_root.resolve()
     env = dict(base)
@@ -109,9 +104,6 @@ def airflow_env(
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-            "AIRFLOW_CONN_ZOHO_CRM": crm_connection(config),
-            "AIRFLOW_CONN_BOOKS_WAREHOUSE": config.warehouse_uri,
-            f"AIRFLOW_VAR_{settings.WORKFLOW_VARIABLE.upper()}": config.workflow,
             "GX_ANALYTICS_ENABLED": "False",
             "CRM_BOOKS_HOME": str(root),
             "PYTHONUNBUFFERED": "1",
@@ -154,7 +146,7 @@ class LocalAirflow:
         return self.config.home / "logs" / "processes"
 
     def prepare(self) -> None:
-        """Airflow home, login file, migrated metadata DB and migrated warehouse."""
+        """Airflow home, login file, migrated warehouse, migrated metadata DB and its settings."""
         home = self.config.home
         home.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +166,14 @@ class LocalAirflow:
             ],
         )
         self._run("airflow-db-migrate", ["airflow", "db", "migrate"])
+        self.seed()
+
+    def seed(self) -> None:
+        """Connections and Variable into the metadata DB, each only if absent: what a user set in
+        Admin -> Connections / Variables survives every restart."""
+        files = write_import_files(stack_seeds(self.config), self.config.home / "seed")
+        for command in import_commands(*files):
+            self._run(f"airflow-{command[1]}-import", command)
 
     def _run(self, name: str, command: Sequence[str]) -> None:
         log = self.log_dir / f"{name}.log"
@@ -319,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workflow",
         default="estimate",
         choices=["estimate", "invoice", "off"],
-        help="potential workflow",
+        help="first value of the Variable books_potential_workflow (seeded only where absent;"
+        " later, change it in Admin -> Variables)",
     )
     parser.add_argument(
         "--check",

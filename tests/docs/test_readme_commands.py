@@ -169,6 +169,8 @@ COMPOSE_CHECKS = (
 MAKE_AIRFLOW = f"{STACK}::test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything"
 REST_TRIGGER = f"{STACK}::test_rest_api_trigger_of_crm_books_sync_completes"
 BENCH_CLI = f"{THIS}::test_bench_cli_runs_the_documented_command_at_a_small_size"
+# airflow-init's seeding run for real, then these two commands, then the seeding again.
+SEEDING = f"{COMPOSE}::test_init_seeding_keeps_what_a_user_changed"
 
 COMMANDS: dict[str, Entry] = {
     # README: the two commands and the make targets
@@ -196,6 +198,15 @@ COMMANDS: dict[str, Entry] = {
     ' --conn-login CLIENT_ID --conn-password CLIENT_SECRET --conn-extra \'{"refresh_token":'
     ' "…", "accounts_url": "https://accounts.zoho.com"}\'': runs(
         f"{THIS}::test_connections_add_command_makes_a_connection_the_hook_reads"
+    ),
+    # README, docs/docker-compose.md: settings in the metadata DB, seeded only where absent
+    "airflow connections delete zoho_crm": runs(SEEDING),
+    "airflow variables set books_potential_workflow off": runs(SEEDING),
+    "docker compose run --rm airflow-cli airflow connections delete zoho_crm": not_here(
+        NO_DOCKER, SEEDING
+    ),
+    "docker compose run --rm airflow-cli airflow variables set books_potential_workflow off": (
+        not_here(NO_DOCKER, SEEDING)
     ),
     # README + docs/docker-compose.md
     "cp .env.example .env": same(

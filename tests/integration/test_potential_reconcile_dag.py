@@ -373,3 +373,52 @@ def test_unknown_setting_fails_the_run_with_the_valid_values(
         match="books_potential_workflow is 'estimates'; set it to one of: estimate, invoice, off",
     ):
         read_settings()
+
+
+@pytest.fixture
+def seeded_variable(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The workflow Variable only in Airflow's metadata DB, seeded `estimate` as `make airflow`
+    seeds it; no AIRFLOW_VAR_* (it would mask the DB, issue 11 defect 7)."""
+    from airflow.models.variable import Variable
+
+    from crm_books import settings
+    from crm_books.local_settings import Seeds, seed_metadata_db
+
+    monkeypatch.delenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW")
+    seeds = Seeds(connections={}, variables={settings.WORKFLOW_VARIABLE: "estimate"})
+    seed_metadata_db(seeds)
+    yield seeds
+    Variable.delete(settings.WORKFLOW_VARIABLE)  # the metadata DB is shared by the session
+
+
+def test_the_variable_set_in_the_metadata_db_is_what_the_next_run_uses(
+    env: Any, seeded_variable: Any, warehouse_uri: str
+) -> None:
+    from airflow.models.variable import Variable
+
+    from crm_books import settings
+    from crm_books.local_settings import seed_metadata_db
+
+    sb = env
+    add_customer(warehouse_uri, account="A1")
+    d1 = crm_change(sb, "Deals", deal("Seeded workflow"))
+    assert_reconciled(reconcile())
+    assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]
+
+    # Admin -> Variables (or `airflow variables set`) writes the metadata DB: the next run is off.
+    Variable.set(settings.WORKFLOW_VARIABLE, "off")
+    d2 = crm_change(sb, "Deals", deal("After switching off"))
+    assert_reconciled(reconcile())
+    assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]
+    assert query(
+        warehouse_uri, "SELECT deal_name FROM books.deals WHERE crm_deal_id = :d", d=d2["id"]
+    )
+
+    # A restart seeds again; the user's `off` stays, so a new deal still gets no document.
+    seed_metadata_db(seeded_variable)
+    assert Variable.get(settings.WORKFLOW_VARIABLE) == "off"
+    d3 = crm_change(sb, "Deals", deal("After a restart", stage="Closed Won"))
+    assert_reconciled(reconcile())
+    assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]
+    assert invoices(warehouse_uri) == []
+    assert query(warehouse_uri, "SELECT stage FROM books.deals WHERE crm_deal_id = :d", d=d3["id"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from crm_books.local_airflow import (
     build_parser,
     config_from_args,
     sandbox_command,
+    stack_seeds,
     unhealthy_components,
 )
 
@@ -46,17 +46,28 @@ def test_children_get_the_project_layout_local_executor_and_sqlite(tmp_path: Pat
     assert env["HOME"] == "/root"
 
 
-def test_connections_and_variable_are_preloaded(tmp_path: Path) -> None:
+def test_connections_and_variable_are_seeds_for_the_metadata_db_not_env_vars(
+    tmp_path: Path,
+) -> None:
     env = _env(tmp_path, sandbox_port=18765, workflow="invoice")
-    crm = json.loads(env["AIRFLOW_CONN_ZOHO_CRM"])
+    # Env vars would be read before the metadata DB and mask every change made in the UI.
+    assert not [k for k in env if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]
+    config = StackConfig(
+        sandbox_port=18765, warehouse_path=tmp_path / "books.db", workflow="invoice"
+    )
+    seeds = stack_seeds(config)
+    crm = seeds.connections["zoho_crm"]
     assert crm["host"] == "http://127.0.0.1:18765"
     assert (crm["login"], crm["password"]) == ("sandbox-client", "sandbox-secret")
-    assert crm["extra"] == {
+    assert crm["extra_dejson"] == {
         "refresh_token": "sandbox-refresh",
         "accounts_url": "http://127.0.0.1:18765",
     }
-    assert env["AIRFLOW_CONN_BOOKS_WAREHOUSE"] == f"sqlite:///{tmp_path / 'books.db'}"
-    assert env["AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW"] == "invoice"
+    assert seeds.connections["books_warehouse"] == {
+        "conn_type": "sqlite",
+        "schema": str(tmp_path / "books.db"),
+    }
+    assert seeds.variables == {"books_potential_workflow": "invoice"}
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].endswith(
         ".airflow/passwords.json"

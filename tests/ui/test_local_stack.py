@@ -328,3 +328,69 @@ def test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything(tmp_path:
     for p in (port, sandbox_port):
         with socket.socket() as s, pytest.raises(OSError):
             s.connect(("127.0.0.1", p))
+
+
+def _first_run_to_end(api: httpx.Client, dag_id: str) -> dict[str, Any]:
+    """Unpause dag_id, trigger it, and wait for its first run to end. Unpausing also schedules
+    the latest interval, which may run first; with max_active_runs=1 the triggered run then
+    waits for new CRM changes, so whichever run ends first is the one that read the settings."""
+    api.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+    response = api.post(
+        f"/api/v2/dags/{dag_id}/dagRuns",
+        json={"logical_date": datetime.now(UTC).isoformat(), "conf": {}},
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        runs = api.get(f"/api/v2/dags/{dag_id}/dagRuns").json()["dag_runs"]
+        if ended := [r for r in runs if r["state"] in ("success", "failed")]:
+            run_id = ended[0]["dag_run_id"]
+            tasks = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()
+            states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+            return {"state": ended[0]["state"], "tasks": states}
+        time.sleep(3)
+    raise AssertionError(f"no {dag_id} run ended within {RUN_TIMEOUT} s")
+
+
+def test_settings_live_in_the_metadata_db_and_a_change_outlives_a_restart(
+    stack: LocalAirflow, synced: dict[str, Any]
+) -> None:
+    """Issue 11 defect 7: the UI's Variable decides the next run, and a restart keeps it."""
+    assert synced["state"] == "success"
+    variable_url = "/api/v2/variables/books_potential_workflow"
+    with _api(stack, stack.token()) as api:
+        # Seeded into the metadata DB, so Admin -> Connections / Variables lists them.
+        assert api.get(variable_url).json()["value"] == "estimate"
+        crm = api.get("/api/v2/connections/zoho_crm").json()
+        assert (crm["conn_type"], crm["host"]) == ("http", stack.config.sandbox_url)
+        warehouse = api.get("/api/v2/connections/books_warehouse").json()
+        assert warehouse["schema"] == str(stack.config.warehouse_path.resolve())
+        # A user switches the workflow off and annotates a connection, as the UI does.
+        api.patch(
+            variable_url, json={"key": "books_potential_workflow", "value": "off"}
+        ).raise_for_status()
+        api.patch(
+            "/api/v2/connections/zoho_crm",
+            params={"update_mask": "description"},
+            json={"connection_id": "zoho_crm", "conn_type": "http", "description": "edited"},
+        ).raise_for_status()
+        documents = _scalar(stack, "SELECT COUNT(*) FROM books.estimates")
+        run = _first_run_to_end(api, "potential_reconcile")
+    assert run["state"] == "success", run
+    assert run["tasks"]["reconcile_deals"] == "success", run
+    # The run recorded the CRM's deals, some for synced customers, and made no document.
+    assert _scalar(
+        stack,
+        "SELECT COUNT(*) FROM books.deals d JOIN books.customers c"
+        " ON c.crm_account_id = d.crm_account_id",
+    )
+    assert _scalar(stack, "SELECT COUNT(*) FROM books.estimates") == documents
+    assert _scalar(stack, "SELECT COUNT(*) FROM books.invoices") == 0
+
+    # `make airflow` again on the same home: seeding keeps what the user changed.
+    stack.stop()
+    stack.start()
+    stack.wait_healthy(timeout=240)
+    with _api(stack, stack.token()) as api:
+        assert api.get(variable_url).json()["value"] == "off"
+        assert api.get("/api/v2/connections/zoho_crm").json()["description"] == "edited"
