@@ -36,16 +36,16 @@ test: $(STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(PY) -m crm_books.demo
+	$(PY) -m devtools.demo
 
 bench: $(STAMP)
-	$(PY) -m crm_books.bench --records $${N:-100000}
+	$(PY) -m devtools.bench --records $${N:-100000}
 
 airflow: $(STAMP)
-	$(PY) -m crm_books.local_airflow
+	$(PY) -m devtools.local_airflow
 
 sandbox: $(STAMP)
-	$(PY) -m crm_books.sandbox serve --port $${PORT:-8765} --seed 7 --accounts 1000 --contacts 3000 --deals 500
+	$(PY) -m zoho_sandbox serve --port $${PORT:-8765} --seed 7 --accounts 1000 --contacts 3000 --deals 500
 
 clean:
 	rm -rf $(VENV) data .airflow .pytest_cache .mypy_cache .ruff_cache

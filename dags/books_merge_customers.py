@@ -37,7 +37,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from crm_books.settings import MERGE_DAG_ID, OWNER, TAGS
+from crm_books.config import MERGE_DAG_ID, OWNER, TAGS
 
 with DAG(
     dag_id=MERGE_DAG_ID,
@@ -90,14 +90,14 @@ with DAG(
 
     @task
     def check_merge(**context):  # type: ignore[no-untyped-def]
-        from crm_books import customer_merge
+        from crm_books.airflow_tasks.merge import check_merge_task
 
-        return customer_merge.check_merge_task(context)
+        return check_merge_task(context)
 
     @task
     def merge_customers(**context):  # type: ignore[no-untyped-def]
-        from crm_books import customer_merge
+        from crm_books.airflow_tasks.merge import merge_customers_task
 
-        return customer_merge.merge_customers_task(context)
+        return merge_customers_task(context)
 
     check_merge() >> merge_customers()

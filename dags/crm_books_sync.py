@@ -29,13 +29,13 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
-from crm_books.settings import OWNER, SYNC_DAG_ID, SYNC_MODULES, TAGS
+from crm_books.config import OWNER, SYNC_DAG_ID, SYNC_MODULES, TAGS
 
 BOOKS_CUSTOMERS = Asset("books://warehouse/customers")
 
 
 def _on_failure(context):  # type: ignore[no-untyped-def]
-    from crm_books.sync_tasks import on_failure
+    from crm_books.airflow_tasks.sync import on_failure
 
     on_failure(context)
 
@@ -76,61 +76,61 @@ with DAG(
 
     @task
     def ensure_schema() -> list[str]:
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.ensure_schema()
 
     @task
     def check_organization(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.check_organization(context)
 
     @task
     def extract_accounts(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.extract("Accounts", context)
 
     @task
     def extract_contacts(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.extract("Contacts", context)
 
     @task(trigger_rule="none_failed")
     def transform_records(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.transform(context)
 
     @task
     def validate_records(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.validate(context)
 
     @task(outlets=[BOOKS_CUSTOMERS])
     def load_customers(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.load(context)
 
     @task
     def apply_deletions(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.apply_deletions(context)
 
     @task
     def flag_duplicates(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.flag_duplicates(context)
 
     @task
     def record_run(**context):  # type: ignore[no-untyped-def]
-        from crm_books import sync_tasks
+        from crm_books.airflow_tasks import sync as sync_tasks
 
         return sync_tasks.finish(context)
 

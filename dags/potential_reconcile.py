@@ -43,8 +43,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
-from crm_books.potential_sensor import DealChangesSensor
-from crm_books.settings import OWNER, RECONCILE_DAG_ID, TAGS
+from crm_books.config import OWNER, RECONCILE_DAG_ID, TAGS
+from crm_books.deals.sensor import DealChangesSensor
 
 with DAG(
     dag_id=RECONCILE_DAG_ID,
@@ -71,7 +71,7 @@ with DAG(
 
     @task
     def reconcile_deals(**context):  # type: ignore[no-untyped-def]
-        from crm_books.potential_sync import reconcile_task
+        from crm_books.airflow_tasks.reconcile import reconcile_task
 
         return reconcile_task(context)
 

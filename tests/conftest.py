@@ -34,7 +34,7 @@ os.environ.setdefault(
     "AIRFLOW_CONN_BOOKS_WAREHOUSE", f"sqlite:///{_AIRFLOW_HOME / 'data' / 'books.db'}"
 )
 
-from crm_books.pg_throwaway import PgCluster, start_cluster  # noqa: E402
+from devtools.pg_throwaway import PgCluster, start_cluster  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -82,7 +82,8 @@ def warehouse_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def warehouse(warehouse_uri: str):  # type: ignore[no-untyped-def]
     """An engine on a migrated, empty warehouse."""
-    from crm_books.warehouse import create_warehouse_engine, migrate
+    from crm_books.warehouse.engine import create_warehouse_engine
+    from crm_books.warehouse.migrations import migrate
 
     engine = create_warehouse_engine(warehouse_uri)
     migrate(engine)
@@ -111,7 +112,7 @@ def sandbox() -> Iterator[object]:
     """An empty sandbox CRM on loopback; tests put exactly the records they need into it."""
     from datetime import UTC, datetime
 
-    from crm_books.sandbox import SandboxConfig, SandboxServer
+    from zoho_sandbox import SandboxConfig, SandboxServer
 
     config = SandboxConfig(
         seed=7, accounts=0, contacts=0, deals=0, clock_start=datetime(2026, 11, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from crm_books import settings
+from crm_books import config
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -445,8 +445,8 @@ def test_no_service_sets_connections_or_variables_that_would_mask_the_ui() -> No
 def test_init_seeds_the_contract_connections_and_variable_into_the_metadata_db(
     seeded: dict[str, Any],
 ) -> None:
-    assert set(seeded["connections"]) == {settings.CRM_CONN_ID, settings.WAREHOUSE_CONN_ID}
-    assert seeded["variables"] == {settings.WORKFLOW_VARIABLE: "estimate"}
+    assert set(seeded["connections"]) == {config.CRM_CONN_ID, config.WAREHOUSE_CONN_ID}
+    assert seeded["variables"] == {config.WORKFLOW_VARIABLE: "estimate"}
 
 
 @pytest.mark.slow
@@ -454,15 +454,15 @@ def test_init_seeding_keeps_what_a_user_changed(
     metadata_db: MetadataDB, seeded: dict[str, Any]
 ) -> None:
     # A user switches the workflow off, and deletes zoho_crm to have it seeded again.
-    metadata_db.run(["airflow", "variables", "set", settings.WORKFLOW_VARIABLE, "off"])
-    metadata_db.run(["airflow", "connections", "delete", settings.CRM_CONN_ID])
+    metadata_db.run(["airflow", "variables", "set", config.WORKFLOW_VARIABLE, "off"])
+    metadata_db.run(["airflow", "connections", "delete", config.CRM_CONN_ID])
     # The next `docker compose up` runs airflow-init again, now with the sandbox defaults in .env.
     metadata_db.init_seed({})
     after = metadata_db.settings()
-    assert after["variables"] == {settings.WORKFLOW_VARIABLE: "off"}
-    warehouse = settings.WAREHOUSE_CONN_ID
+    assert after["variables"] == {config.WORKFLOW_VARIABLE: "off"}
+    warehouse = config.WAREHOUSE_CONN_ID
     assert after["connections"][warehouse] == seeded["connections"][warehouse]  # still s3cret
-    crm = seeded_connection(after, settings.CRM_CONN_ID)
+    crm = seeded_connection(after, config.CRM_CONN_ID)
     assert (crm.host, crm.login) == ("http://crm-sandbox:8765", "sandbox-client")
 
 
@@ -480,9 +480,9 @@ def test_zoho_crm_connection_defaults_to_the_sandbox_service() -> None:
 
 @pytest.mark.slow
 def test_zoho_crm_connection_feeds_the_project_client(seeded: dict[str, Any]) -> None:
-    from crm_books.crm_hook import credentials_from_connection
+    from crm_books.zoho.hook import credentials_from_connection
 
-    creds = credentials_from_connection(seeded_connection(seeded, settings.CRM_CONN_ID))
+    creds = credentials_from_connection(seeded_connection(seeded, config.CRM_CONN_ID))
     assert creds.api_base_url == "https://www.zohoapis.eu"
     assert creds.accounts_url == "https://accounts.zoho.eu"
     assert (creds.client_id, creds.client_secret) == ("1000.REALCLIENT", "real-secret")
@@ -491,7 +491,7 @@ def test_zoho_crm_connection_feeds_the_project_client(seeded: dict[str, Any]) ->
 
 @pytest.mark.slow
 def test_zoho_crm_connection_can_target_a_real_org_from_dotenv(seeded: dict[str, Any]) -> None:
-    conn = seeded_connection(seeded, settings.CRM_CONN_ID)
+    conn = seeded_connection(seeded, config.CRM_CONN_ID)
     assert conn.conn_type == "http"
     assert conn.host == "https://www.zohoapis.eu"
     assert (conn.login, conn.password) == ("1000.REALCLIENT", "real-secret")
@@ -505,9 +505,9 @@ def test_zoho_crm_connection_can_target_a_real_org_from_dotenv(seeded: dict[str,
 def test_books_warehouse_connection_reaches_the_warehouse_service(
     seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_books.connections import warehouse_uri
+    from crm_books.warehouse.engine import warehouse_uri
 
-    conn = seeded_connection(seeded, settings.WAREHOUSE_CONN_ID)
+    conn = seeded_connection(seeded, config.WAREHOUSE_CONN_ID)
     assert conn.conn_type == "postgres"
     pg_env = environment("books-warehouse", FIRST_DOTENV)
     assert (conn.host, conn.port) == ("books-warehouse", 5432)
@@ -564,7 +564,7 @@ def test_no_env_file_is_committed_next_to_the_example() -> None:
 
 def test_sandbox_serves_the_generated_crm_on_all_interfaces() -> None:
     cmd = service("crm-sandbox")["command"]
-    assert cmd[:4] == ["python", "-m", "crm_books.sandbox", "serve"]
+    assert cmd[:4] == ["python", "-m", "zoho_sandbox", "serve"]
     args = dict(zip(cmd[4::2], cmd[5::2], strict=True))
     assert args == {
         "--host": "0.0.0.0",
@@ -668,7 +668,7 @@ def dockerignored(path: str) -> bool:
 
 
 def test_build_context_keeps_what_the_dockerfile_copies_and_drops_secrets() -> None:
-    for path in ("requirements/lock.txt", "dags", "plugins/crm_books/settings.py", "include/sql"):
+    for path in ("requirements/lock.txt", "dags", "plugins/crm_books/config.py", "include/sql"):
         assert not dockerignored(path), path
     for path in (".env", ".venv/bin/python", ".git/config", "data/books.db"):
         assert dockerignored(path), path
@@ -705,15 +705,15 @@ def local_connection(conn_id: str) -> Any:
 def test_local_settings_define_the_contract_connections_and_variable() -> None:
     airflow = local_settings()
     ids = {c["conn_id"] for c in airflow["connections"]}
-    assert ids == {settings.CRM_CONN_ID, settings.WAREHOUSE_CONN_ID}
+    assert ids == {config.CRM_CONN_ID, config.WAREHOUSE_CONN_ID}
     variables = {v["variable_name"]: v["variable_value"] for v in airflow["variables"]}
-    assert variables == {settings.WORKFLOW_VARIABLE: "estimate"}
+    assert variables == {config.WORKFLOW_VARIABLE: "estimate"}
 
 
 def test_local_crm_connection_points_at_the_local_sandbox() -> None:
-    from crm_books.crm_hook import credentials_from_connection
+    from crm_books.zoho.hook import credentials_from_connection
 
-    creds = credentials_from_connection(local_connection(settings.CRM_CONN_ID))
+    creds = credentials_from_connection(local_connection(config.CRM_CONN_ID))
     assert creds.api_base_url == "http://127.0.0.1:8765"
     assert creds.accounts_url == "http://127.0.0.1:8765"
     assert (creds.client_id, creds.client_secret) == ("sandbox-client", "sandbox-secret")
@@ -722,10 +722,9 @@ def test_local_crm_connection_points_at_the_local_sandbox() -> None:
 def test_local_warehouse_connection_is_a_sqlite_file_under_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from crm_books.connections import warehouse_uri
-    from crm_books.warehouse import normalize_uri
+    from crm_books.warehouse.engine import normalize_uri, warehouse_uri
 
-    conn = local_connection(settings.WAREHOUSE_CONN_ID)
+    conn = local_connection(config.WAREHOUSE_CONN_ID)
     monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", conn.as_json())
     url = normalize_uri(warehouse_uri())
     assert url.get_backend_name() == "sqlite"

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from crm_books import settings
+from crm_books import config
 
 
 def _warehouse_uri(explicit: str | None) -> str:
@@ -19,16 +19,17 @@ def _warehouse_uri(explicit: str | None) -> str:
         return os.environ["BOOKS_WAREHOUSE_URI"]
     if os.environ.get("AIRFLOW_CONN_BOOKS_WAREHOUSE") or os.environ.get("AIRFLOW_HOME"):
         try:
-            from crm_books.connections import warehouse_uri
+            from crm_books.warehouse.engine import warehouse_uri
 
             return warehouse_uri()
         except Exception as exc:  # no Airflow connection: fall back to the embedded default
             logging.getLogger(__name__).debug("no books_warehouse connection: %s", exc)
-    return settings.DEFAULT_WAREHOUSE_URI
+    return config.DEFAULT_WAREHOUSE_URI
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from crm_books.warehouse import create_warehouse_engine, migrate, normalize_uri
+    from crm_books.warehouse.engine import create_warehouse_engine, normalize_uri
+    from crm_books.warehouse.migrations import migrate
 
     uri = _warehouse_uri(args.warehouse)
     engine = create_warehouse_engine(uri)
@@ -43,8 +44,8 @@ def _migrate(args: argparse.Namespace) -> int:
 def _documents(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError
 
-    from crm_books.crm_documents import UnknownCrmRecord, crm_documents, format_json, format_text
-    from crm_books.warehouse import create_warehouse_engine
+    from crm_books.documents import UnknownCrmRecord, crm_documents, format_json, format_text
+    from crm_books.warehouse.engine import create_warehouse_engine
 
     engine = create_warehouse_engine(_warehouse_uri(args.warehouse))
     try:

@@ -20,8 +20,8 @@ HEAVY_MODULES = (
     "requests",
     "psycopg",
     "crm_books.sync",
-    "crm_books.customer_transform",
-    "crm_books.quality",
+    "crm_books.customers.mapping",
+    "crm_books.customers.quality",
 )
 
 

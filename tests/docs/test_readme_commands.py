@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_books.sandbox.process import stop
+from zoho_sandbox.process import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
@@ -176,7 +176,7 @@ COMMANDS: dict[str, Entry] = {
     # README: the two commands and the make targets
     "make demo": runs(f"{THIS}::test_make_demo_command_runs_every_dag_and_prints_what_landed"),
     "make test": runs(CI, note="this test module is one of the tests it runs"),
-    "make bench": runs(BENCH_CLI, note="make bench = python -m crm_books.bench --records $N"),
+    "make bench": runs(BENCH_CLI, note="make bench = python -m devtools.bench --records $N"),
     "N=1000000 make bench": runs(BENCH_CLI, note="N only sets --records; the test uses 300"),
     "make -o .venv/.installed bench": runs(BENCH_CLI, note="-o only skips the venv stamp"),
     "make airflow": runs(MAKE_AIRFLOW),
@@ -268,7 +268,7 @@ COMMANDS: dict[str, Entry] = {
         f"{THIS}::test_documents_command_for_an_unknown_id_prints_an_error_and_exits_1",
         f"{DOCUMENTS}::test_cli_unknown_id_exits_1_and_a_known_id_without_documents_exits_0",
     ),
-    "python -m crm_books.sandbox serve --port 8765 --seed 7 --accounts 1000 --contacts 3000"
+    "python -m zoho_sandbox serve --port 8765 --seed 7 --accounts 1000 --contacts 3000"
     " --deals 500": runs(f"{THIS}::test_sandbox_serve_command_serves_the_documented_sizes"),
     # docs/merge.md
     'airflow dags trigger books_merge_customers --conf \'{"master_customer_id": 12,'
@@ -280,7 +280,7 @@ COMMANDS: dict[str, Entry] = {
     "airflow scheduler": runs(MAKE_AIRFLOW, note="one of the parts make airflow starts"),
     "airflow dag-processor": runs(MAKE_AIRFLOW, note="one of the parts make airflow starts"),
     "airflow triggerer": runs(MAKE_AIRFLOW, note="one of the parts make airflow starts"),
-    "python -m crm_books.local_airflow --help": runs(
+    "python -m devtools.local_airflow --help": runs(
         f"{THIS}::test_local_airflow_help_lists_the_documented_options"
     ),
     "TOKEN=$(curl -s -X POST http://127.0.0.1:8080/auth/token -H 'Content-Type: application/json'"
@@ -308,10 +308,10 @@ COMMANDS: dict[str, Entry] = {
         "apt-get install needs root and Debian's mirrors; .ci/run installs chromium the same way"
     ),
     # docs/troubleshooting.md
-    "python -m crm_books.local_airflow --timeout 400": runs(
+    "python -m devtools.local_airflow --timeout 400": runs(
         MAKE_AIRFLOW, note="the test passes --timeout 240"
     ),
-    ".venv/bin/python -m crm_books.local_airflow": runs(
+    ".venv/bin/python -m devtools.local_airflow": runs(
         MAKE_AIRFLOW, note="the test runs it with the venv's interpreter"
     ),
     "airflow plugins": runs(f"{THIS}::test_airflow_plugins_lists_the_crm_books_page"),
@@ -319,20 +319,20 @@ COMMANDS: dict[str, Entry] = {
         "not a command: a quoted error message of make airflow"
     ),
     # docs/benchmarks.md
-    "python -m crm_books.bench": runs(BENCH_CLI),
-    ".venv/bin/python -m crm_books.bench --help": runs(
+    "python -m devtools.bench": runs(BENCH_CLI),
+    ".venv/bin/python -m devtools.bench --help": runs(
         f"{THIS}::test_bench_help_lists_the_documented_options"
     ),
-    ".venv/bin/python -m crm_books.bench --records 100000 --warehouse sqlite:////tmp/bench.db": runs(
+    ".venv/bin/python -m devtools.bench --records 100000 --warehouse sqlite:////tmp/bench.db": runs(
         BENCH_CLI, note="300 records, a file under the test's tmp_path"
     ),
-    ".venv/bin/python -m crm_books.bench --records 100000 --warehouse"
+    ".venv/bin/python -m devtools.bench --records 100000 --warehouse"
     " postgresql://user@host/emptydb": runs(
         "tests/integration/test_bench_smoke.py::"
         "test_small_bench_reports_every_phase_and_loads_every_customer",
         note="run_bench on an empty PostgreSQL database, as this command does",
     ),
-    "python -m crm_books.sandbox serve --seed 7 --accounts A --contacts C --deals 0": runs(
+    "python -m zoho_sandbox serve --seed 7 --accounts A --contacts C --deals 0": runs(
         BENCH_CLI, note="the bench starts the sandbox this way"
     ),
 }
@@ -452,7 +452,7 @@ def test_migrate_command_creates_then_applies_nothing(warehouse_uri: str) -> Non
     versions = [name.split("_", 1)[0] for name in applied.group(2).split(", ")]
     assert versions[0] == "0001" and int(applied.group(1)) == len(versions)
 
-    from crm_books.warehouse import create_warehouse_engine
+    from crm_books.warehouse.engine import create_warehouse_engine
 
     engine = create_warehouse_engine(warehouse_uri)
     try:
@@ -505,7 +505,7 @@ def test_connections_add_command_makes_a_connection_the_hook_reads(
 ) -> None:
     from airflow.sdk.definitions.connection import Connection
 
-    from crm_books.crm_hook import credentials_from_connection
+    from crm_books.zoho.hook import credentials_from_connection
 
     command = documented("airflow connections add zoho_crm")
     run(argv(command, {'"refresh_token": "…"': '"refresh_token": "1000.refresh"'}), airflow_home)
@@ -624,7 +624,7 @@ def test_sandbox_serve_command_serves_the_documented_sizes() -> None:
     import requests
 
     port = free_port()
-    command = documented("python -m crm_books.sandbox serve --port 8765")
+    command = documented("python -m zoho_sandbox serve --port 8765")
     proc = subprocess.Popen(
         argv(command, {"--port 8765": f"--port {port}"}),
         env=base_env(),
@@ -655,7 +655,7 @@ def test_local_airflow_help_lists_the_documented_options() -> None:
     operating = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
     options = documented_options(operating, "| option | default | what |")
     assert len(options) >= 7, options
-    shown = run(argv(documented("python -m crm_books.local_airflow --help")), base_env(), 60)
+    shown = run(argv(documented("python -m devtools.local_airflow --help")), base_env(), 60)
     assert [o for o in options if o not in shown.stdout] == []
 
 
@@ -663,13 +663,13 @@ def test_bench_help_lists_the_documented_options() -> None:
     benchmarks = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     options = documented_options(benchmarks, "Options (the Makefile")
     assert "--records" in options and len(options) >= 8, options
-    shown = run(argv(documented(".venv/bin/python -m crm_books.bench --help")), base_env(), 60)
+    shown = run(argv(documented(".venv/bin/python -m devtools.bench --help")), base_env(), 60)
     assert [o for o in options if o not in shown.stdout] == []
 
 
 @pytest.mark.slow
 def test_bench_cli_runs_the_documented_command_at_a_small_size(tmp_path: Path) -> None:
-    command = documented(".venv/bin/python -m crm_books.bench --records 100000 --warehouse sqlite")
+    command = documented(".venv/bin/python -m devtools.bench --records 100000 --warehouse sqlite")
     args = argv(command, {"100000": "300", "/tmp/bench.db": str(tmp_path / "bench.db")})
     args += ["--baseline-records", "50", "--workflow-deals", "200", "--out-dir", str(tmp_path)]
     shown = run(args, base_env(), timeout=300)

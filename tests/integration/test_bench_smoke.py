@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from crm_books import settings
-from crm_books.bench import (
+from crm_books import config
+from crm_books.warehouse.engine import create_warehouse_engine
+from devtools.bench import (
     SECTION_FULL,
     SECTION_INCREMENTAL,
     SECTION_LOAD,
@@ -25,8 +26,7 @@ from crm_books.bench import (
     target_checks,
     total_row,
 )
-from crm_books.sandbox.generator import Generator
-from crm_books.warehouse import create_warehouse_engine
+from zoho_sandbox.generator import Generator
 
 RECORDS = 500
 SYNC_PHASES = (
@@ -50,9 +50,9 @@ def expected_customers(uri: str) -> int:
     """Accounts plus contacts without an account, as generated, minus the ones the sync rejected."""
     accounts, contacts = split_records(RECORDS)
     gen = Generator(seed=7, accounts=accounts, contacts=contacts, deals=0)
-    account_ids = {r["id"] for r in gen.iter_records(settings.ACCOUNTS)}
+    account_ids = {r["id"] for r in gen.iter_records(config.ACCOUNTS)}
     individual_ids = {
-        r["id"] for r in gen.iter_records(settings.CONTACTS) if not r.get("Account_Name")
+        r["id"] for r in gen.iter_records(config.CONTACTS) if not r.get("Account_Name")
     }
     engine = create_warehouse_engine(uri)
     try:
@@ -65,8 +65,8 @@ def expected_customers(uri: str) -> int:
             }
     finally:
         engine.dispose()
-    return len({i for i in account_ids if (settings.ACCOUNTS, i) not in rejected}) + len(
-        {i for i in individual_ids if (settings.CONTACTS, i) not in rejected}
+    return len({i for i in account_ids if (config.ACCOUNTS, i) not in rejected}) + len(
+        {i for i in individual_ids if (config.CONTACTS, i) not in rejected}
     )
 
 

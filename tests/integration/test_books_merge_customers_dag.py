@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crm_books.warehouse import create_warehouse_engine, migrate, utcnow
+from crm_books.warehouse.engine import create_warehouse_engine
+from crm_books.warehouse.migrations import migrate
+from crm_books.warehouse.timestamps import utcnow
 from tests.dag_runs import RunOutcome, run_dag
 
 pytestmark = pytest.mark.slow
@@ -85,10 +87,11 @@ def observe_merge_tasks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     The tasks run in this process, so wrapping the library functions lets the test read them.
     """
-    from crm_books import customer_merge
+    from crm_books.airflow_tasks.merge import refuse
+    from crm_books.customers.merge import dry_run
 
     said: list[str] = []
-    real_dry_run, real_refuse = customer_merge.dry_run, customer_merge._refuse
+    real_dry_run, real_refuse = dry_run, refuse
 
     def dry_run(*args: Any, **kwargs: Any) -> Any:
         report = real_dry_run(*args, **kwargs)

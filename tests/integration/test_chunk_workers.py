@@ -10,10 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_books import settings, sync
-from crm_books.chunk_workers import WORKERS_ENV, default_workers, map_chunks
-from crm_books.sandbox.generator import Generator
-from crm_books.warehouse import bulk_insert, dialect
+from crm_books import config
+from crm_books.customers.chunk_workers import WORKERS_ENV, default_workers, map_chunks
+from crm_books.customers.extract import _raw_row
+from crm_books.customers.plan import SyncRun
+from crm_books.customers.transform import transform_run
+from crm_books.customers.validate import validate_run
+from crm_books.warehouse.bulk import bulk_insert
+from crm_books.warehouse.engine import dialect
+from zoho_sandbox.generator import Generator
 
 RECORDS = 600
 
@@ -23,12 +28,12 @@ def _stage_raw(engine: Engine, run_id: str) -> None:
     version of every tenth one (the transform must keep only the newest)."""
     gen = Generator(seed=11, accounts=RECORDS * 2 // 5, contacts=RECORDS * 3 // 5, deals=0)
     rows = []
-    for module in settings.SYNC_MODULES:
+    for module in config.SYNC_MODULES:
         for i, record in enumerate(gen.iter_records(module)):
-            rows.append(sync._raw_row(run_id, module, record))
+            rows.append(_raw_row(run_id, module, record))
             if i % 10 == 0:
                 older = {**record, "Modified_Time": "2001-01-01T00:00:00+00:00", "Phone": "old"}
-                rows.append(sync._raw_row(run_id, module, older))
+                rows.append(_raw_row(run_id, module, older))
     with engine.begin() as conn:
         bulk_insert(
             conn,
@@ -58,14 +63,14 @@ def _staged(engine: Engine, run_id: str) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.mark.slow
 def test_many_chunks_in_workers_stage_what_one_chunk_stages(warehouse: Engine) -> None:
-    one = sync.SyncRun(run_id="one-chunk", workers=1)
-    many = sync.SyncRun(run_id="many-chunks", workers=2)
+    one = SyncRun(run_id="one-chunk", workers=1)
+    many = SyncRun(run_id="many-chunks", workers=2)
     for run in (one, many):
         _stage_raw(warehouse, run.run_id)
-    sync.transform_run(warehouse, one, chunk_size=10_000)
-    sync.validate_run(warehouse, one, chunk_size=10_000)
-    transformed = sync.transform_run(warehouse, many, chunk_size=97)
-    checked = sync.validate_run(warehouse, many, chunk_size=97)
+    transform_run(warehouse, one, chunk_size=10_000)
+    validate_run(warehouse, one, chunk_size=10_000)
+    transformed = transform_run(warehouse, many, chunk_size=97)
+    checked = validate_run(warehouse, many, chunk_size=97)
 
     expected, got = _staged(warehouse, one.run_id), _staged(warehouse, many.run_id)
     assert got == expected
@@ -122,8 +127,8 @@ def test_generator_payloads_round_trip_through_the_raw_row() -> None:
     import json
 
     gen = Generator(seed=11, accounts=50, contacts=50, deals=0)
-    for record in itertools.chain(*(gen.iter_records(m) for m in settings.SYNC_MODULES)):
-        payload = sync._raw_row("r", "Accounts", record)[4]
+    for record in itertools.chain(*(gen.iter_records(m) for m in config.SYNC_MODULES)):
+        payload = _raw_row("r", "Accounts", record)[4]
         assert payload == json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     odd = {"id": "1", "Account_Name": "lone \ud800 surrogate"}
-    assert json.loads(sync._raw_row("r", "Accounts", odd)[4]) == odd
+    assert json.loads(_raw_row("r", "Accounts", odd)[4]) == odd

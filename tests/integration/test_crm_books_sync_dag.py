@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crm_books.warehouse import create_warehouse_engine, utcnow
+from crm_books.warehouse.engine import create_warehouse_engine
+from crm_books.warehouse.timestamps import utcnow
 from tests.dag_runs import run_dag
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
-from crm_books.crm_client import CrmApiError, CrmCredentials, RetryPolicy, ZohoCrmClient
-from crm_books.sandbox import SandboxConfig, SandboxServer
-from crm_books.settings import ACCOUNTS, CONTACTS, DEALS, MODULE_FIELDS
+from crm_books.config import ACCOUNTS, CONTACTS, DEALS, MODULE_FIELDS
+from crm_books.zoho.auth import CrmCredentials
+from crm_books.zoho.client import ZohoCrmClient
+from crm_books.zoho.errors import CrmApiError
+from crm_books.zoho.retry import RetryPolicy
+from zoho_sandbox import SandboxConfig, SandboxServer
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -288,7 +291,7 @@ def test_the_access_token_never_appears_in_logs(
 def test_the_hook_reads_the_sandbox_from_the_zoho_crm_connection(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_books.crm_hook import ZohoCrmHook
+    from crm_books.zoho.hook import ZohoCrmHook
 
     host, port = sandbox.base_url.removeprefix("http://").split(":")
     conn = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_books.crm_client import CrmCredentials, ZohoCrmClient
+from crm_books.zoho.auth import CrmCredentials
+from crm_books.zoho.client import ZohoCrmClient
 
 
 def test_count_matches_the_crm(sandbox: Any) -> None:

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from crm_books.__main__ import main
-from crm_books.customer_merge import MergeRequest, merge
-from crm_books.warehouse import db_timestamp, render_ddl, utcnow
+from crm_books.customers.merge import MergeRequest, merge
+from crm_books.warehouse.migrations import render_ddl
+from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 NOW = db_timestamp(utcnow())
 
@@ -176,7 +177,8 @@ def test_documents_before_and_after_a_merge(
 
 
 def test_sqlite_warehouse_file_stays_readable_on_its_own(tmp_path: Path) -> None:
-    from crm_books.warehouse import create_warehouse_engine, migrate
+    from crm_books.warehouse.engine import create_warehouse_engine
+    from crm_books.warehouse.migrations import migrate
 
     engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'books.db'}")
     migrate(engine)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_books.customer_merge import (
+from crm_books.customers.merge import (
     RULE_ACTIVE,
     RULE_CRM_MASTER,
     RULE_EXISTS,
@@ -19,7 +19,7 @@ from crm_books.customer_merge import (
     dry_run,
     merge,
 )
-from crm_books.warehouse import db_timestamp, utcnow
+from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 NOW = db_timestamp(utcnow())
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
 
-from crm_books.pg_throwaway import free_port
+from devtools.pg_throwaway import free_port
 from tests.dag_runs import _dagbag, run_dag
 from tests.integration.test_crm_books_sync_dag import account, query, scalar
 
@@ -147,8 +147,9 @@ def test_an_unreachable_warehouse_is_retried(
 def test_an_invalid_workflow_variable_fails_reconcile_at_once(
     airflow_env: Any, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_books.potential_sync import reconcile_task
-    from crm_books.warehouse import create_warehouse_engine, migrate
+    from crm_books.airflow_tasks.reconcile import reconcile_task
+    from crm_books.warehouse.engine import create_warehouse_engine
+    from crm_books.warehouse.migrations import migrate
 
     engine = create_warehouse_engine(warehouse_uri)
     migrate(engine)

@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from crm_books.duplicate_detection import find_duplicate_groups
-from crm_books.sync import SyncRun, flag_duplicates
+from crm_books.customers.duplicates import find_duplicate_groups
+from crm_books.customers.duplicates_flag import flag_duplicates
+from crm_books.customers.plan import SyncRun
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 Pair = tuple[str, int]

@@ -11,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from crm_books import settings
-from crm_books.sync import SyncRun, apply_deletions, load_run
-from crm_books.warehouse import db_timestamp, utcnow
+from crm_books import config
+from crm_books.customers.deletions import apply_deletions
+from crm_books.customers.load import load_run
+from crm_books.customers.plan import SyncRun
+from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 NOW = db_timestamp(utcnow())
 T1 = "2026-11-01 10:00:00+00:00"
@@ -55,7 +57,7 @@ def stage_person(
 
 
 def load(engine: Engine, run_id: str, *modules: str) -> dict[str, dict[str, int]]:
-    run = SyncRun(run_id=run_id, modules=modules or settings.SYNC_MODULES)
+    run = SyncRun(run_id=run_id, modules=modules or config.SYNC_MODULES)
     return load_run(engine, run)
 
 
@@ -86,7 +88,7 @@ def held(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def person_counts(result: dict[str, dict[str, int]]) -> tuple[int, int, int, int]:
-    c = result[settings.CONTACTS]
+    c = result[config.CONTACTS]
     return c["inserted"], c["updated"], c["unchanged"], c["held"]
 
 
@@ -105,7 +107,7 @@ def test_contacts_of_an_account_loaded_in_the_same_run_attach_at_once(warehouse:
         ("C-3", "A-1", "Cy", False),
     ]
     assert held(warehouse) == [("C-9", "A-404", "Nia")]  # its account has not arrived
-    assert result[settings.ACCOUNTS]["inserted"] == 2
+    assert result[config.ACCOUNTS]["inserted"] == 2
     assert person_counts(result) == (3, 0, 0, 1)
 
 
@@ -137,7 +139,7 @@ def test_an_older_staged_version_never_replaces_a_newer_held_one(warehouse: Engi
 
     # A backfill re-reads the older version, when C-1 was still on Acme: it must not land.
     stage_person(warehouse, "r2", "C-1", "A-1", "Older", T1)
-    result = load(warehouse, "r2", settings.CONTACTS)
+    result = load(warehouse, "r2", config.CONTACTS)
     assert persons(warehouse) == []
     assert held(warehouse) == [("C-1", "A-404", "Newer")]
     assert person_counts(result) == (0, 0, 0, 1)
@@ -149,7 +151,7 @@ def test_a_newer_version_on_an_existing_account_replaces_the_held_one(warehouse:
     load(warehouse, "r1")
 
     stage_person(warehouse, "r2", "C-1", "A-1", "Moved", T2)
-    result = load(warehouse, "r2", settings.CONTACTS)
+    result = load(warehouse, "r2", config.CONTACTS)
     assert persons(warehouse) == [("C-1", "A-1", "Moved", True)]
     assert held(warehouse) == []
     assert person_counts(result) == (1, 0, 0, 0)
@@ -166,7 +168,7 @@ def test_updates_count_and_an_older_version_leaves_the_contact_person_alone(
     stage_person(warehouse, "r2", "C-1", "A-1", "Annie", T3)  # newer: updated
     stage_person(warehouse, "r2", "C-2", "A-1", "Bob", T1)  # older: unchanged
     stage_person(warehouse, "r2", "C-4", "A-404", "Dee", T3)  # account missing: held
-    result = load(warehouse, "r2", settings.CONTACTS)
+    result = load(warehouse, "r2", config.CONTACTS)
     assert persons(warehouse) == [("C-1", "A-1", "Annie", True), ("C-2", "A-1", "Bo", False)]
     assert person_counts(result) == (0, 1, 1, 1)
 
@@ -184,7 +186,7 @@ def test_a_contact_moving_to_another_account_leaves_both_customers_one_primary(
     # Acme's primary moves to Globex, which has no contact persons yet, with a new colleague.
     stage_person(warehouse, "r2", "C-1", "A-2", "Ann", T2)
     stage_person(warehouse, "r2", "C-0", "A-2", "Al", T2)
-    result = load(warehouse, "r2", settings.CONTACTS)
+    result = load(warehouse, "r2", config.CONTACTS)
     found = persons(warehouse)
     assert [p[:2] for p in found] == [("C-0", "A-2"), ("C-1", "A-2"), ("C-2", "A-1")]
     primaries = {account: contact for contact, account, _, primary in found if primary}
@@ -208,12 +210,12 @@ def test_a_customer_whose_primary_was_deleted_gets_a_new_one_on_the_next_load(
             ),
             {"t": T2},
         )
-    apply_deletions(warehouse, SyncRun(run_id="r1", modules=(settings.CONTACTS,)))
+    apply_deletions(warehouse, SyncRun(run_id="r1", modules=(config.CONTACTS,)))
     assert [p[0] for p in persons(warehouse)] == ["C-2"]
 
     # The next run changes nothing for Acme, yet it ends with exactly one primary again.
     stage_account(warehouse, "r2", "A-2", "Globex")
-    load(warehouse, "r2", settings.ACCOUNTS)
+    load(warehouse, "r2", config.ACCOUNTS)
     assert persons(warehouse) == [("C-2", "A-1", "Bo", True)]
 
 
@@ -233,7 +235,7 @@ def test_contacts_of_a_merged_away_account_join_the_master_which_keeps_its_prima
             )
         )
     stage_person(warehouse, "r2", "C-0", "A-2", "Al", T2)
-    load(warehouse, "r2", settings.CONTACTS)
+    load(warehouse, "r2", config.CONTACTS)
     assert persons(warehouse) == [("C-0", "A-1", "Al", False), ("C-1", "A-1", "Ann", True)]
 
 
@@ -288,7 +290,7 @@ def run_log(engine: Engine, run_id: str) -> tuple[int, int]:
 
 def start_run_log(engine: Engine, run_id: str) -> None:
     with engine.begin() as conn:
-        for module in settings.SYNC_MODULES:
+        for module in config.SYNC_MODULES:
             conn.execute(
                 text(
                     "INSERT INTO books.sync_runs (run_id, module, status, started_at)"
@@ -352,7 +354,7 @@ def test_a_contact_that_loses_its_account_leaves_the_contact_persons(warehouse: 
     start_run_log(warehouse, "r2")
     stage_individual(warehouse, "r2", "C-1", "Ann Doe", T2)
     stage_individual(warehouse, "r2", "C-3", "Cy Doe", T2)
-    result = load(warehouse, "r2", settings.CONTACTS)
+    result = load(warehouse, "r2", config.CONTACTS)
     assert individuals(warehouse) == [("C-1", "Ann Doe", "active"), ("C-3", "Cy Doe", "active")]
     assert persons(warehouse) == [("C-2", "A-1", "Bo", True)]  # Acme keeps exactly one primary
     assert held(warehouse) == []
@@ -361,7 +363,7 @@ def test_a_contact_that_loses_its_account_leaves_the_contact_persons(warehouse: 
 
     # Cy's old account arriving later does not bring the held copy back.
     stage_account(warehouse, "r3", "A-404", "Globex")
-    load(warehouse, "r3", settings.ACCOUNTS)
+    load(warehouse, "r3", config.ACCOUNTS)
     assert persons(warehouse) == [("C-2", "A-1", "Bo", True)]
 
 
@@ -373,7 +375,7 @@ def test_an_older_version_never_undoes_a_move(warehouse: Engine) -> None:
     load(warehouse, "r1")
     stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T3)  # gains Acme
     stage_individual(warehouse, "r2", "C-2", "Bo Doe", T3)  # leaves Acme
-    load(warehouse, "r2", settings.CONTACTS)
+    load(warehouse, "r2", config.CONTACTS)
     after_moves = (individuals(warehouse), persons(warehouse), held(warehouse))
     assert after_moves[0] == [("C-2", "Bo Doe", "active")]
     assert [p[:2] for p in after_moves[1]] == [("C-1", "A-1"), ("C-3", "A-1")]
@@ -382,10 +384,10 @@ def test_an_older_version_never_undoes_a_move(warehouse: Engine) -> None:
     # Acme in Books and once with Bo's old account not (yet) there: neither lands.
     stage_individual(warehouse, "r3", "C-1", "Ann Older", T2)
     stage_person(warehouse, "r3", "C-2", "A-1", "Bo older", T2)
-    load(warehouse, "r3", settings.CONTACTS)
+    load(warehouse, "r3", config.CONTACTS)
     assert (individuals(warehouse), persons(warehouse), held(warehouse)) == after_moves
     stage_person(warehouse, "r4", "C-2", "A-404", "Bo older", T2)
-    load(warehouse, "r4", settings.CONTACTS)
+    load(warehouse, "r4", config.CONTACTS)
     assert (individuals(warehouse), persons(warehouse), held(warehouse)) == after_moves
 
 
@@ -395,11 +397,11 @@ def test_a_contact_that_moves_back_reactivates_its_kept_customer(warehouse: Engi
     load(warehouse, "r1")
     add_invoice(warehouse, customer_id(warehouse, "C-1"))
     stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T2)
-    load(warehouse, "r2", settings.CONTACTS)
+    load(warehouse, "r2", config.CONTACTS)
     assert individuals(warehouse) == [("C-1", "Ann Doe", "inactive")]
 
     stage_individual(warehouse, "r3", "C-1", "Ann Back", T3)
-    load(warehouse, "r3", settings.CONTACTS)
+    load(warehouse, "r3", config.CONTACTS)
     assert individuals(warehouse) == [("C-1", "Ann Back", "active")]
     assert persons(warehouse) == []
 
@@ -423,7 +425,7 @@ def test_moves_keep_merged_customers_and_their_masters(warehouse: Engine) -> Non
     # what was merged into it, is kept inactive instead of deleted.
     stage_person(warehouse, "r2", "C-1", "A-1", "Ann", T2)
     stage_person(warehouse, "r2", "C-2", "A-1", "Annie", T2)
-    load(warehouse, "r2", settings.CONTACTS)
+    load(warehouse, "r2", config.CONTACTS)
     assert individuals(warehouse) == [
         ("C-1", "Ann Doe", "inactive"),
         ("C-2", "Ann Doe", "inactive"),

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crm_books.warehouse import create_warehouse_engine, migrate, utcnow
+from crm_books.warehouse.engine import create_warehouse_engine
+from crm_books.warehouse.migrations import migrate
+from crm_books.warehouse.timestamps import utcnow
 from tests.dag_runs import RunOutcome, _dagbag, run_dag
 
 pytestmark = pytest.mark.slow
@@ -152,7 +154,7 @@ def events(uri: str, run_id: str) -> list[tuple[Any, ...]]:
 
 def rerun_reconcile(uri: str, run_id: str) -> dict[str, Any]:
     """The reconcile_deals task body run again for a finished run, as a cleared task would."""
-    from crm_books.potential_sync import reconcile_task
+    from crm_books.airflow_tasks.reconcile import reconcile_task
 
     return reconcile_task({"run_id": run_id, "logical_date": T0, "data_interval_start": T0})
 
@@ -356,8 +358,8 @@ def test_switching_the_setting_between_runs_and_a_custom_stage_mapping(
 def test_unknown_setting_fails_the_run_with_the_valid_values(
     env: Any, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_books.potential_sync import read_settings
-    from crm_books.potential_workflow import WorkflowSettingError
+    from crm_books.deals.rules import WorkflowSettingError
+    from crm_books.deals.settings import read_settings
 
     sb = env
     add_customer(warehouse_uri, account="A1")
@@ -381,14 +383,14 @@ def seeded_variable(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     seeds it; no AIRFLOW_VAR_* (it would mask the DB, issue 11 defect 7)."""
     from airflow.models.variable import Variable
 
-    from crm_books import settings
-    from crm_books.local_settings import Seeds, seed_metadata_db
+    from crm_books import config
+    from devtools.local_settings import Seeds, seed_metadata_db
 
     monkeypatch.delenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW")
-    seeds = Seeds(connections={}, variables={settings.WORKFLOW_VARIABLE: "estimate"})
+    seeds = Seeds(connections={}, variables={config.WORKFLOW_VARIABLE: "estimate"})
     seed_metadata_db(seeds)
     yield seeds
-    Variable.delete(settings.WORKFLOW_VARIABLE)  # the metadata DB is shared by the session
+    Variable.delete(config.WORKFLOW_VARIABLE)  # the metadata DB is shared by the session
 
 
 def test_the_variable_set_in_the_metadata_db_is_what_the_next_run_uses(
@@ -396,8 +398,8 @@ def test_the_variable_set_in_the_metadata_db_is_what_the_next_run_uses(
 ) -> None:
     from airflow.models.variable import Variable
 
-    from crm_books import settings
-    from crm_books.local_settings import seed_metadata_db
+    from crm_books import config
+    from devtools.local_settings import seed_metadata_db
 
     sb = env
     add_customer(warehouse_uri, account="A1")
@@ -406,7 +408,7 @@ def test_the_variable_set_in_the_metadata_db_is_what_the_next_run_uses(
     assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]
 
     # Admin -> Variables (or `airflow variables set`) writes the metadata DB: the next run is off.
-    Variable.set(settings.WORKFLOW_VARIABLE, "off")
+    Variable.set(config.WORKFLOW_VARIABLE, "off")
     d2 = crm_change(sb, "Deals", deal("After switching off"))
     assert_reconciled(reconcile())
     assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]
@@ -416,7 +418,7 @@ def test_the_variable_set_in_the_metadata_db_is_what_the_next_run_uses(
 
     # A restart seeds again; the user's `off` stays, so a new deal still gets no document.
     seed_metadata_db(seeded_variable)
-    assert Variable.get(settings.WORKFLOW_VARIABLE) == "off"
+    assert Variable.get(config.WORKFLOW_VARIABLE) == "off"
     d3 = crm_change(sb, "Deals", deal("After a restart", stage="Closed Won"))
     assert_reconciled(reconcile())
     assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]

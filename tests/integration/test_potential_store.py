@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from crm_books.potential_store import apply_plan, load_state
-from crm_books.potential_workflow import Plan, deal_changes_frame, plan_transitions
-from crm_books.warehouse import utcnow
+from crm_books.deals.rules import Plan, deal_changes_frame, plan_transitions
+from crm_books.deals.store import apply_plan, load_state
+from crm_books.warehouse.timestamps import utcnow
 
 TODAY = date(2026, 3, 1)
 

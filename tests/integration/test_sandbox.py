@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import requests
 
-from crm_books import settings
-from crm_books.sandbox import SandboxConfig, SandboxServer, metadata
-from crm_books.sandbox.process import stop
+from crm_books import config
+from zoho_sandbox import SandboxConfig, SandboxServer, metadata
+from zoho_sandbox.process import stop
 
 TIMEOUT = 10
-ACCOUNT_FIELDS = ",".join(settings.MODULE_FIELDS[settings.ACCOUNTS])
+ACCOUNT_FIELDS = ",".join(config.MODULE_FIELDS[config.ACCOUNTS])
 
 
 def _token(sb: SandboxServer, session: requests.Session) -> str:
@@ -266,10 +266,10 @@ def test_page_token_survives_modifications_mid_iteration(sandbox: SandboxServer,
         params={"fields": "Last_Name", "sort_by": "id", "sort_order": "asc", "per_page": 100},
     ).json()
     # records on the next pages change while the client is between pages
-    untouched = sandbox.store.get(settings.CONTACTS, first["data"][-1]["id"])
+    untouched = sandbox.store.get(config.CONTACTS, first["data"][-1]["id"])
     assert untouched is not None
     for rec in first["data"][:5]:
-        sandbox.store.upsert(settings.CONTACTS, {"id": rec["id"], "Last_Name": "Changed"})
+        sandbox.store.upsert(config.CONTACTS, {"id": rec["id"], "Last_Name": "Changed"})
     rest, _ = read_all_tokens(api, first["info"]["next_page_token"])
     ids = [r["id"] for r in first["data"]] + [r["id"] for r in rest]
     assert len(ids) == len(set(ids)) == 300
@@ -327,7 +327,7 @@ def test_if_modified_since_filters_and_304(sandbox: SandboxServer, api: Api) -> 
     )
     assert nothing.status_code == 304 and nothing.content == b""
     sandbox.set_clock(later + timedelta(hours=1))
-    changed = sandbox.store.upsert(settings.ACCOUNTS, {"Account_Name": "New Co"})
+    changed = sandbox.store.upsert(config.ACCOUNTS, {"Account_Name": "New Co"})
     iso = api.get(
         "/crm/v8/Accounts",
         params={"fields": "Account_Name,Modified_Time"},
@@ -383,9 +383,9 @@ def test_org_and_set_org(sandbox: SandboxServer, api: Api) -> None:
 
 def test_metadata_covers_the_fields_the_product_reads(api: Api) -> None:
     modules = api.get("/crm/v8/settings/modules").json()["modules"]
-    assert {m["api_name"] for m in modules} >= set(settings.MODULE_FIELDS)
+    assert {m["api_name"] for m in modules} >= set(config.MODULE_FIELDS)
     assert all(m["api_supported"] for m in modules)
-    for module, wanted in settings.MODULE_FIELDS.items():
+    for module, wanted in config.MODULE_FIELDS.items():
         fields = api.get("/crm/v8/settings/fields", params={"module": module}).json()["fields"]
         by_name = {f["api_name"]: f for f in fields}
         assert set(wanted) <= set(by_name)
@@ -503,7 +503,7 @@ def test_cli_serve_starts_and_answers(tmp_path: Any) -> None:
         [
             sys.executable,
             "-m",
-            "crm_books.sandbox",
+            "zoho_sandbox",
             "serve",
             "--port",
             str(port),
@@ -565,13 +565,13 @@ def test_lookups_written_by_id_read_back_with_the_target_name(api: Api) -> None:
 
 def test_a_deleted_id_loaded_again_is_served_again(sandbox: SandboxServer, api: Api) -> None:
     rid = api.get("/crm/v8/Deals", params={"fields": "Stage", "per_page": 1}).json()["data"][0]
-    assert sandbox.store.delete(settings.DEALS, rid["id"])
-    assert sandbox.store.get(settings.DEALS, rid["id"]) is None
+    assert sandbox.store.delete(config.DEALS, rid["id"])
+    assert sandbox.store.get(config.DEALS, rid["id"]) is None
     sandbox.store.upsert(
-        settings.DEALS, {"id": rid["id"], "Deal_Name": "Back", "Stage": "Closed Won"}
+        config.DEALS, {"id": rid["id"], "Deal_Name": "Back", "Stage": "Closed Won"}
     )
     back = api.get(f"/crm/v8/Deals/{rid['id']}").json()["data"][0]
-    assert back["Deal_Name"] == "Back" and sandbox.store.count(settings.DEALS) == 50
+    assert back["Deal_Name"] == "Back" and sandbox.store.count(config.DEALS) == 50
 
 
 # -- the wire format of pages (msgspec fast path, json fallback) ---------------------------------
@@ -581,7 +581,7 @@ def _as_json_dumps(content: bytes) -> bytes:
 
 
 def _all_fields(module: str) -> str:
-    return ",".join(list(metadata.FIELD_NAMES[module])[: settings.MAX_FIELDS_PER_CALL])
+    return ",".join(list(metadata.FIELD_NAMES[module])[: config.MAX_FIELDS_PER_CALL])
 
 
 @sandbox_config(accounts=700, contacts=900, deals=400)
@@ -625,7 +625,7 @@ def test_pages_are_byte_for_byte_what_json_dumps_writes(api: Api) -> None:
 
 @sandbox_config(accounts=300, contacts=500, deals=200)
 def test_records_in_pages_equal_records_read_one_by_one(sandbox: SandboxServer, api: Api) -> None:
-    sandbox.store.upsert(settings.CONTACTS, {"Last_Name": "Written", "Email": "w@example.com"})
+    sandbox.store.upsert(config.CONTACTS, {"Last_Name": "Written", "Email": "w@example.com"})
     for time_zone in ("Asia/Kolkata", "America/St_Johns", "UTC"):
         sandbox.set_org("sandbox-org-1", "Sandbox Org", time_zone)
         for module in ("Accounts", "Contacts", "Deals"):
@@ -667,10 +667,10 @@ def test_a_lone_surrogate_written_is_stored_and_every_page_holding_it_is_served(
     assert served[rid]["Account_Name"] == _UNPAIRED
     assert served[rid]["Phone"] == "NUL \x00 and \udcff"
     # the generated records on the same page are served too
-    assert len(served) == sandbox.store.count(settings.ACCOUNTS) == 101
+    assert len(served) == sandbox.store.count(config.ACCOUNTS) == 101
     one = api.get(f"/crm/v8/Accounts/{rid}", params={"fields": "Account_Name"})
     assert one.status_code == 200 and one.json()["data"][0]["Account_Name"] == _UNPAIRED
-    assert sandbox.store.get(settings.ACCOUNTS, rid)["Account_Name"] == _UNPAIRED  # type: ignore[index]
+    assert sandbox.store.get(config.ACCOUNTS, rid)["Account_Name"] == _UNPAIRED  # type: ignore[index]
 
 
 def test_a_record_loaded_with_a_lone_surrogate_is_served_through_the_admin_api(

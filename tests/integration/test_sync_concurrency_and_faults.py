@@ -24,10 +24,20 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from crm_books import sync
-from crm_books.crm_client import CrmCredentials, ZohoCrmClient
-from crm_books.sync import SyncRun
-from crm_books.warehouse import create_warehouse_engine, locked_transaction, migrate
+from crm_books.customers.deletions import apply_deletions
+from crm_books.customers.duplicates_flag import flag_duplicates
+from crm_books.customers.extract import extract_module
+from crm_books.customers.load import load_run
+from crm_books.customers.organization import check_organization
+from crm_books.customers.plan import SyncRun
+from crm_books.customers.run_log import finish_run
+from crm_books.customers.schema import ensure_schema
+from crm_books.customers.transform import transform_run
+from crm_books.customers.validate import validate_run
+from crm_books.warehouse.engine import create_warehouse_engine, locked_transaction
+from crm_books.warehouse.migrations import migrate
+from crm_books.zoho.auth import CrmCredentials
+from crm_books.zoho.client import ZohoCrmClient
 from tests.conftest import ROOT, _new_pg_database
 
 H = timedelta(hours=12)
@@ -115,24 +125,24 @@ def crm(sb: Any) -> ZohoCrmClient:
 
 def prepare(engine: Engine, client: ZohoCrmClient, run: SyncRun) -> None:
     """The steps before load_customers: extract, transform and the quality gate, into staging."""
-    sync.ensure_schema(engine)
-    sync.check_organization(engine, client)
+    ensure_schema(engine)
+    check_organization(engine, client)
     for module in run.modules:
-        sync.extract_module(engine, client, run, module)
-    sync.transform_run(engine, run)
-    sync.validate_run(engine, run)
+        extract_module(engine, client, run, module)
+    transform_run(engine, run)
+    validate_run(engine, run)
 
 
 def complete(engine: Engine, run: SyncRun) -> None:
     """load_customers and the steps after it."""
-    sync.load_run(engine, run)
+    load_run(engine, run)
     finish(engine, run)
 
 
 def finish(engine: Engine, run: SyncRun) -> None:
-    sync.apply_deletions(engine, run)
-    sync.flag_duplicates(engine, run)
-    sync.finish_run(engine, run)
+    apply_deletions(engine, run)
+    flag_duplicates(engine, run)
+    finish_run(engine, run)
 
 
 def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
@@ -386,7 +396,7 @@ def test_a_load_killed_mid_transaction_leaves_nothing_and_its_retry_converges(
 @pytest.fixture
 def own_cluster() -> Iterator[Any]:
     """A PostgreSQL cluster of this test's own, which it may restart."""
-    from crm_books.pg_throwaway import start_cluster
+    from devtools.pg_throwaway import start_cluster
 
     try:
         cluster = start_cluster()
@@ -414,7 +424,7 @@ def test_a_postgresql_restart_mid_load_fails_the_load_retryably_and_the_retry_co
 
         def load() -> None:
             try:
-                sync.load_run(loading, RUN_B)
+                load_run(loading, RUN_B)
             except BaseException as exc:
                 failure.append(exc)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crm_books.warehouse import create_warehouse_engine
+from crm_books.warehouse.engine import create_warehouse_engine
 from tests.dag_runs import RunOutcome, run_dag
 from tests.integration.test_crm_books_sync_dag import (
     DAG_ID,
@@ -226,7 +226,7 @@ def test_a_run_marked_failed_then_retried_to_success_is_logged_success(
     assert query(warehouse_uri, "SELECT COUNT(*) FROM books.customers") == [(3,)]
 
     # And a failure recorded after a success (a later task cleared and failing) says failed.
-    from crm_books.sync import mark_run_failed
+    from crm_books.customers.run_log import mark_run_failed
 
     engine = create_warehouse_engine(warehouse_uri)
     try:

@@ -21,7 +21,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from crm_books.warehouse import create_warehouse_engine
+from crm_books.warehouse.engine import create_warehouse_engine
 from tests.dag_runs import run_dag
 
 pytestmark = pytest.mark.slow

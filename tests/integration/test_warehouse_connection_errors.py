@@ -8,16 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from crm_books_ui.queries import load_dashboard, read_engine
 from sqlalchemy.exc import OperationalError
 
-from crm_books.pg_throwaway import PgCluster, free_port
-from crm_books.ui_queries import load_dashboard, read_engine
-from crm_books.warehouse import (
+from crm_books.warehouse.engine import (
     WarehouseConfigError,
     WarehouseConnectionError,
     create_warehouse_engine,
-    migrate,
 )
+from crm_books.warehouse.migrations import migrate
+from devtools.pg_throwaway import PgCluster, free_port
 
 PASSWORD = "s3cret-Pw"
 
@@ -139,7 +139,7 @@ def test_through_the_task_a_bad_sqlite_path_fails_at_once_and_a_down_server_is_r
 ) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from crm_books import sync_tasks
+    from crm_books.airflow_tasks import sync as sync_tasks
 
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")

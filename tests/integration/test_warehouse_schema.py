@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from crm_books.warehouse import create_warehouse_engine, migrate, utcnow
+from crm_books.warehouse.engine import create_warehouse_engine
+from crm_books.warehouse.migrations import migrate
+from crm_books.warehouse.timestamps import utcnow
 
 CUSTOMER = (
     "INSERT INTO books.customers (source, crm_account_id, customer_sub_type, contact_name, status,"

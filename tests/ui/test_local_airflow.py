@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_books.local_airflow import (
+from devtools.local_airflow import (
     StackConfig,
     airflow_env,
     bin_dir,
@@ -76,7 +76,7 @@ def test_connections_and_variable_are_seeds_for_the_metadata_db_not_env_vars(
 
 def test_sandbox_is_the_documented_demo_crm() -> None:
     command = sandbox_command(StackConfig())
-    assert command[1:4] == ["-m", "crm_books.sandbox", "serve"]
+    assert command[1:4] == ["-m", "zoho_sandbox", "serve"]
     joined = " ".join(command)
     for part in ("--port 8765", "--seed 7", "--accounts 1000", "--contacts 3000", "--deals 500"):
         assert part in joined

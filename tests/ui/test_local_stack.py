@@ -20,8 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from crm_books.local_airflow import LocalAirflow, StackConfig
-from crm_books.warehouse import create_warehouse_engine, db_timestamp
+from crm_books.warehouse.engine import create_warehouse_engine
+from crm_books.warehouse.timestamps import db_timestamp
+from devtools.local_airflow import LocalAirflow, StackConfig
 from tests.ui.chromium import browser, find_chromium
 
 pytestmark = pytest.mark.slow
@@ -295,7 +296,7 @@ def test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything(tmp_path:
     port, sandbox_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CRM_BOOKS_"))}
     env.update({"AIRFLOW_PORT": str(port), "SANDBOX_PORT": str(sandbox_port)})
-    command = [sys.executable, "-m", "crm_books.local_airflow", "--home", str(tmp_path / "home")]
+    command = [sys.executable, "-m", "devtools.local_airflow", "--home", str(tmp_path / "home")]
     command += ["--warehouse", str(tmp_path / "books.db"), "--timeout", "240"]
     out = (tmp_path / "out.log").open("w+")
     proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)

@@ -11,10 +11,8 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from crm_books_ui.crm_books_ui_page import render_page
-from sqlalchemy import Engine, text
-
-from crm_books.ui_queries import (
+from crm_books_ui.page import render_page
+from crm_books_ui.queries import (
     Dashboard,
     DuplicateCustomer,
     DuplicateGroup,
@@ -22,7 +20,9 @@ from crm_books.ui_queries import (
     RejectedRecord,
     TrendPoint,
 )
-from crm_books.warehouse import db_timestamp
+from sqlalchemy import Engine, text
+
+from crm_books.warehouse.timestamps import db_timestamp
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>\"'&"

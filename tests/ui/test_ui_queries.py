@@ -6,9 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, text
-
-from crm_books.ui_queries import (
+from crm_books_ui.queries import (
     DuplicateCustomer,
     choose_master,
     cumulative_trend,
@@ -16,7 +14,9 @@ from crm_books.ui_queries import (
     payload_preview,
     read_engine,
 )
-from crm_books.warehouse import db_timestamp
+from sqlalchemy import Engine, text
+
+from crm_books.warehouse.timestamps import db_timestamp
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 

@@ -18,17 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_books.crm_client import (
-    CrmApiError,
-    CrmCredentials,
-    RetryPolicy,
-    ZohoCrmClient,
-    backoff_delay,
-    format_zoho_time,
-    parse_retry_after,
-    parse_zoho_time,
-    split_fields,
-)
+from crm_books.zoho.auth import CrmCredentials
+from crm_books.zoho.client import ZohoCrmClient
+from crm_books.zoho.errors import CrmApiError
+from crm_books.zoho.paging import format_zoho_time, parse_zoho_time, split_fields
+from crm_books.zoho.retry import RetryPolicy, backoff_delay, parse_retry_after
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -776,7 +770,7 @@ def _connection(**overrides: Any) -> Any:
 
 
 def test_hook_maps_the_connection_to_credentials() -> None:
-    from crm_books.crm_hook import credentials_from_connection
+    from crm_books.zoho.hook import credentials_from_connection
 
     creds = credentials_from_connection(_connection())
 
@@ -803,7 +797,7 @@ def test_hook_maps_the_connection_to_credentials() -> None:
     ],
 )
 def test_hook_names_the_connection_field_to_fill(missing: dict[str, Any], named: str) -> None:
-    from crm_books.crm_hook import CrmConnectionError, credentials_from_connection
+    from crm_books.zoho.hook import CrmConnectionError, credentials_from_connection
 
     with pytest.raises(CrmConnectionError, match=f"'zoho_crm'.*{named}"):
         credentials_from_connection(_connection(**missing))
@@ -814,7 +808,7 @@ def test_hook_client_masks_every_new_token(
 ) -> None:
     from airflow.sdk._shared.secrets_masker import redact
 
-    from crm_books.crm_hook import ZohoCrmHook
+    from crm_books.zoho.hook import ZohoCrmHook
 
     zoho, base = stub
     with_accounts(zoho, [])

@@ -12,18 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_books import customer_transform
-from crm_books.customer_transform import (
-    latest_versions,
-    parse_payloads,
-    transform_accounts,
-    transform_contacts,
-)
-from crm_books.record_schema import (
+from crm_books.customers import mapping as customer_transform
+from crm_books.customers.columns import (
     CONTACT_PERSON_COLUMNS,
     CUSTOMER_COLUMNS,
     RAW_PAYLOAD,
     REJECT_COLUMNS,
+)
+from crm_books.customers.mapping import (
+    latest_versions,
+    parse_payloads,
+    transform_accounts,
+    transform_contacts,
 )
 
 T = "2026-03-01T10:00:00+00:00"

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_books.customer_transform import parse_payloads, transform_accounts
-from crm_books.duplicate_detection import (
+from crm_books.customers.duplicates import (
     _DIACRITICS,
     _PHONE_EXTENSION,
     _PUNCTUATION,
@@ -27,6 +26,7 @@ from crm_books.duplicate_detection import (
     unflagged,
     website_domain,
 )
+from crm_books.customers.mapping import parse_payloads, transform_accounts
 
 
 def name_key(name: Any) -> Any:

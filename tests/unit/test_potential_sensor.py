@@ -11,19 +11,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_books.potential_sensor import DealChangesSensor
-from crm_books.potential_sync import (
+from crm_books.deals.reconcile import (
     ReconcileRun,
-    StageSettingError,
     check_for_work,
-    parse_stage_setting,
     read_from,
     reconcile_deals,
     unapplied_deletions,
     unseen_versions,
 )
-from crm_books.potential_workflow import DEFAULT_STAGES, WorkflowSettingError
-from crm_books.warehouse import utcnow
+from crm_books.deals.rules import DEFAULT_STAGES, WorkflowSettingError
+from crm_books.deals.sensor import DealChangesSensor
+from crm_books.deals.settings import StageSettingError, parse_stage_setting
+from crm_books.warehouse.timestamps import utcnow
 
 # --- settings (pure) ------------------------------------------------------------------------
 
@@ -120,7 +119,7 @@ def sensor() -> Iterator[DealChangesSensor]:
 
 
 def client() -> Any:
-    from crm_books.connections import crm_client
+    from crm_books.zoho.hook import crm_client
 
     return crm_client()
 
@@ -188,7 +187,7 @@ def test_a_deal_created_in_the_same_second_as_the_mark_is_news(
 def test_deals_sharing_the_mark_across_pages_are_not_news_until_one_more_arrives(
     crm: Any, warehouse: Engine
 ) -> None:
-    from crm_books.crm_hook import ZohoCrmHook
+    from crm_books.zoho.hook import ZohoCrmHook
 
     sb = crm
     add_customer(warehouse, "A1")

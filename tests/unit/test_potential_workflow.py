@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_books.potential_workflow import (
+from crm_books.deals.rules import (
     ACTION_COLUMNS,
     CUSTOMER_COLUMNS,
     DOCUMENT_COLUMNS,

@@ -10,18 +10,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_books import quality
-from crm_books.quality import (
-    QualityGateError,
-    enforce,
-    validate_contact_persons,
-    validate_customers,
-)
-from crm_books.record_schema import (
+from crm_books.customers import quality
+from crm_books.customers.columns import (
     CONTACT_PERSON_COLUMNS,
     CUSTOMER_COLUMNS,
     RAW_PAYLOAD,
     REJECT_COLUMNS,
+)
+from crm_books.customers.quality import (
+    QualityGateError,
+    enforce,
+    validate_contact_persons,
+    validate_customers,
 )
 
 MODIFIED = "2026-11-20T08:30:00Z"

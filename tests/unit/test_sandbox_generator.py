@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_books import settings
+from crm_books import config
 from crm_books.json_text import json_bytes, json_text
-from crm_books.sandbox import SandboxConfig, SandboxServer
-from crm_books.sandbox.__main__ import main
-from crm_books.sandbox.generator import HISTORY_DAYS, Generator, iso_time
-from crm_books.sandbox.metadata import DEAL_STAGES, FIELD_NAMES
-from crm_books.sandbox.store import TimeFormat
+from zoho_sandbox import SandboxConfig, SandboxServer
+from zoho_sandbox.__main__ import main
+from zoho_sandbox.generator import HISTORY_DAYS, Generator, iso_time
+from zoho_sandbox.metadata import DEAL_STAGES, FIELD_NAMES
+from zoho_sandbox.store import TimeFormat
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 EMAIL = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$", re.IGNORECASE)
@@ -64,25 +64,25 @@ def test_records_have_zoho_shapes(sample: dict[str, list[dict[str, Any]]]) -> No
     assert all(len(i) == 19 and i.isdigit() for i in ids)
     for module, records in sample.items():
         assert set(records[0]) <= FIELD_NAMES[module]
-        assert set(settings.MODULE_FIELDS[module]) <= set(records[0])
+        assert set(config.MODULE_FIELDS[module]) <= set(records[0])
         for r in records:
             created = datetime.fromisoformat(r["Created_Time"])
             modified = datetime.fromisoformat(r["Modified_Time"])
             assert created <= modified <= ANCHOR
             assert (ANCHOR - created).days <= HISTORY_DAYS
     # Modified_Time is spread over months, not bunched
-    months = {r["Modified_Time"][:7] for r in sample[settings.CONTACTS]}
+    months = {r["Modified_Time"][:7] for r in sample[config.CONTACTS]}
     assert len(months) >= 5
 
 
 def test_near_duplicate_company_names(sample: dict[str, list[dict[str, Any]]]) -> None:
     groups: dict[str, set[str]] = {}
-    for r in sample[settings.ACCOUNTS]:
+    for r in sample[config.ACCOUNTS]:
         groups.setdefault(_normalised(r["Account_Name"]), set()).add(r["Account_Name"])
     variants = [names for key, names in groups.items() if key and len(names) > 1]
     assert len(variants) >= 20
     # modest: most companies are not duplicated
-    assert len(variants) < 0.1 * len(sample[settings.ACCOUNTS])
+    assert len(variants) < 0.1 * len(sample[config.ACCOUNTS])
     kinds = {
         "case": any(any(n.isupper() for n in names) for names in variants),
         "spacing": any(any("  " in n or n != n.strip() for n in names) for names in variants),
@@ -92,7 +92,7 @@ def test_near_duplicate_company_names(sample: dict[str, list[dict[str, Any]]]) -
 
 
 def test_unicode_and_right_to_left_names(sample: dict[str, list[dict[str, Any]]]) -> None:
-    text = _strings(sample[settings.ACCOUNTS]) + _strings(sample[settings.CONTACTS])
+    text = _strings(sample[config.ACCOUNTS]) + _strings(sample[config.CONTACTS])
     joined = "".join(text)
     assert re.search("[\u0600-\u06ff]", joined), "Arabic"
     assert re.search("[\u0590-\u05ff]", joined), "Hebrew"
@@ -102,8 +102,8 @@ def test_unicode_and_right_to_left_names(sample: dict[str, list[dict[str, Any]]]
 
 
 def test_contact_messiness(sample: dict[str, list[dict[str, Any]]]) -> None:
-    contacts = sample[settings.CONTACTS]
-    account_ids = {r["id"] for r in sample[settings.ACCOUNTS]}
+    contacts = sample[config.CONTACTS]
+    account_ids = {r["id"] for r in sample[config.ACCOUNTS]}
     emails = [c["Email"] for c in contacts if c["Email"]]
     shared = len(emails) - len(set(emails))
     invalid = [e for e in emails if not EMAIL.match(e)]
@@ -123,7 +123,7 @@ def test_contact_messiness(sample: dict[str, list[dict[str, Any]]]) -> None:
         assert 0.005 * n < count < 0.25 * n, (label, count)
     assert any(e != e.lower() and EMAIL.match(e) for e in emails), "mixed-case emails"
     # a lookup names its account as that account is named
-    by_id = {r["id"]: r["Account_Name"] for r in sample[settings.ACCOUNTS]}
+    by_id = {r["id"]: r["Account_Name"] for r in sample[config.ACCOUNTS]}
     linked = [c["Account_Name"] for c in contacts if c["Account_Name"]]
     assert all(link["name"] == by_id[link["id"]] for link in linked if link["id"] in by_id)
 
@@ -138,10 +138,10 @@ def test_hostile_and_padded_strings(sample: dict[str, list[dict[str, Any]]]) -> 
 
 
 def test_deals_cover_every_stage_and_lookups(sample: dict[str, list[dict[str, Any]]]) -> None:
-    deals = sample[settings.DEALS]
+    deals = sample[config.DEALS]
     assert {d["Stage"] for d in deals} == set(DEAL_STAGES)
     small = Generator(seed=1, accounts=3, contacts=3, deals=10, anchor=ANCHOR)
-    assert [d["Stage"] for d in small.iter_records(settings.DEALS)] == list(DEAL_STAGES)
+    assert [d["Stage"] for d in small.iter_records(config.DEALS)] == list(DEAL_STAGES)
     assert any(d["Account_Name"] is None and d["Contact_Name"] for d in deals)
     assert any(d["Account_Name"] and d["Contact_Name"] for d in deals)
     assert any(d["Amount"] is None for d in deals)
@@ -151,11 +151,11 @@ def test_deals_cover_every_stage_and_lookups(sample: dict[str, list[dict[str, An
 def test_large_modules_are_lazy() -> None:
     """A million-record module costs nothing until a record is asked for."""
     gen = Generator(seed=7, accounts=1_000_000, contacts=1_000_000, deals=0, anchor=ANCHOR)
-    last = gen.body(settings.CONTACTS, 999_999)
-    assert last == gen.body(settings.CONTACTS, 999_999)
+    last = gen.body(config.CONTACTS, 999_999)
+    assert last == gen.body(config.CONTACTS, 999_999)
     link = last["Account_Name"]
-    if link is not None and int(link["id"]) <= gen.record_id(settings.ACCOUNTS, 999_999):
-        index = int(link["id"]) - gen.record_id(settings.ACCOUNTS, 0)
+    if link is not None and int(link["id"]) <= gen.record_id(config.ACCOUNTS, 999_999):
+        index = int(link["id"]) - gen.record_id(config.ACCOUNTS, 0)
         assert gen.account_name(index) == link["name"]
     names = {gen.account_name(i) for i in range(900_000, 900_500)}
     assert len(names) > 450  # names stay distinct far into a large module
@@ -169,8 +169,8 @@ def test_generate_command_writes_a_data_set_serve_can_load(tmp_path: Path) -> No
     assert {m: len(v) for m, v in data.items()} == {"Accounts": 20, "Contacts": 30, "Deals": 10}
     loaded = SandboxServer(SandboxConfig(accounts=0, contacts=0, deals=0))
     assert loaded.load_records(data) == 60
-    original = data[settings.CONTACTS][7]
-    again = loaded.store.get(settings.CONTACTS, original["id"])
+    original = data[config.CONTACTS][7]
+    again = loaded.store.get(config.CONTACTS, original["id"])
     assert again is not None
     assert {k: again[k] for k in original if k not in ("Created_Time", "Modified_Time")} == {
         k: v for k, v in original.items() if k not in ("Created_Time", "Modified_Time")

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm_books.sync import SyncRun, progress_line, read_from
+from crm_books.customers.extract import progress_line
+from crm_books.customers.plan import SyncRun
+from crm_books.incremental import read_from
 
 
 def test_progress_with_a_known_total_gives_share_rate_and_eta() -> None:
@@ -34,7 +36,7 @@ def test_incremental_bound_is_the_earlier_of_interval_and_mark_minus_overlap() -
 def test_read_ahead_keeps_order_and_fetches_while_the_caller_works() -> None:
     import time
 
-    from crm_books.sync import read_ahead
+    from crm_books.customers.extract import read_ahead
 
     fetched: list[int] = []
 
@@ -54,7 +56,7 @@ def test_read_ahead_keeps_order_and_fetches_while_the_caller_works() -> None:
 
 
 def test_read_ahead_raises_the_readers_error_after_the_pages_before_it() -> None:
-    from crm_books.sync import read_ahead
+    from crm_books.customers.extract import read_ahead
 
     def pages() -> Iterator[int]:
         yield 1
@@ -72,7 +74,7 @@ def test_read_ahead_stops_its_thread_when_the_caller_stops() -> None:
     import threading
     import time
 
-    from crm_books.sync import read_ahead
+    from crm_books.customers.extract import read_ahead
 
     def endless() -> Iterator[int]:
         n = 0

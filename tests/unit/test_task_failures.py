@@ -6,9 +6,9 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy.exc import OperationalError
 
-from crm_books.crm_client import CrmApiError
-from crm_books.task_failures import fail_fast, needs_a_fix
-from crm_books.warehouse import WarehouseConnectionError
+from crm_books.airflow_tasks.failures import fail_fast, needs_a_fix
+from crm_books.warehouse.engine import WarehouseConnectionError
+from crm_books.zoho.errors import CrmApiError
 
 
 @pytest.mark.parametrize(

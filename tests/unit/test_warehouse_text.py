@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_books.warehouse_text import (
+from crm_books.warehouse.text import (
     MAX_ID_LENGTH,
     MAX_QUOTED_CHARS,
     any_problem,

@@ -1,0 +1,1 @@
+"""Development tooling: benchmark, demo, local Airflow, throwaway PostgreSQL. Not shipped."""

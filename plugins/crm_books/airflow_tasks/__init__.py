@@ -1,0 +1,1 @@
+"""The only modules that read an Airflow context: the DAGs' task bodies."""

@@ -1,0 +1,1 @@
+"""The potential workflow (potential_reconcile): settings, rules, store, reconcile, sensor."""

@@ -1,5 +1,0 @@
-"""A local, Zoho CRM v8-compatible sandbox server with a deterministic messy-data generator."""
-
-from crm_books.sandbox.server import Faults, SandboxConfig, SandboxServer
-
-__all__ = ["Faults", "SandboxConfig", "SandboxServer"]

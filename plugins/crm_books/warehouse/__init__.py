@@ -1,0 +1,1 @@
+"""The Books warehouse: engines, SQL files, migrations, bulk loads, timestamps."""

@@ -1,0 +1,24 @@
+"""Zoho CRM v8 endpoint paths, query parameters and error codes the CRM client relies on."""
+
+from __future__ import annotations
+
+from crm_books.config import CRM_API_PREFIX
+
+TOKEN_PATH = "/oauth/v2/token"
+ORG_PATH = f"{CRM_API_PREFIX}/org"
+FIELDS_PATH = f"{CRM_API_PREFIX}/settings/fields"
+RECORDS_PATH = CRM_API_PREFIX + "/{module}"
+DELETED_PATH = CRM_API_PREFIX + "/{module}/deleted"
+COUNT_PATH = CRM_API_PREFIX + "/{module}/actions/count"
+
+AUTH_SCHEME = "Zoho-oauthtoken"
+SORT_FIELD = "Modified_Time"
+ID_FIELD = "id"
+# Zoho accepts at most 100 ids in one `ids=` lookup (used to fetch extra field chunks).
+IDS_PER_CALL = 100
+
+# Error codes from Zoho's responses that change what the client does.
+INVALID_TOKEN = "INVALID_TOKEN"
+DISCRETE_PAGINATION_LIMIT_EXCEEDED = "DISCRETE_PAGINATION_LIMIT_EXCEEDED"
+PAGINATION_LIMIT_EXCEEDED = "PAGINATION_LIMIT_EXCEEDED"
+REQUIRED_SCOPES = "ZohoCRM.modules.ALL and ZohoCRM.org.READ (plus ZohoCRM.settings.fields.READ)"

@@ -1,0 +1,315 @@
+"""Read-only queries behind the "CRM -> Books" page of the Airflow UI (SQL in include/sql/ui)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, NullPool, create_engine, event
+
+from crm_books.warehouse.engine import name_connection_errors, normalize_uri
+from crm_books.warehouse.sql_files import run_sql
+from crm_books.warehouse.timestamps import as_utc
+
+RAW_PAYLOAD_PREVIEW = 200
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """One module's share of a sync run, as books.sync_runs records it."""
+
+    run_id: str
+    module: str
+    status: str
+    counts: dict[str, int]
+    message: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """Customers created on one UTC day, and the running total up to that day."""
+
+    day: date
+    created: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DuplicateCustomer:
+    customer_id: int
+    contact_name: str
+    email: str | None
+    phone: str | None
+    source: str
+    status: str
+    crm_id: str | None
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Customers flagged as likely the same; the CRM-linked one is proposed as the master (B6)."""
+
+    group_key: str
+    match_reason: str
+    flagged_at: datetime | None
+    customers: tuple[DuplicateCustomer, ...]
+    master_customer_id: int
+    merge_customer_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LockedDocument:
+    """An estimate or invoice whose status a person changed, so the workflow leaves it alone."""
+
+    document_type: str
+    document_number: str
+    customer_id: int
+    contact_name: str
+    crm_deal_id: str | None
+    status: str
+    workflow_status: str
+    total: Decimal
+    date: str
+
+
+@dataclass(frozen=True)
+class PendingDeal:
+    crm_deal_id: str
+    deal_name: str | None
+    amount: Decimal | None
+    stage: str | None
+    crm_account_id: str | None
+    crm_contact_id: str | None
+    pending_reason: str | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    rejected_id: int
+    run_id: str
+    module: str
+    crm_id: str | None
+    reason: str
+    raw_payload: str
+    rejected_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the page shows, read in one go from the warehouse."""
+
+    customers_total: int
+    customers_active: int
+    customers_books_native: int
+    sync_runs: tuple[SyncRun, ...]
+    trend: tuple[TrendPoint, ...]
+    duplicate_groups: tuple[DuplicateGroup, ...]
+    locked_documents: tuple[LockedDocument, ...]
+    pending_deals: tuple[PendingDeal, ...]
+    rejected_records: tuple[RejectedRecord, ...]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+SYNC_COUNT_COLUMNS = (
+    "extracted",
+    "inserted",
+    "updated",
+    "unchanged",
+    "deleted",
+    "inactivated",
+    "flagged",
+    "rejected",
+    "held",
+)
+
+
+def read_engine(uri: str) -> Engine:
+    """An engine for reads only: on SQLite it never takes the write lock a sync holds."""
+    url = normalize_uri(uri)
+    if url.get_backend_name() == "postgresql":
+        return name_connection_errors(create_engine(url, poolclass=NullPool), url)
+    db_file = Path(str(url.database))
+    engine = name_connection_errors(create_engine("sqlite://", poolclass=NullPool), url)
+
+    @event.listens_for(engine, "connect")
+    def _attach(dbapi_conn: Any, _record: Any) -> None:
+        # Autocommit reads: each SELECT sees a consistent WAL snapshot without BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("ATTACH DATABASE ? AS books", (str(db_file),))
+        cur.execute("PRAGMA busy_timeout = 5000")
+        cur.close()
+
+    return engine
+
+
+def load_dashboard(engine: Engine, *, runs_per_module: int = 5, limit: int = 50) -> Dashboard:
+    """Read every section of the page; ``limit`` caps each list (totals are counted in full)."""
+    with engine.connect() as conn:
+        customers = _one(conn, "ui/count_customers")
+        totals = {k: int(v or 0) for k, v in _one(conn, "ui/count_page_sections").items()}
+        return Dashboard(
+            customers_total=int(customers["total"] or 0),
+            customers_active=int(customers["active"] or 0),
+            customers_books_native=int(customers["books_native"] or 0),
+            sync_runs=tuple(
+                sync_run(r)
+                for r in _rows(conn, "ui/select_last_sync_runs", {"per_module": runs_per_module})
+            ),
+            trend=tuple(cumulative_trend(_rows(conn, "ui/select_customer_trend"))),
+            duplicate_groups=tuple(
+                group_duplicates(_rows(conn, "ui/select_open_duplicates", {"limit": limit}))
+            ),
+            locked_documents=tuple(
+                locked_document(r)
+                for r in _rows(conn, "ui/select_locked_documents", {"limit": limit})
+            ),
+            pending_deals=tuple(
+                pending_deal(r) for r in _rows(conn, "ui/select_pending_deals", {"limit": limit})
+            ),
+            rejected_records=tuple(
+                rejected_record(r)
+                for r in _rows(conn, "ui/select_rejected_records", {"limit": limit})
+            ),
+            totals=totals,
+        )
+
+
+def _rows(
+    conn: Connection, name: str, params: dict[str, Any] | None = None
+) -> list[Mapping[str, Any]]:
+    return [dict(r._mapping) for r in run_sql(conn, name, params)]
+
+
+def _one(conn: Connection, name: str) -> Mapping[str, Any]:
+    rows = _rows(conn, name)
+    return rows[0] if rows else {}
+
+
+def sync_run(row: Mapping[str, Any]) -> SyncRun:
+    return SyncRun(
+        run_id=str(row["run_id"]),
+        module=str(row["module"]),
+        status=str(row["status"]),
+        counts={c: int(row[c] or 0) for c in SYNC_COUNT_COLUMNS},
+        message=row["message"],
+        started_at=as_utc(row["started_at"]),
+        finished_at=as_utc(row["finished_at"]),
+    )
+
+
+def cumulative_trend(rows: Iterable[Mapping[str, Any]]) -> list[TrendPoint]:
+    """Per-day creation counts (any order) as a running total, one point per day with data."""
+    per_day: dict[date, int] = {}
+    for row in rows:
+        day = date.fromisoformat(str(row["day"])[:10])
+        per_day[day] = per_day.get(day, 0) + int(row["created"])
+    points: list[TrendPoint] = []
+    total = 0
+    for day in sorted(per_day):
+        total += per_day[day]
+        points.append(TrendPoint(day=day, created=per_day[day], total=total))
+    return points
+
+
+def choose_master(customers: Sequence[DuplicateCustomer]) -> DuplicateCustomer:
+    """The CRM-linked customer must be the master (B6); among equals, the oldest id."""
+    return min(customers, key=lambda c: (c.source != "crm", c.customer_id))
+
+
+def group_duplicates(rows: Iterable[Mapping[str, Any]]) -> list[DuplicateGroup]:
+    """Candidate rows (one per customer in a group) folded into groups with a proposed master."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row["group_key"]), []).append(row)
+    result: list[DuplicateGroup] = []
+    for key, members in groups.items():
+        customers = tuple(
+            DuplicateCustomer(
+                customer_id=int(m["customer_id"]),
+                contact_name=str(m["contact_name"]),
+                email=m["email"],
+                phone=m["phone"],
+                source=str(m["source"]),
+                status=str(m["status"]),
+                crm_id=m["crm_account_id"] or m["crm_contact_id"],
+            )
+            for m in sorted(members, key=lambda m: int(m["customer_id"]))
+        )
+        master = choose_master(customers)
+        flagged = [t for t in (as_utc(m["flagged_at"]) for m in members) if t is not None]
+        result.append(
+            DuplicateGroup(
+                group_key=key,
+                match_reason=", ".join(sorted({str(m["match_reason"]) for m in members})),
+                flagged_at=max(flagged) if flagged else None,
+                customers=customers,
+                master_customer_id=master.customer_id,
+                merge_customer_ids=tuple(
+                    c.customer_id for c in customers if c.customer_id != master.customer_id
+                ),
+            )
+        )
+    return result
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def locked_document(row: Mapping[str, Any]) -> LockedDocument:
+    return LockedDocument(
+        document_type=str(row["document_type"]),
+        document_number=str(row["document_number"]),
+        customer_id=int(row["customer_id"]),
+        contact_name=str(row["contact_name"]),
+        crm_deal_id=row["crm_deal_id"],
+        status=str(row["status"]),
+        workflow_status=str(row["workflow_status"]),
+        total=_decimal(row["total"]) or Decimal("0.00"),
+        date=str(row["date"])[:10],
+    )
+
+
+def pending_deal(row: Mapping[str, Any]) -> PendingDeal:
+    return PendingDeal(
+        crm_deal_id=str(row["crm_deal_id"]),
+        deal_name=row["deal_name"],
+        amount=_decimal(row["amount"]),
+        stage=row["stage"],
+        crm_account_id=row["crm_account_id"],
+        crm_contact_id=row["crm_contact_id"],
+        pending_reason=row["pending_reason"],
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+def payload_preview(raw: str, limit: int = RAW_PAYLOAD_PREVIEW) -> str:
+    """A compact one-line view of a raw CRM payload, cut to ``limit`` characters."""
+    try:
+        text = json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        text = " ".join(raw.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def rejected_record(row: Mapping[str, Any]) -> RejectedRecord:
+    return RejectedRecord(
+        rejected_id=int(row["rejected_id"]),
+        run_id=str(row["run_id"]),
+        module=str(row["module"]),
+        crm_id=row["crm_id"],
+        reason=str(row["reason"]),
+        raw_payload=payload_preview(str(row["raw_payload"])),
+        rejected_at=as_utc(row["rejected_at"]),
+    )

@@ -1,0 +1,130 @@
+"""Command line of the sandbox: `serve` a Zoho-compatible CRM, or `generate` a JSON data set."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from crm_books import config as crm_config
+from zoho_sandbox.generator import Generator
+from zoho_sandbox.server import SandboxConfig, SandboxServer
+
+_DEFAULT_SIZES = {"accounts": 1000, "contacts": 3000, "deals": 500}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m zoho_sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the sandbox CRM over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--data", type=Path, help='JSON {"Accounts": [...], ...} to load')
+    serve.add_argument("--discrete-page-limit", type=int, default=crm_config.DISCRETE_PAGE_LIMIT)
+    serve.add_argument("--query-record-limit", type=int, default=crm_config.QUERY_RECORD_LIMIT)
+    serve.add_argument("--org-id", default="sandbox-org-1")
+    serve.add_argument("--org-name", default="Sandbox Org")
+    serve.add_argument("--time-zone", default="Asia/Kolkata")
+    serve.add_argument("--clock", help="freeze the clock at this ISO-8601 time")
+    generate = sub.add_parser("generate", help="write generated records as Zoho-format JSON")
+    generate.add_argument("--out", type=Path, required=True)
+    generate.add_argument("--clock", help="generated times end at this ISO-8601 time")
+    bench = sub.add_parser("bench", help="measure generation and loopback serving rates")
+    bench.add_argument("--records", type=int, default=1_000_000)
+    bench.add_argument("--serve-records", type=int, default=200_000)
+    bench.add_argument("--seed", type=int, default=7)
+    for p in (serve, generate):
+        p.add_argument("--seed", type=int, default=7)
+        # None: the default size, or 0 when --data supplies the records
+        p.add_argument("--accounts", type=int)
+        p.add_argument("--contacts", type=int)
+        p.add_argument("--deals", type=int)
+    return parser
+
+
+def _sizes(args: argparse.Namespace, from_file: bool) -> dict[str, int]:
+    return {
+        name: getattr(args, name) if getattr(args, name) is not None else (0 if from_file else n)
+        for name, n in _DEFAULT_SIZES.items()
+    }
+
+
+def _clock(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def write_dataset(generator: Generator, out: TextIO) -> int:
+    """Stream every generated record as one JSON object keyed by module; returns the count."""
+    n = 0
+    out.write("{")
+    for m_index, module in enumerate(generator.sizes):
+        out.write(("," if m_index else "") + json.dumps(module) + ":[")
+        for r_index, record in enumerate(generator.iter_records(module)):
+            out.write(("," if r_index else "") + json.dumps(record, ensure_ascii=False))
+            n += 1
+        out.write("]")
+    out.write("}\n")
+    return n
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        from zoho_sandbox.benchmark import bench_generate, bench_serve
+
+        for label, result in (
+            ("generated", bench_generate(args.records, args.seed)),
+            ("served", bench_serve(args.serve_records, args.seed)),
+        ):
+            print(
+                f"{label}: {result.records} records in {result.seconds:.1f} s = "
+                f"{result.per_second:,.0f} records/s; this process: {result.cpu_seconds:.1f} s CPU, "
+                f"peak RSS {result.peak_rss_mb:.0f} MB"
+                + (
+                    f"; server process: {result.server_cpu_seconds:.1f} s CPU, "
+                    f"peak RSS {result.server_peak_rss_mb:.0f} MB"
+                    if result.server_cpu_seconds is not None
+                    and result.server_peak_rss_mb is not None
+                    else ""
+                )
+            )
+        return 0
+    if args.command == "generate":
+        gen = Generator(seed=args.seed, anchor=_clock(args.clock), **_sizes(args, False))
+        with args.out.open("w", encoding="utf-8") as fh:
+            n = write_dataset(gen, fh)
+        print(f"wrote {n} records to {args.out}", file=sys.stderr)
+        return 0
+    config = SandboxConfig(
+        seed=args.seed,
+        discrete_page_limit=args.discrete_page_limit,
+        query_record_limit=args.query_record_limit,
+        org_id=args.org_id,
+        org_name=args.org_name,
+        clock_start=_clock(args.clock),
+        time_zone=args.time_zone,
+        **_sizes(args, args.data is not None),
+    )
+    server = SandboxServer(config, host=args.host, port=args.port)
+    if args.data is not None:
+        loaded = server.load_records(json.loads(args.data.read_text(encoding="utf-8")))
+        print(f"loaded {loaded} records from {args.data}", file=sys.stderr)
+    counts = {m: server.store.count(m) for m in server.store.tables}
+    print(
+        f"CRM sandbox on http://{args.host}:{args.port} (org {config.org_id}, {counts}); "
+        f"client_id={server.client_id} refresh_token={server.refresh_token}",
+        file=sys.stderr,
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
