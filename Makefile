@@ -18,7 +18,7 @@ $(STAMP): requirements/lock.txt
 	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements/lock.txt
-	$(PY) -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'crm_books.pth').write_text('$(CURDIR)/plugins\n')"
+	$(PY) -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'crm_books.pth').write_text('$(CURDIR)/plugins\n$(CURDIR)\n')"
 	$(VENV)/bin/uv pip check --python $(PY)
 	@touch $(STAMP)
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-from crm_books.customers.plan import SyncRun
 
 # Re-read a little before the lower bound: CRM clocks and commit order are not exact.
 DEFAULT_OVERLAP = timedelta(minutes=10)
 
 
-def read_from(run: SyncRun, high_water_mark: datetime | None) -> datetime | None:
+def read_from(
+    interval_start: datetime | None,
+    high_water_mark: datetime | None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+) -> datetime | None:
     """Lower bound of an incremental read: the earlier of the interval start and the high-water
-    mark, minus the overlap. None means read everything (first run or full refresh)."""
-    if run.full_refresh or high_water_mark is None:
+    mark, minus the overlap, so a paused DAG or a failed run loses nothing. None means read
+    everything: nothing has been read yet."""
+    if high_water_mark is None:
         return None
-    bounds = [b for b in (run.interval_start, high_water_mark) if b is not None]
-    return min(bounds) - run.overlap
+    return min(b for b in (interval_start, high_water_mark) if b is not None) - overlap

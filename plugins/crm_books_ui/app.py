@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from airflow.api_fastapi.core_api.security import requires_access_dag
-from crm_books_ui.page import render_page
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from crm_books_ui.page import render_page
 
 URL_PREFIX = "/crm-books"
 
@@ -15,10 +16,9 @@ _can_read_dags = Depends(requires_access_dag(method="GET"))
 
 
 def _dashboard_html() -> str:
-    from crm_books_ui.queries import load_dashboard, read_engine
-
     from crm_books.warehouse.engine import warehouse_uri
     from crm_books.warehouse.timestamps import utcnow
+    from crm_books_ui.queries import load_dashboard, read_engine
 
     engine = read_engine(warehouse_uri())
     try:

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
 
-from crm_books_ui.queries import SYNC_COUNT_COLUMNS, Dashboard, DuplicateGroup, TrendPoint
-
 from crm_books.config import MERGE_DAG_ID
+from crm_books_ui.queries import SYNC_COUNT_COLUMNS, Dashboard, DuplicateGroup, TrendPoint
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 180

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
+
 from crm_books_ui.app import URL_PREFIX, app
 
 

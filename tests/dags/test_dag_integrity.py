@@ -19,7 +19,7 @@ HEAVY_MODULES = (
     "great_expectations",
     "requests",
     "psycopg",
-    "crm_books.sync",
+    "crm_books.customers.load",
     "crm_books.customers.mapping",
     "crm_books.customers.quality",
 )

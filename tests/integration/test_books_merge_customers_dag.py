@@ -87,11 +87,10 @@ def observe_merge_tasks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     The tasks run in this process, so wrapping the library functions lets the test read them.
     """
-    from crm_books.airflow_tasks.merge import refuse
-    from crm_books.customers.merge import dry_run
+    from crm_books.airflow_tasks import merge as merge_tasks
 
     said: list[str] = []
-    real_dry_run, real_refuse = dry_run, refuse
+    real_dry_run, real_refuse = merge_tasks.dry_run, merge_tasks.refuse
 
     def dry_run(*args: Any, **kwargs: Any) -> Any:
         report = real_dry_run(*args, **kwargs)
@@ -102,8 +101,8 @@ def observe_merge_tasks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         said.append(str(exc))
         return real_refuse(exc)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(customer_merge, "dry_run", dry_run)
-    monkeypatch.setattr(customer_merge, "_refuse", refuse)
+    monkeypatch.setattr(merge_tasks, "dry_run", dry_run)
+    monkeypatch.setattr(merge_tasks, "refuse", refuse)
     return said
 
 

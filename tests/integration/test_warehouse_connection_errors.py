@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crm_books_ui.queries import load_dashboard, read_engine
 from sqlalchemy.exc import OperationalError
 
 from crm_books.warehouse.engine import (
@@ -17,6 +16,7 @@ from crm_books.warehouse.engine import (
     create_warehouse_engine,
 )
 from crm_books.warehouse.migrations import migrate
+from crm_books_ui.queries import load_dashboard, read_engine
 from devtools.pg_throwaway import PgCluster, free_port
 
 PASSWORD = "s3cret-Pw"

@@ -11,6 +11,9 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
+
+from crm_books.warehouse.timestamps import db_timestamp
 from crm_books_ui.page import render_page
 from crm_books_ui.queries import (
     Dashboard,
@@ -20,9 +23,6 @@ from crm_books_ui.queries import (
     RejectedRecord,
     TrendPoint,
 )
-from sqlalchemy import Engine, text
-
-from crm_books.warehouse.timestamps import db_timestamp
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>\"'&"

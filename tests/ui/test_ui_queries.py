@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Engine, text
+
+from crm_books.warehouse.timestamps import db_timestamp
 from crm_books_ui.queries import (
     DuplicateCustomer,
     choose_master,
@@ -14,9 +17,6 @@ from crm_books_ui.queries import (
     payload_preview,
     read_engine,
 )
-from sqlalchemy import Engine, text
-
-from crm_books.warehouse.timestamps import db_timestamp
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 

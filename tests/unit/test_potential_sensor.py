@@ -14,7 +14,6 @@ from sqlalchemy import Engine, text
 from crm_books.deals.reconcile import (
     ReconcileRun,
     check_for_work,
-    read_from,
     reconcile_deals,
     unapplied_deletions,
     unseen_versions,
@@ -22,6 +21,7 @@ from crm_books.deals.reconcile import (
 from crm_books.deals.rules import DEFAULT_STAGES, WorkflowSettingError
 from crm_books.deals.sensor import DealChangesSensor
 from crm_books.deals.settings import StageSettingError, parse_stage_setting
+from crm_books.incremental import read_from
 from crm_books.warehouse.timestamps import utcnow
 
 # --- settings (pure) ------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crm_books.customers.extract import progress_line
-from crm_books.customers.plan import SyncRun
 from crm_books.incremental import read_from
 
 
@@ -23,14 +22,12 @@ def test_progress_without_a_total_gives_count_and_rate_only() -> None:
 
 def test_incremental_bound_is_the_earlier_of_interval_and_mark_minus_overlap() -> None:
     start = datetime(2026, 11, 2, 12, tzinfo=UTC)
-    run = SyncRun(run_id="r", interval_start=start, overlap=timedelta(minutes=10))
+    overlap = timedelta(minutes=10)
     paused_mark = start - timedelta(days=3)
-    assert read_from(run, paused_mark) == paused_mark - timedelta(minutes=10)
-    assert read_from(run, start + timedelta(hours=1)) == start - timedelta(minutes=10)
-    assert read_from(run, None) is None  # first run reads everything
-    assert (
-        read_from(SyncRun(run_id="r", interval_start=start, full_refresh=True), paused_mark) is None
-    )
+    assert read_from(start, paused_mark, overlap) == paused_mark - overlap
+    assert read_from(start, start + timedelta(hours=1), overlap) == start - overlap
+    assert read_from(start, None, overlap) is None  # first run reads everything
+    assert read_from(None, paused_mark) == paused_mark - timedelta(minutes=10)  # the default
 
 
 def test_read_ahead_keeps_order_and_fetches_while_the_caller_works() -> None:

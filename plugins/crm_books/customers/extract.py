@@ -7,7 +7,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,14 +51,18 @@ def extract_module(
     deleted_hwm = as_utc(state.deleted_high_water_mark) if state else None
     # A re-run of this run reads the window its first attempt read, not one from the high-water
     # mark that attempt's load advanced: the same records, the same counts.
-    since = read_from(run, hwm) if recorded is None else as_utc(recorded.read_from)
+    since = (
+        None
+        if run.full_refresh
+        else read_from(run.interval_start, hwm, run.overlap)
+        if recorded is None
+        else as_utc(recorded.read_from)
+    )
     # Deletions are always read incrementally (a full refresh re-reads records, not the recycle bin).
     # Before the first import there is nothing in Books to delete, so the history is skipped: a
     # large recycle bin must not block the first sync.
     deleted_mark = deleted_hwm or hwm
-    deleted_since = (
-        None if deleted_mark is None else read_from(replace(run, full_refresh=False), deleted_mark)
-    )
+    deleted_since = read_from(run.interval_start, deleted_mark, run.overlap)
     log.info(
         "extracting %s modified since %s (high-water mark %s, interval start %s%s)",
         module,

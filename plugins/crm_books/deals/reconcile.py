@@ -17,6 +17,7 @@ from crm_books.deals.rules import (
     DEFAULT_STAGES,
     StageMapping,
 )
+from crm_books.incremental import DEFAULT_OVERLAP, read_from
 from crm_books.warehouse.engine import dialect, locked_transaction
 from crm_books.warehouse.migrations import migrate
 from crm_books.warehouse.sql_files import run_sql, sql
@@ -36,10 +37,6 @@ log = logging.getLogger(__name__)
 
 # books.sync_state row holding the reconciled Deals high-water marks.
 STATE_MODULE = config.DEALS
-
-
-# Re-read a little before the high-water mark: CRM clocks and commit order are not exact.
-DEFAULT_OVERLAP = timedelta(minutes=10)
 
 
 # Pages of the deleted-Deals listing one poke reads at most.
@@ -63,18 +60,6 @@ def read_marks(conn: Connection) -> DealMarks:
     if row is None:
         return DealMarks()
     return DealMarks(as_utc(row.high_water_mark), as_utc(row.deleted_high_water_mark))
-
-
-def read_from(
-    interval_start: datetime | None, mark: datetime | None, overlap: timedelta
-) -> datetime | None:
-    """Lower bound of a read: the earlier of the interval start and the mark, minus the overlap.
-
-    None (read everything) until a first reconcile has set the mark.
-    """
-    if mark is None:
-        return None
-    return min(b for b in (interval_start, mark) if b is not None) - overlap
 
 
 def _advance_marks(conn: Connection, marks: DealMarks, run_id: str) -> None:
