@@ -17,7 +17,7 @@ from crm_books.customers.plan import SyncRun
 from crm_books.customers.transform import transform_run
 from crm_books.customers.validate import validate_run
 from crm_books.warehouse.bulk import bulk_insert
-from crm_books.warehouse.engine import dialect
+from crm_books.warehouse.sql_files import dialect
 from zoho_sandbox.generator import Generator
 
 RECORDS = 600

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from crm_books.warehouse.engine import dialect
+from crm_books.warehouse.sql_files import dialect
 
 WORKERS_ENV = "CRM_BOOKS_SYNC_WORKERS"
 MAX_DEFAULT_WORKERS = 4

@@ -18,9 +18,9 @@ from crm_books.deals.rules import (
     StageMapping,
 )
 from crm_books.incremental import DEFAULT_OVERLAP, read_from
-from crm_books.warehouse.engine import dialect, locked_transaction
+from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.migrations import migrate
-from crm_books.warehouse.sql_files import run_sql, sql
+from crm_books.warehouse.sql_files import dialect, run_sql, sql
 from crm_books.warehouse.timestamps import as_utc, db_timestamp, utcnow
 from crm_books.zoho.paging import parse_zoho_time
 

@@ -20,8 +20,7 @@ from crm_books.deals.rules import (
     empty_frame,
 )
 from crm_books.warehouse.bulk import bulk_insert
-from crm_books.warehouse.engine import dialect
-from crm_books.warehouse.sql_files import run_sql, sql
+from crm_books.warehouse.sql_files import dialect, run_sql, sql
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 if TYPE_CHECKING:

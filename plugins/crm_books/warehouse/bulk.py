@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 
 from crm_books import config
-from crm_books.warehouse.engine import dialect
+from crm_books.warehouse.sql_files import dialect
 
 
 def bulk_insert(

@@ -177,10 +177,6 @@ def create_warehouse_engine(uri: str, *, conn_id: str = config.WAREHOUSE_CONN_ID
     return engine
 
 
-def dialect(conn_or_engine: Connection | Engine) -> str:
-    return conn_or_engine.dialect.name
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as conn:

@@ -13,8 +13,7 @@ from sqlalchemy import (
 )
 
 from crm_books import config
-from crm_books.warehouse.engine import dialect
-from crm_books.warehouse.sql_files import split_statements
+from crm_books.warehouse.sql_files import dialect, split_statements
 from crm_books.warehouse.timestamps import utcnow
 
 log = logging.getLogger(__name__)

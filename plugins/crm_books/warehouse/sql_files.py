@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     text,
 )
 
 from crm_books import config
-from crm_books.warehouse.engine import dialect
 
 
 @cache
@@ -50,3 +50,7 @@ def split_statements(script: str) -> list[str]:
     lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
     parts = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
     return [p.strip() for p in parts if p.strip()]
+
+
+def dialect(conn_or_engine: Connection | Engine) -> str:
+    return conn_or_engine.dialect.name
