@@ -32,26 +32,19 @@ See docs/merge.md.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import DAG, Param, task
 
-from crm_books.config import MERGE_DAG_ID, OWNER, TAGS
+from crm_books.config import DEFAULT_ARGS, MERGE_DAG_ID, START_DATE, TAGS
 
 with DAG(
     dag_id=MERGE_DAG_ID,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=[*TAGS, "merge"],
-    default_args={
-        "owner": OWNER,
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-    },
+    default_args=DEFAULT_ARGS,
     params={
         "master_customer_id": Param(
             None,

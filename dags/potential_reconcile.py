@@ -40,26 +40,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
-from crm_books.config import OWNER, RECONCILE_DAG_ID, TAGS
+from crm_books.config import DEFAULT_ARGS, RECONCILE_DAG_ID, START_DATE, TAGS
 from crm_books.deals.sensor import DealChangesSensor
 
 with DAG(
     dag_id=RECONCILE_DAG_ID,
     schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=[*TAGS, "workflow"],
-    default_args={
-        "owner": OWNER,
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-    },
+    default_args=DEFAULT_ARGS,
 ) as dag:
     wait_for_deal_changes = DealChangesSensor(
         task_id="wait_for_deal_changes",

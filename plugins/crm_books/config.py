@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 CRM_CONN_ID = "zoho_crm"
 WAREHOUSE_CONN_ID = "books_warehouse"
@@ -16,6 +18,16 @@ MERGE_DAG_ID = "books_merge_customers"
 SCHEMA = "books"
 OWNER = "data-team"
 TAGS = ["crm-books"]
+# What every DAG of the product shares: a fixed start, the owner, bounded retries with backoff.
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+# The Asset load_customers publishes when customers change (downstream DAGs can schedule on it).
+CUSTOMERS_ASSET_URI = "books://warehouse/customers"
 
 PROJECT_ROOT = Path(os.environ.get("CRM_BOOKS_HOME", Path(__file__).resolve().parents[2]))
 SQL_DIR = Path(os.environ.get("CRM_BOOKS_SQL_DIR", PROJECT_ROOT / "include" / "sql"))
