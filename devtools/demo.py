@@ -15,6 +15,7 @@ from typing import Any
 from crm_books import config as crm_config
 
 DEMO_DIR = crm_config.DATA_DIR / "demo"
+MASKING_ENV = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 REPORT_QUERIES: list[tuple[str, str]] = [
     (
         "Customers by type and status",
@@ -47,6 +48,9 @@ REPORT_QUERIES: list[tuple[str, str]] = [
 
 
 def _prepare_environment(airflow_home: Path, warehouse_file: Path) -> None:
+    # Connections and Variables from the calling shell would be read before the demo's own.
+    for name in [n for n in os.environ if n.startswith(MASKING_ENV)]:
+        del os.environ[name]
     os.environ.update(
         {
             "AIRFLOW_HOME": str(airflow_home),

@@ -81,7 +81,8 @@ def airflow_env(
     DB, so a change made in the UI would be ignored (they are seeded into the DB instead)."""
     home = config.home.resolve()
     root = config.project_root.resolve()
-    env = dict(base)
+    # A shell's AIRFLOW_CONN_*/AIRFLOW_VAR_* would mask the seeded ones (and the UI's changes).
+    env = {k: v for k, v in base.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
     env.update(
         {
             "PATH": f"{bin_dir()}{os.pathsep}{base.get('PATH', '')}",

@@ -25,9 +25,14 @@ def _env(tmp_path: Path, **kw: object) -> dict[str, str]:
         warehouse_path=tmp_path / "books.db",
         **kw,
     )  # type: ignore[arg-type]
-    return airflow_env(
-        config, {"PATH": "/usr/bin", "HOME": "/root"}, jwt_secret="j", secret_key="k"
-    )
+    # A shell that still exports settings the old way: they must not reach the stack.
+    shell = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "AIRFLOW_CONN_ZOHO_CRM": "http://shell-org",
+        "AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW": "invoice",
+    }
+    return airflow_env(config, shell, jwt_secret="j", secret_key="k")
 
 
 def test_children_get_the_project_layout_local_executor_and_sqlite(tmp_path: Path) -> None:
