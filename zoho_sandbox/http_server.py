@@ -1,5 +1,4 @@
-"""The HTTP plumbing: a threading server whose handler turns requests into Request objects,
-hands them to the sandbox and writes its Response (JSON unless the body is bytes)."""
+"""The HTTP plumbing: a threading server whose handler turns requests into Request objects."""
 
 from __future__ import annotations
 
@@ -28,6 +27,8 @@ def http_server(sandbox: SandboxServer, host: str, port: int) -> HTTPServer:
 
 
 class Handler(BaseHTTPRequestHandler):
+    """Hands each request to the sandbox and writes its Response (JSON unless bytes)."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: HTTPServer

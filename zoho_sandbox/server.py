@@ -1,5 +1,4 @@
-"""The sandbox server: builds the parts of a Zoho-compatible CRM, serves them over HTTP, and
-offers the admin calls to tests as methods."""
+"""The sandbox server: builds the parts of a Zoho-compatible CRM and serves them over HTTP."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""The messy-data rules: company names (near-duplicates, unicode, hostile, padded), people
-(missing last names, shared and invalid emails) and phone numbers, as people type them.
-
-Rates, of each module and approximately: accounts 4% near-duplicates of an earlier account,
-4% unicode names, 1.5% hostile names (quotes, SQL, markup, > 255 chars), 3% padded; contacts
-3% sharing an email with another contact, 3% invalid emails, 3% missing last names, 4% no email.
-"""
+"""The messy-data rules: company names, people and phone numbers, as people type them."""
 
 from __future__ import annotations
 
@@ -30,6 +24,11 @@ from zoho_sandbox.generator.pools import (
 if TYPE_CHECKING:
     from zoho_sandbox.generator.core import Generator
 
+# Rates, of each module and approximately: accounts 4% near-duplicates of an earlier account
+# (case, spacing, punctuation, legal suffix), 4% unicode names (Arabic, Hebrew, CJK, combining
+# accents, emoji), 1.5% hostile names (quotes, semicolons, SQL, markup, > 255 chars), 3% padded
+# with whitespace; contacts 3% sharing an email with another contact, 3% invalid emails, 3%
+# missing last names, 4% without an email, mixed-case emails.
 COMBOS = len(SYL_A) * len(SYL_B) * len(SYL_C) * len(TRADES)
 # every stem, indexed like name_parts' mixed-radix digits (a, b, c): one lookup per name
 _STEMS = tuple(a + b + c for a in SYL_A for b in SYL_B for c in SYL_C)

@@ -1,10 +1,4 @@
-"""The record builders: one account, contact or deal of the generator, in Zoho's field names.
-
-Each record draws its choices from three 64-bit hashes (mixed-radix digits) instead of a seeded
-random.Random: about three times faster, and just as deterministic. Contacts: 15% without an
-account, 2% pointing at account ids that do not exist. Deals: every stage (the first ten walk
-through all of them), some without an account, some with only a contact, missing amounts.
-"""
+"""The record builders: one account, contact or deal of the generator, in Zoho's field names."""
 
 from __future__ import annotations
 
@@ -27,6 +21,11 @@ from zoho_sandbox.metadata import ACCOUNT_TYPES, DEAL_STAGES, INDUSTRIES, LEAD_S
 if TYPE_CHECKING:
     from zoho_sandbox.generator.core import Generator
 
+# Each record draws its choices from three 64-bit hashes (mixed-radix digits) instead of a
+# seeded random.Random: about three times faster, and just as deterministic. Contacts: 15%
+# without an account, 2% pointing at account ids that do not exist. Deals: every stage (the
+# first ten walk through all of them), some without an account, some with only a contact,
+# dangling lookups, missing amounts.
 _NC = len(CITIES)
 _NS = len(STREETS)
 
