@@ -72,43 +72,38 @@ def write_dataset(generator: Generator, out: TextIO) -> int:
     return n
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        from zoho_sandbox.benchmark import bench_generate, bench_serve
+def _bench(args: argparse.Namespace) -> int:
+    from zoho_sandbox.benchmark import bench_generate, bench_serve
 
-        for label, result in (
-            ("generated", bench_generate(args.records, args.seed)),
-            ("served", bench_serve(args.serve_records, args.seed)),
-        ):
-            print(
-                f"{label}: {result.records} records in {result.seconds:.1f} s = "
-                f"{result.per_second:,.0f} records/s; this process: {result.cpu_seconds:.1f} s CPU, "
-                f"peak RSS {result.peak_rss_mb:.0f} MB"
-                + (
-                    f"; server process: {result.server_cpu_seconds:.1f} s CPU, "
-                    f"peak RSS {result.server_peak_rss_mb:.0f} MB"
-                    if result.server_cpu_seconds is not None
-                    and result.server_peak_rss_mb is not None
-                    else ""
-                )
-            )
-        return 0
-    if args.command == "generate":
-        gen = Generator(seed=args.seed, anchor=_clock(args.clock), **_sizes(args, False))
-        with args.out.open("w", encoding="utf-8") as fh:
-            n = write_dataset(gen, fh)
-        print(f"wrote {n} records to {args.out}", file=sys.stderr)
-        return 0
+    for label, result in (
+        ("generated", bench_generate(args.records, args.seed)),
+        ("served", bench_serve(args.serve_records, args.seed)),
+    ):
+        print(f"{label}: {result.summary()}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    gen = Generator(seed=args.seed, anchor=_clock(args.clock), **_sizes(args, False))
+    with args.out.open("w", encoding="utf-8") as fh:
+        n = write_dataset(gen, fh)
+    print(f"wrote {n} records to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    sizes = _sizes(args, args.data is not None)
     config = SandboxConfig(
         seed=args.seed,
+        accounts=sizes["accounts"],
+        contacts=sizes["contacts"],
+        deals=sizes["deals"],
         discrete_page_limit=args.discrete_page_limit,
         query_record_limit=args.query_record_limit,
         org_id=args.org_id,
         org_name=args.org_name,
         clock_start=_clock(args.clock),
         time_zone=args.time_zone,
-        **_sizes(args, args.data is not None),
     )
     server = SandboxServer(config, host=args.host, port=args.port)
     if args.data is not None:
@@ -124,6 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
+
+
+_COMMANDS = {"bench": _bench, "generate": _generate, "serve": _serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,19 @@ class BenchResult:
     def per_second(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
 
+    def summary(self) -> str:
+        """One line: the rate, and the CPU and memory of this process (and of the server's)."""
+        line = (
+            f"{self.records} records in {self.seconds:.1f} s = {self.per_second:,.0f} records/s; "
+            f"this process: {self.cpu_seconds:.1f} s CPU, peak RSS {self.peak_rss_mb:.0f} MB"
+        )
+        if self.server_cpu_seconds is not None and self.server_peak_rss_mb is not None:
+            line += (
+                f"; server process: {self.server_cpu_seconds:.1f} s CPU, "
+                f"peak RSS {self.server_peak_rss_mb:.0f} MB"
+            )
+        return line
+
 
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""

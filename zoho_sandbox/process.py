@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,8 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
-
-from devtools.pg_throwaway import free_port
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +68,13 @@ def sandbox_process(
         stop(proc)
         if proc.stderr:
             proc.stderr.close()
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

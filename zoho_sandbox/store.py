@@ -1,11 +1,4 @@
-"""In-memory record store of the sandbox: compact columns, lazily generated bodies, sorted views.
-
-Generated records cost a few dozen bytes each (id, times and a liveness flag in arrays); their
-bodies are regenerated from the seed when served. Written records keep their body in a dict.
-Sorted views are rebuilt after writes; page tokens are keyset tokens (the sort key of the last
-record served), so records modified mid-iteration move in the order like they do in Zoho, and
-untouched records are served exactly once.
-"""
+"""In-memory record store of the sandbox: compact columns, lazily generated bodies, sorted views."""
 
 from __future__ import annotations
 
@@ -23,6 +16,11 @@ import numpy as np
 from zoho_sandbox.generator import Generator, id_base, iso_time
 from zoho_sandbox.metadata import MODULE_NAMES, SYSTEM_FIELDS
 
+# Generated records cost a few dozen bytes each (id, times and a liveness flag in arrays); their
+# bodies are regenerated from the seed when served. Written records keep their body in a dict.
+# Sorted views are rebuilt after writes; page tokens are keyset tokens (the sort key of the last
+# record served), so records modified mid-iteration move in the order like they do in Zoho, and
+# untouched records are served exactly once.
 SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
 _SLOT_BITS = 1 << 25  # slots per module stay below this (33 million records)
 _VIEW_CACHE = 8

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,7 +14,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -683,3 +688,288 @@ def test_a_record_loaded_with_a_lone_surrogate_is_served_through_the_admin_api(
     )
     assert loaded.status_code == 200, loaded.text
     assert loaded.json()["data"][0]["Last_Name"] == _UNPAIRED
+
+
+# -- a transcript of every endpoint, pinned byte for byte ----------------------------------------
+TRANSCRIPT = Path(__file__).parent / "data" / "sandbox_transcript.json"
+_RECORD_TRANSCRIPT = os.environ.get("SANDBOX_RECORD_TRANSCRIPT") == "1"
+_INLINE_BODY = 3000  # longer bodies are pinned by their SHA-256 only, to keep the file readable
+_ACCESS_TOKEN = re.compile(rb"1000\.[0-9a-f]{32}\.[0-9a-f]{32}")  # random on every grant
+
+
+class Transcript:
+    """Sends requests over one keep-alive connection and notes each exchange as the wire had it
+    (status, headers but the date, body), with the random access token masked."""
+
+    def __init__(self, sb: SandboxServer) -> None:
+        self.conn = http.client.HTTPConnection(sb.host, sb.port, timeout=TIMEOUT)
+        self.token = ""
+        self.entries: list[dict[str, Any]] = []
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        auth: bool = True,
+    ) -> bytes:
+        url = path + ("?" + urlencode(params) if params else "")
+        raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        sent = {"Host": "sandbox.test", **(headers or {})}
+        if auth and self.token:
+            sent["Authorization"] = f"Zoho-oauthtoken {self.token}"
+        self.conn.request(method, url, raw, sent)
+        resp = self.conn.getresponse()
+        content = resp.read()
+        content = _ACCESS_TOKEN.sub(b"1000.<random>", content)
+        kept = [
+            [k, v.split()[0] if k == "Server" else v] for k, v in resp.getheaders() if k != "Date"
+        ]
+        entry: dict[str, Any] = {"request": f"{method} {url}", "status": resp.status}
+        entry["headers"] = kept
+        text = content.decode("utf-8", "backslashreplace")
+        if len(text) > _INLINE_BODY:
+            entry["body_sha256"] = hashlib.sha256(content).hexdigest()
+            entry["body_start"] = text[:200]
+        else:
+            entry["body"] = text
+        self.entries.append(entry)
+        return content
+
+    def login(self) -> None:
+        form = "grant_type=refresh_token&client_id=sandbox-client&client_secret=sandbox-secret"
+        self.conn.request(
+            "POST",
+            "/oauth/v2/token",
+            form + "&refresh_token=sandbox-refresh",
+            {"Host": "sandbox.test", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        self.token = json.loads(self.conn.getresponse().read())["access_token"]
+
+
+def _declared_fields(module: str) -> str:
+    """Every field of a module in the order its metadata declares them (a set's order varies)."""
+    return ",".join(f.api_name for f in metadata.MODULE_META[module][: config.MAX_FIELDS_PER_CALL])
+
+
+def _oauth_exchanges(t: Transcript) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    good = "grant_type=refresh_token&client_id=sandbox-client&client_secret=sandbox-secret"
+    for body in (
+        good + "&refresh_token=sandbox-refresh",
+        good + "&refresh_token=wrong",
+        good.replace("sandbox-secret", "nope") + "&refresh_token=sandbox-refresh",
+        "grant_type=authorization_code",
+    ):
+        t.send("POST", "/oauth/v2/token", body=body.encode(), headers=form, auth=False)
+    t.send("POST", "/oauth/v2/token?" + good + "&refresh_token=sandbox-refresh", auth=False)
+    t.send("GET", "/oauth/v2/token", auth=False)
+    t.send("GET", "/crm/v8/org", auth=False)
+    t.send("GET", "/crm/v8/org", headers={"Authorization": "Zoho-oauthtoken 1000.x.y"}, auth=False)
+    t.send("GET", "/crm/v8/org", headers={"Authorization": "Bearer abc"}, auth=False)
+
+
+def _metadata_exchanges(t: Transcript) -> None:
+    t.send("GET", "/crm/v8/org")
+    t.send("GET", "/crm/v8/settings/modules")
+    for module in ("Accounts", "Contacts", "Deals", "Leads"):
+        t.send("GET", "/crm/v8/settings/fields", {"module": module})
+    t.send("GET", "/crm/v8/settings/fields")
+    t.send("GET", "/crm/v8/settings/layouts")
+    t.send("POST", "/crm/v8/settings/modules", body={})
+    t.send("GET", "/crm/v8/")
+    t.send("GET", "/elsewhere")
+
+
+def _read_exchanges(t: Transcript) -> None:
+    for module in ("Accounts", "Contacts", "Deals"):
+        fields = "Modified_Time,Owner,id," + _declared_fields(module)
+        t.send("GET", f"/crm/v8/{module}", {"fields": fields, "per_page": 7})
+        t.send("GET", f"/crm/v8/{module}", {"fields": fields, "per_page": 7, "page": 3})
+        t.send("GET", f"/crm/v8/{module}", {"fields": fields})  # a full page of 200
+        t.send("GET", f"/crm/v8/{module}/actions/count")
+        t.send("GET", f"/crm/v8/{module}/deleted", {"per_page": 4})
+    fields = ACCOUNT_FIELDS
+    for sort_by in ("id", "Created_Time", "Modified_Time"):
+        for order in ("asc", "desc"):
+            query = {"fields": fields, "per_page": 5, "sort_by": sort_by, "sort_order": order}
+            first = json.loads(t.send("GET", "/crm/v8/Accounts", query))
+            token = first["info"]["next_page_token"]
+            t.send("GET", "/crm/v8/Accounts", {**query, "page_token": token})
+    since = {"If-Modified-Since": "2026-10-30T00:00:00+05:30"}
+    query = {"fields": fields, "per_page": 50, "sort_by": "Modified_Time"}
+    t.send("GET", "/crm/v8/Accounts", query, headers=since)
+    t.send(
+        "GET",
+        "/crm/v8/Accounts",
+        query,
+        headers={"If-Modified-Since": "Fri, 30 Oct 2026 00:00:00 GMT"},
+    )
+    t.send("GET", "/crm/v8/Accounts", query, headers={"If-Modified-Since": "2030-01-01T00:00:00Z"})
+    t.send("GET", "/crm/v8/Accounts", query, headers={"If-Modified-Since": "someday"})
+    t.send("GET", "/crm/v8/Accounts/deleted", {"type": "recycle"}, headers=since)
+    t.send("GET", "/crm/v8/Accounts/deleted", {"type": "permanent", "page": 2, "per_page": 1})
+    t.send("GET", "/crm/v8/Accounts/deleted", headers={"If-Modified-Since": "2030-01-01T00:00:00Z"})
+    t.send("GET", "/crm/v8/Accounts/deleted", {"page": 99})
+    t.send("GET", "/crm/v8/Accounts/deleted", {"type": "some"})
+
+
+def _bad_read_exchanges(t: Transcript) -> None:
+    fields = ACCOUNT_FIELDS
+    for query in (
+        {},
+        {"fields": " , "},
+        {"fields": ",".join(f"Field_{i}" for i in range(51))},
+        {"fields": "Account_Name,Last_Name"},
+        {"fields": "Account_Name,Nope"},
+        {"fields": fields, "per_page": "x"},
+        {"fields": fields, "per_page": 0},
+        {"fields": fields, "per_page": 500, "page": 2},
+        {"fields": fields, "sort_by": "Account_Name"},
+        {"fields": fields, "sort_order": "up"},
+        {"fields": fields, "page": 11},
+        {"fields": fields, "page": 0},
+        {"fields": fields, "page_token": "bm90IGEgdG9rZW4"},
+        {"fields": fields, "page_token": "!!"},
+    ):
+        t.send("GET", "/crm/v8/Accounts", query)
+    t.send("GET", "/crm/v8/Leads", {"fields": fields})
+    t.send("GET", "/crm/v8/Accounts/5843104100000000001", {"fields": "Account_Name,Owner"})
+    t.send("GET", "/crm/v8/Accounts/5843104100000000002")
+    t.send("GET", "/crm/v8/Accounts/5843104199999999999")
+    t.send("GET", "/crm/v8/Accounts/abc")
+    t.send("GET", "/crm/v8/Accounts/1/2/3")
+    t.send("PATCH", "/crm/v8/Accounts")
+
+
+def _write_exchanges(t: Transcript) -> None:
+    account = "5843104100000000003"
+    contact = "5843104200000000004"
+    bodies: list[Any] = [
+        {"data": [{"Account_Name": "Written Ltd", "Phone": "1"}, {"Account_Name": ""}]},
+        {"data": [{"Last_Name": "Linked", "Account_Name": {"id": account}, "Email": "L@x.io"}]},
+        {"data": [{"Last_Name": "Dangling", "Account_Name": "5843104199999999999"}]},
+        {"data": [{"Last_Name": "Bad", "Nope": 1}]},
+        {"data": [{"Last_Name": "Bad", "Created_Time": "2026-01-01T00:00:00Z"}]},
+        {"data": [{"id": "1", "Last_Name": "Bad"}]},
+        {"data": ["not an object"]},
+        {"data": []},
+        {"data": [{"Last_Name": str(i)} for i in range(101)]},
+    ]
+    for body in bodies:
+        t.send("POST", "/crm/v8/Contacts", body=body)
+    t.send("POST", "/crm/v8/Contacts", body=b"{not json")
+    t.send(
+        "PUT", "/crm/v8/Contacts", body={"data": [{"id": contact, "Title": "Boss"}, {"Title": "x"}]}
+    )
+    t.send("PUT", "/crm/v8/Contacts", body={"data": [{"id": "123", "Title": "x"}]})
+    t.send("PUT", f"/crm/v8/Contacts/{contact}", body={"data": [{"Email": "new@example.com"}]})
+    t.send("GET", f"/crm/v8/Contacts/{contact}")
+    t.send("DELETE", "/crm/v8/Contacts", {"ids": f"{contact},5843104200000000005,x"})
+    t.send("DELETE", "/crm/v8/Contacts", {"ids": "5843104200000000006"})
+    t.send("DELETE", "/crm/v8/Contacts", {"ids": "x"})
+    t.send("DELETE", "/crm/v8/Contacts")
+    t.send("DELETE", "/crm/v8/Contacts", {"ids": ",".join(str(i) for i in range(101))})
+    t.send("DELETE", "/crm/v8/Contacts/5843104200000000007")
+    t.send("POST", "/crm/v8/Contacts/5843104200000000008", body={})
+    t.send("GET", "/crm/v8/Contacts/deleted", {"type": "recycle"})
+    query = {"fields": "Last_Name,Email,Account_Name,Modified_Time", "sort_by": "Modified_Time"}
+    t.send("GET", "/crm/v8/Contacts", {**query, "per_page": 6})
+    t.send("GET", "/crm/v8/Contacts", {**query, "per_page": 6, "sort_order": "asc"})
+
+
+def _admin_exchanges(t: Transcript) -> None:
+    admin = "/__sandbox"
+    t.send("GET", f"{admin}/health")
+    t.send("GET", f"{admin}/stats")
+    t.send("POST", f"{admin}/clock", body={"advance_seconds": 90})
+    t.send("POST", f"{admin}/clock", body={"now": "2026-11-02T10:00:00+05:30"})
+    t.send("POST", f"{admin}/org", body={"org_name": "Renamed", "time_zone": "America/St_Johns"})
+    t.send(
+        "GET", "/crm/v8/Deals", {"fields": "Deal_Name,Modified_Time,Closing_Date", "per_page": 3}
+    )
+    t.send("POST", f"{admin}/org", body={"org_id": "org-2", "time_zone": "UTC"})
+    t.send("GET", "/crm/v8/org")
+    t.send("POST", f"{admin}/records/Accounts", body=[{"Account_Name": "Admin Loaded"}])
+    loaded = {
+        "id": "5843104000100099999",
+        "Account_Name": "Kept",
+        "Created_Time": "2026-01-01T00:00:00Z",
+        "Modified_Time": "2026-02-01T00:00:00Z",
+    }
+    t.send("POST", f"{admin}/records/Accounts", body={"data": [loaded], "keep_times": True})
+    t.send("DELETE", f"{admin}/records/Accounts/5843104000100099999")
+    t.send("DELETE", f"{admin}/records/Accounts/5843104000100099999")
+    t.send("POST", f"{admin}/records/Leads", body=[])
+    t.send("POST", f"{admin}/faults", body={"nope": 1})
+    t.send("POST", f"{admin}/faults", body={"rate_limit_every": 3, "retry_after_seconds": 7})
+    for _ in range(4):
+        t.send("GET", "/crm/v8/Accounts/actions/count")
+    t.send("POST", f"{admin}/faults", body={"error_rate": 0.6, "seed": 5})
+    for _ in range(8):
+        t.send("GET", "/crm/v8/Contacts/actions/count")
+    t.send("POST", f"{admin}/faults", body={})
+    t.send("GET", f"{admin}/nope")
+    t.send("GET", f"{admin}/stats")
+    t.send("DELETE", f"{admin}/stats")
+    t.send("GET", f"{admin}/stats")
+
+
+def _limit_exchanges(t: Transcript) -> None:
+    query = {"fields": "Account_Name", "per_page": 10, "sort_by": "Modified_Time"}
+    t.send("GET", "/crm/v8/Accounts", {**query, "page": 2})
+    t.send("GET", "/crm/v8/Accounts", {**query, "page": 3})
+    token = json.loads(t.send("GET", "/crm/v8/Accounts", {**query, "page": 2}))["info"]
+    for _ in range(3):
+        page = json.loads(
+            t.send("GET", "/crm/v8/Accounts", {**query, "page_token": token["next_page_token"]})
+        )
+        token = page.get("info", token)
+    t.send("GET", "/crm/v8/Deals", {"fields": "Deal_Name"})
+    t.send("GET", "/crm/v8/Deals/deleted")
+
+
+def _transcript() -> list[dict[str, Any]]:
+    clock = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    entries: list[dict[str, Any]] = []
+    with SandboxServer(
+        SandboxConfig(accounts=250, contacts=400, deals=120, clock_start=clock)
+    ) as sb:
+        t = Transcript(sb)
+        _oauth_exchanges(t)
+        t.login()
+        for exchanges in (_metadata_exchanges, _read_exchanges, _bad_read_exchanges):
+            exchanges(t)
+        _write_exchanges(t)
+        _admin_exchanges(t)
+        entries += t.entries
+    small = SandboxConfig(
+        accounts=80,
+        contacts=0,
+        deals=0,
+        discrete_page_limit=20,
+        query_record_limit=40,
+        clock_start=clock,
+    )
+    with SandboxServer(small) as sb:
+        t = Transcript(sb)
+        t.login()
+        _limit_exchanges(t)
+        entries += t.entries
+    return entries
+
+
+def test_every_endpoint_answers_as_the_pinned_transcript() -> None:
+    """Statuses, headers and bodies of a fixed request sequence (OAuth, reads in every sort and
+    paging mode, writes, deletes, metadata, admin calls, faults, limits), as recorded from the
+    sandbox before its modules were split; a change shows as the first exchange that differs."""
+    entries = _transcript()
+    if _RECORD_TRANSCRIPT:
+        TRANSCRIPT.write_text(json.dumps(entries, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    pinned = json.loads(TRANSCRIPT.read_text("utf-8"))
+    assert len(entries) == len(pinned)
+    for got, want in zip(entries, pinned, strict=True):
+        assert got == want, want["request"]
