@@ -312,7 +312,8 @@ def test_a_page_with_invalid_utf8_or_lone_surrogates_still_yields_every_record(
 def test_fields_beyond_the_per_call_limit_are_read_in_chunks_and_merged(
     sandbox: SandboxServer,
 ) -> None:
-    fields = MODULE_FIELDS[ACCOUNTS]  # 16 besides Modified_Time: 4 chunks of 4, plus id and Modified_Time
+    # 16 fields besides Modified_Time: 4 chunks of 4, each with id and Modified_Time
+    fields = MODULE_FIELDS[ACCOUNTS]
     whole = [r for page in client_for(sandbox).iter_pages(ACCOUNTS, fields) for r in page]
     tap = Tap()
     client = client_for(sandbox, session=tap, max_fields_per_call=6)
