@@ -1,10 +1,8 @@
-"""ZohoCrmClient against the sandbox CRM over loopback HTTP: whole reads, increments, faults."""
+"""ZohoCrmClient reads against the sandbox CRM over loopback HTTP: paging, increments, shapes."""
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,52 +10,38 @@ from typing import Any
 import pytest
 
 from crm_books.config import ACCOUNTS, CONTACTS, DEALS, MODULE_FIELDS
-from crm_books.zoho.auth import CrmCredentials
-from crm_books.zoho.client import ZohoCrmClient
 from crm_books.zoho.errors import CrmApiError
-from crm_books.zoho.retry import RetryPolicy
-from zoho_sandbox import SandboxConfig, SandboxServer
+from tests.integration.sandbox_client import (
+    Tap,
+    api_requests,
+    client_for,
+    read_ids,
+    running_sandbox,
+)
+from zoho_sandbox import SandboxServer
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-class Sleeps(list[float]):
-    """Records the waits the client asks for instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+EMPTY = {"accounts": 0, "contacts": 0, "deals": 0}
 
 
 @pytest.fixture
 def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
     """A sandbox; tests pick sizes and limits with @pytest.mark.parametrize(indirect=True)."""
-    options: dict[str, Any] = {"accounts": 100, "contacts": 300, "deals": 50}
-    options.update(getattr(request, "param", {}))
-    with SandboxServer(SandboxConfig(seed=7, **options)) as sb:
+    with running_sandbox(**getattr(request, "param", {})) as sb:
         yield sb
 
 
-def client_for(sb: SandboxServer, **options: Any) -> ZohoCrmClient:
-    creds = CrmCredentials(
-        sb.base_url, sb.accounts_url, sb.client_id, sb.client_secret, sb.refresh_token
-    )
-    options.setdefault("sleep", Sleeps())
-    options.setdefault("timeout", 10.0)
-    return ZohoCrmClient(creds, **options)
+def add_accounts(sb: SandboxServer, n: int, *, per_second: int = 1) -> list[str]:
+    """n accounts from T0 on, `per_second` of them sharing each Modified_Time; their ids."""
+    ids = []
+    for i in range(n):
+        sb.set_clock(T0 + timedelta(seconds=i // per_second))
+        ids.append(sb.store.upsert(ACCOUNTS, {"Account_Name": f"Company {i}"})["id"])
+    return ids
 
 
-def read_ids(client: ZohoCrmClient, module: str, **kw: Any) -> list[str]:
-    return [
-        r["id"] for page in client.iter_pages(module, MODULE_FIELDS[module], **kw) for r in page
-    ]
-
-
-def api_requests(sb: SandboxServer, path_part: str, status: int) -> int:
-    return sum(
-        n
-        for key, n in sb.stats["by_request"].items()
-        if path_part in key and key.endswith(f" {status}")
-    )
+def read_accounts(client: Any, **kw: Any) -> list[str]:
+    return [r["id"] for page in client.iter_pages(ACCOUNTS, ["Account_Name"], **kw) for r in page]
 
 
 @pytest.mark.parametrize("sandbox", [{"accounts": 2600}], indirect=True)
@@ -131,7 +115,8 @@ def test_incremental_read_returns_what_changed_since(sandbox: SandboxServer) -> 
 
 
 def test_deleted_records_are_listed_with_their_time(sandbox: SandboxServer) -> None:
-    client = client_for(sandbox, per_page=2)
+    tap = Tap()
+    client = client_for(sandbox, session=tap, per_page=2)
     already = {r["id"] for page in client.iter_deleted(ACCOUNTS) for r in page}
     ids = read_ids(client, ACCOUNTS)[:5]
     deleted_at = datetime(2031, 1, 1, tzinfo=UTC)  # after anything the generator deleted
@@ -152,6 +137,7 @@ def test_deleted_records_are_listed_with_their_time(sandbox: SandboxServer) -> N
         since + timedelta(hours=23)
     ] * 2
     assert set(read_ids(client, ACCOUNTS)).isdisjoint(ids)
+    assert all(s.params["type"] == "all" for s in tap.api() if s.path.endswith("/deleted"))
 
 
 def test_organization_and_product_fields_exist(sandbox: SandboxServer) -> None:
@@ -164,148 +150,177 @@ def test_organization_and_product_fields_exist(sandbox: SandboxServer) -> None:
         client.check_fields(CONTACTS, ["Email", "Emial"])
 
 
-# --- faults ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("sandbox", [{"accounts": 470, "discrete_page_limit": 100}], indirect=True)
+def test_reads_past_the_page_limit_with_page_tokens_exactly_once(sandbox: SandboxServer) -> None:
+    tap = Tap()
+    client = client_for(sandbox, session=tap, per_page=20, discrete_page_limit=100)
 
+    ids = read_accounts(client)
 
-@pytest.mark.parametrize("sandbox", [{"accounts": 1000}], indirect=True)
-def test_rate_limits_are_survived_waiting_retry_after(sandbox: SandboxServer) -> None:
-    sandbox.set_faults(rate_limit_every=3, retry_after_seconds=2)
-    sleeps = Sleeps()
-    client = client_for(sandbox, sleep=sleeps)
-
-    ids = read_ids(client, ACCOUNTS)
-
-    assert len(set(ids)) == len(ids) == 1000
-    throttled = sandbox.stats["by_status"][429]
-    assert throttled >= 2 and sleeps == [2.0] * throttled
-    assert api_requests(sandbox, "/crm/v8/Accounts", 200) == 5
-
-
-@pytest.mark.parametrize("sandbox", [{"accounts": 3000}], indirect=True)
-def test_server_errors_are_survived_with_one_retry_each(sandbox: SandboxServer) -> None:
-    sandbox.set_faults(error_rate=0.3, seed=11)
-    sleeps = Sleeps()
-    client = client_for(sandbox, sleep=sleeps, retry=RetryPolicy(max_attempts=10))
-
-    ids = read_ids(client, ACCOUNTS)
-
-    assert len(set(ids)) == len(ids) == 3000
-    failures = sum(n for status, n in sandbox.stats["by_status"].items() if status >= 500)
-    assert failures >= 2 and len(sleeps) == failures
-    assert all(s <= 30.0 for s in sleeps)
-
-
-def test_an_expired_token_is_refreshed_once_and_the_read_goes_on(sandbox: SandboxServer) -> None:
-    sleeps = Sleeps()
-    client = client_for(sandbox, per_page=50, sleep=sleeps)
-    pages = client.iter_pages(CONTACTS, MODULE_FIELDS[CONTACTS])
-    ids = [r["id"] for r in next(pages)]
-    sandbox.set_faults(token_ttl_seconds=1)  # tokens now live 1 s: the cached one has expired
-    time.sleep(1.1)
-
-    ids += [r["id"] for page in pages for r in page]
-
-    assert len(set(ids)) == len(ids) == 300
-    assert sandbox.stats["by_code"] == {"INVALID_TOKEN": 1}
-    assert sandbox.stats["by_path"]["/oauth/v2/token"] == 2
-    assert api_requests(sandbox, "/crm/v8/Contacts", 200) == 6 and sleeps == []
-
-
-def test_expired_tokens_mid_read_cost_one_refresh_each(sandbox: SandboxServer) -> None:
-    client = client_for(sandbox, per_page=50)
-    pages = client.iter_pages(CONTACTS, MODULE_FIELDS[CONTACTS])
-    ids = [r["id"] for r in next(pages)]
-    token_calls = sandbox.stats["by_path"]["/oauth/v2/token"]
-    sandbox.set_faults(token_ttl_seconds=1e-6)  # the sandbox now rejects the cached token
-
-    with pytest.raises(CrmApiError, match="INVALID_TOKEN") as caught:
-        ids += [r["id"] for page in pages for r in page]
-
-    # One refresh was tried; the fresh token was rejected too, so the client stopped.
-    assert sandbox.stats["by_path"]["/oauth/v2/token"] == token_calls + 1
-    assert sandbox.stats["by_code"]["INVALID_TOKEN"] == 2
-    assert "refresh token" in str(caught.value)
-
-
-# --- configuration errors -------------------------------------------------------------------
-
-
-def test_a_wrong_client_secret_fails_fast(sandbox: SandboxServer) -> None:
-    creds = CrmCredentials(
-        sandbox.base_url, sandbox.accounts_url, sandbox.client_id, "wrong", sandbox.refresh_token
+    assert len(ids) == len(set(ids)) == 470
+    sent = [s.params for s in tap.api()]
+    assert [q["page"] for q in sent if "page" in q] == [str(p) for p in range(1, 6)]
+    assert sum("page_token" in q for q in sent) == 19
+    assert all(
+        q["per_page"] == "20" and q["sort_by"] == "Modified_Time" and q["sort_order"] == "asc"
+        for q in sent
     )
-    sleeps = Sleeps()
-    client = ZohoCrmClient(creds, sleep=sleeps)
-
-    with pytest.raises(CrmApiError, match="invalid_client") as caught:
-        list(client.iter_pages(ACCOUNTS, MODULE_FIELDS[ACCOUNTS]))
-
-    assert "client secret" in str(caught.value) and "accounts_url" in str(caught.value)
-    assert sandbox.stats["total"] == 1 and sleeps == []
 
 
 @pytest.mark.parametrize(
-    ("module", "fields", "code", "hint"),
-    [
-        ("Potentials", ["Deal_Name"], "INVALID_MODULE", "module API name"),
-        (ACCOUNTS, ["Account_Name", "Acount_Nmae"], "INVALID_DATA", "field API names"),
-    ],
+    "sandbox", [{**EMPTY, "discrete_page_limit": 60, "query_record_limit": 150}], indirect=True
 )
-def test_a_bad_module_or_field_fails_fast_naming_the_fix(
-    sandbox: SandboxServer, module: str, fields: list[str], code: str, hint: str
-) -> None:
-    sleeps = Sleeps()
-    client = client_for(sandbox, sleep=sleeps)
+def test_restarts_from_last_modified_time_at_the_query_ceiling(sandbox: SandboxServer) -> None:
+    created = add_accounts(sandbox, 1000, per_second=7)  # ties straddle every restart
+    tap = Tap()
+    client = client_for(
+        sandbox, session=tap, per_page=20, discrete_page_limit=60, query_record_limit=150
+    )
 
-    with pytest.raises(CrmApiError, match=hint) as caught:
-        list(client.iter_pages(module, fields))
+    ids = read_accounts(client)
 
-    assert caught.value.code == code and caught.value.status == 400
-    assert sandbox.stats["by_status"] == {200: 1, 400: 1} and sleeps == []  # token, one call
-
-
-def test_the_access_token_never_appears_in_logs(
-    sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    tokens: list[str] = []
-    sandbox.set_faults(rate_limit_every=4, retry_after_seconds=0)
-    client = client_for(sandbox, per_page=40, on_token=tokens.append)
-
-    pages = client.iter_pages(CONTACTS, MODULE_FIELDS[CONTACTS])
-    next(pages)
-    sandbox.set_faults(rate_limit_every=4, retry_after_seconds=0, token_ttl_seconds=1)
-    time.sleep(1.1)  # the cached token expires on the server
-    list(pages)
-    with pytest.raises(CrmApiError):
-        list(client.iter_pages("Nope", ["x"]))
-
-    assert sandbox.stats["by_code"]["INVALID_TOKEN"] == 1
-    assert sandbox.stats["by_code"]["TOO_MANY_REQUESTS"] >= 1
-    assert len(tokens) >= 2 and "Read 300 Contacts records" in caplog.text
-    assert any(r.levelno == logging.DEBUG for r in caplog.records)
-    for secret in [*tokens, sandbox.client_secret, sandbox.refresh_token]:
-        assert secret not in caplog.text
-
-
-def test_the_hook_reads_the_sandbox_from_the_zoho_crm_connection(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from crm_books.zoho.hook import ZohoCrmHook
-
-    host, port = sandbox.base_url.removeprefix("http://").split(":")
-    conn = {
-        "conn_type": "http",
-        "host": host,
-        "schema": "http",
-        "port": int(port),
-        "login": sandbox.client_id,
-        "password": sandbox.client_secret,
-        "extra": {"refresh_token": sandbox.refresh_token, "accounts_url": sandbox.accounts_url},
+    assert sorted(ids) == sorted(created) and len(set(ids)) == 1000
+    restarts = {
+        s.headers["if-modified-since"] for s in tap.api() if "if-modified-since" in s.headers
     }
-    monkeypatch.setenv("AIRFLOW_CONN_ZOHO_CRM", json.dumps(conn))
+    assert len(restarts) >= 6  # each restart starts from a later Modified_Time
 
-    client = ZohoCrmHook().get_client()
 
-    assert client.organization()["company_name"] == "Sandbox Org"
-    assert len(read_ids(client, ACCOUNTS)) == 100
+@pytest.mark.parametrize(
+    "sandbox", [{**EMPTY, "discrete_page_limit": 40, "query_record_limit": 100}], indirect=True
+)
+def test_server_side_pagination_limit_also_restarts(sandbox: SandboxServer) -> None:
+    created = add_accounts(sandbox, 500, per_second=3)
+    tap = Tap()
+    client = client_for(sandbox, session=tap, per_page=20, discrete_page_limit=40)  # no query limit
+
+    ids = read_accounts(client)
+
+    assert sorted(ids) == sorted(created)
+    assert any("if-modified-since" in s.headers for s in tap.api())
+
+
+def _without_page_tokens(raw: bytes) -> bytes:
+    body = json.loads(raw)
+    body.get("info", {}).pop("next_page_token", None)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("sandbox", [{**EMPTY, "discrete_page_limit": 60}], indirect=True)
+def test_without_page_tokens_the_read_restarts_instead_of_failing(sandbox: SandboxServer) -> None:
+    created = add_accounts(sandbox, 300, per_second=2)
+    client = client_for(
+        sandbox, session=Tap(edit=_without_page_tokens), per_page=20, discrete_page_limit=60
+    )
+
+    assert sorted(read_accounts(client)) == sorted(created)
+
+
+@pytest.mark.parametrize(
+    "sandbox", [{**EMPTY, "discrete_page_limit": 20, "query_record_limit": 30}], indirect=True
+)
+def test_more_records_than_a_query_can_reach_at_one_time_is_a_clear_error(
+    sandbox: SandboxServer,
+) -> None:
+    add_accounts(sandbox, 100, per_second=100)  # all share one Modified_Time
+    client = client_for(sandbox, per_page=10, discrete_page_limit=20, query_record_limit=30)
+
+    with pytest.raises(CrmApiError, match="share Modified_Time"):
+        read_accounts(client)
+
+
+@pytest.mark.parametrize("sandbox", [{"accounts": 1000}], indirect=True)
+def test_pages_are_streamed_not_collected(sandbox: SandboxServer) -> None:
+    tap = Tap()
+    client = client_for(sandbox, session=tap, per_page=50)
+
+    first = next(client.iter_pages(ACCOUNTS, ["Account_Name"]))
+
+    assert len(first) == 50
+    assert len(tap.api()) == 1  # only the first page has been fetched
+
+
+@pytest.mark.parametrize("sandbox", [EMPTY], indirect=True)
+def test_incremental_read_sends_if_modified_since_and_gets_only_newer(
+    sandbox: SandboxServer,
+) -> None:
+    created = add_accounts(sandbox, 100)
+    tap = Tap()
+    client = client_for(sandbox, session=tap)
+
+    ids = read_accounts(client, modified_since=T0 + timedelta(seconds=90))
+
+    assert ids == created[90:]  # inclusive of the boundary second
+    assert tap.api()[0].headers["if-modified-since"] == "2026-06-01T09:01:30+00:00"
+
+
+@pytest.mark.parametrize("sandbox", [EMPTY], indirect=True)
+def test_no_content_and_not_modified_mean_nothing(sandbox: SandboxServer) -> None:
+    client = client_for(sandbox)
+    assert read_accounts(client) == []  # an empty module: 204
+    add_accounts(sandbox, 10)
+
+    assert read_accounts(client, modified_since=T0 + timedelta(days=1)) == []  # 304
+    assert api_requests(sandbox, "/crm/v8/Accounts", 204) == 1
+    assert api_requests(sandbox, "/crm/v8/Accounts", 304) == 1
+
+
+@pytest.mark.parametrize("sandbox", [EMPTY], indirect=True)
+def test_records_keep_zoho_shape(sandbox: SandboxServer) -> None:
+    sandbox.set_clock(T0)
+    lookup = {"name": "Acme", "id": "1"}
+    saved = sandbox.store.upsert(CONTACTS, {"Last_Name": "O'Brien", "Account_Name": lookup})
+    client = client_for(sandbox)
+
+    pages = list(client.iter_pages(CONTACTS, ["Last_Name", "Account_Name"]))
+
+    assert pages == [
+        [
+            {
+                "id": saved["id"],
+                "Modified_Time": "2026-06-01T14:30:00+05:30",  # the org's time zone
+                "Last_Name": "O'Brien",
+                "Account_Name": lookup,
+            }
+        ]
+    ]
+
+
+@pytest.mark.parametrize("sandbox", [EMPTY], indirect=True)
+def test_a_page_with_invalid_utf8_or_lone_surrogates_still_yields_every_record(
+    sandbox: SandboxServer,
+) -> None:
+    """One bad value must cost its record (the sync quarantines it), never the page of 200."""
+    add_accounts(sandbox, 200)
+    ids = read_accounts(client_for(sandbox))
+    sandbox.store.upsert(ACCOUNTS, {"id": ids[7], "Account_Name": "MARKER"})
+    sandbox.store.upsert(ACCOUNTS, {"id": ids[9], "Account_Name": "Lone \ud800 Ltd"})
+    # the sandbox writes valid JSON only: the invalid bytes go into its answer on the way
+    tap = Tap(edit=lambda raw: raw.replace(b"MARKER", b"Caf\xe9 \xff"))
+    client = client_for(sandbox, session=tap)
+
+    pages = list(client.iter_pages(ACCOUNTS, ["Account_Name"]))
+
+    assert [len(page) for page in pages] == [200]
+    names = {r["id"]: r["Account_Name"] for r in pages[0]}
+    # invalid bytes arrive as lone surrogates (surrogateescape): the original bytes are kept
+    assert names[ids[7]].encode("utf-8", "surrogateescape") == b"Caf\xe9 \xff"
+    assert names[ids[9]] == "Lone \ud800 Ltd"
+    assert names[ids[0]] == "Company 0"
+
+
+def test_fields_beyond_the_per_call_limit_are_read_in_chunks_and_merged(
+    sandbox: SandboxServer,
+) -> None:
+    # 16 fields besides Modified_Time: 4 chunks of 4, each with id and Modified_Time
+    fields = MODULE_FIELDS[ACCOUNTS]
+    whole = [r for page in client_for(sandbox).iter_pages(ACCOUNTS, fields) for r in page]
+    tap = Tap()
+    client = client_for(sandbox, session=tap, max_fields_per_call=6)
+
+    got = [r for page in client.iter_pages(ACCOUNTS, fields) for r in page]
+
+    assert got == whole and len(got) == 100
+    field_lists = [s.params["fields"].split(",") for s in tap.api()]
+    assert len(field_lists) == 4  # the page, then the other three chunks by id
+    assert all(len(f) <= 6 and {"id", "Modified_Time"} <= set(f) for f in field_lists)

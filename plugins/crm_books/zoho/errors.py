@@ -1,12 +1,12 @@
-"""Zoho CRM API errors, and the fix each one likely needs."""
+"""Zoho CRM API errors: what a failed answer means (retry, refresh, fatal) and its likely fix."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from crm_books.zoho.endpoints import (
-    REQUIRED_SCOPES,
-)
+from crm_books.zoho.endpoints import INVALID_TOKEN, REQUIRED_SCOPES
 
 RETRYABLE_TOKEN_ERRORS = {"Access Denied"}  # Zoho accounts' "too many requests" answer
 
@@ -88,3 +88,71 @@ def error_from_body(status: int, body: Any) -> tuple[str, str, Any]:
         if "error" in body:
             return str(body["error"]), str(body.get("error_description", body["error"])), None
     return f"HTTP_{status}", "unexpected response body", None
+
+
+class Verdict(Enum):
+    """What the caller should do about a failed answer."""
+
+    RETRY = "retry"  # 429, 5xx, network failure, the accounts server's throttling
+    REFRESH = "refresh"  # 401 INVALID_TOKEN: a fresh access token may cure it
+    FATAL = "fatal"  # any other 4xx: configuration, which no retry can fix
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed answer from Zoho, classified."""
+
+    verdict: Verdict
+    status: int | None
+    code: str
+    message: str
+    retry_after: float | None = None
+
+    def error(self, request: str) -> CrmApiError:
+        """The error for a failure not worth retrying; `request` is e.g. `GET /crm/v8/org`."""
+        return CrmApiError(self.status, self.code, f"{request}: {self.message}")
+
+    def gave_up(self, request: str, attempts: int, elapsed: float) -> CrmApiError:
+        """The error once the retry budget is spent."""
+        return CrmApiError(
+            self.status,
+            self.code,
+            f"{request} gave up after {attempts} attempts in {elapsed:.1f}s; "
+            f"last error: {self.message}",
+            attempts=attempts,
+        )
+
+
+def classify(
+    status: int, body: Any, *, authorized: bool, retry_after: float | None = None
+) -> Failure | None:
+    """None when the answer is usable, else what failed and whether a retry or refresh may help.
+
+    :param status: the HTTP status.
+    :param body: the decoded JSON body (None when there was none or it was not JSON).
+    :param authorized: the call carried an access token (API calls, not the token endpoint).
+    :param retry_after: seconds from the `Retry-After` header, honoured for retryable failures.
+    """
+    # The accounts server answers throttling with HTTP 200 and {"error": "Access Denied"}.
+    throttled = not authorized and isinstance(body, dict) and _throttled(body)
+    if status < 400 and not throttled:
+        return None
+    code, message, details = error_from_body(status, body)
+    if details:
+        message = f"{message} ({details})"
+    if status == 401 and authorized and code == INVALID_TOKEN:
+        return Failure(Verdict.REFRESH, status, code, message)
+    if status == 429 or status >= 500 or code in RETRYABLE_TOKEN_ERRORS:
+        return Failure(Verdict.RETRY, status, code, message, retry_after)
+    return Failure(Verdict.FATAL, status, code, message)
+
+
+def network_failure(exc: Exception) -> Failure:
+    """A connection error or timeout: retryable, named in the message."""
+    return Failure(
+        Verdict.RETRY, None, "CONNECTION_ERROR", f"{type(exc).__name__}: {str(exc)[:300]}"
+    )
+
+
+def _throttled(body: dict[str, Any]) -> bool:
+    return "error" in body and body["error"] in RETRYABLE_TOKEN_ERRORS

@@ -11,17 +11,16 @@ from airflow.sdk.log import mask_secret
 from crm_books.config import CRM_CONN_ID
 from crm_books.zoho.auth import CrmCredentials
 from crm_books.zoho.client import ZohoCrmClient
+from crm_books.zoho.errors import CrmApiError
+from crm_books.zoho.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.connection import Connection
-from typing import TYPE_CHECKING
-
-from crm_books import config
-
-if TYPE_CHECKING:
-    from crm_books.zoho.client import ZohoCrmClient
 
 DEFAULT_ACCOUNTS_URL = "https://accounts.zoho.com"
+# The UI's Test button waits for the answer: fail within seconds, not a task's five minutes.
+TEST_RETRY = RetryPolicy(max_attempts=2, max_delay=2.0, max_total_seconds=10.0)
+TEST_TIMEOUT_SECONDS = 10.0
 
 
 class CrmConnectionError(ValueError):
@@ -59,6 +58,16 @@ class ZohoCrmHook(BaseHook):
         credentials = credentials_from_connection(conn)
         mask_secret(credentials.refresh_token)
         return ZohoCrmClient(credentials, on_token=mask_secret, **client_options)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """What the Airflow UI's Test button shows: the organisation reached, or why not."""
+        try:
+            client = self.get_client(retry=TEST_RETRY, timeout=TEST_TIMEOUT_SECONDS)
+            org = client.organization()
+        except (CrmApiError, CrmConnectionError) as exc:  # both name the likely fix
+            return False, str(exc)
+        name, org_id = org.get("company_name"), org.get("id")
+        return True, f"Connected to Zoho CRM organisation {name} ({org_id})"
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -118,6 +127,6 @@ def api_base_url(host: str, schema: str | None = None, port: int | None = None) 
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 
-def crm_client(conn_id: str = config.CRM_CONN_ID) -> ZohoCrmClient:
-
+def crm_client(conn_id: str = CRM_CONN_ID) -> ZohoCrmClient:
+    """A client for the connection `conn_id` (the `zoho_crm` connection by default)."""
     return ZohoCrmHook(zoho_crm_conn_id=conn_id).get_client()

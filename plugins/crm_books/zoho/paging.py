@@ -1,22 +1,29 @@
-"""Pages of records, field chunks and Zoho's time format."""
+"""Zoho's paging: `page` up to 2,000 records, then `page_token`, restarts after 100,000."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from crm_books.zoho.endpoints import (
+    DISCRETE_PAGINATION_LIMIT_EXCEEDED,
     ID_FIELD,
+    PAGINATION_LIMIT_EXCEEDED,
     SORT_FIELD,
 )
+from crm_books.zoho.errors import CrmApiError
+
+log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-
-
 Page = list[Record]
+# GET path with query params and an If-Modified-Since time: the body, or None for 204/304.
+Get = Callable[[str, dict[str, Any], datetime | None], dict[str, Any] | None]
+CEILING_CODES = {PAGINATION_LIMIT_EXCEEDED, DISCRETE_PAGINATION_LIMIT_EXCEEDED}
 
 
 def parse_zoho_time(value: str) -> datetime:
@@ -75,7 +82,141 @@ class Boundary:
 
 @dataclass
 class ReadStats:
+    """Counters for the summary line of one read."""
+
     records: int = 0
     pages: int = 0
     queries: int = 0
     started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page of a query is: a page number, or a page token past the page limit."""
+
+    page: int = 1
+    token: str | None = None
+
+    def params(self, base: dict[str, Any]) -> dict[str, Any]:
+        return {**base, "page_token": self.token} if self.token else {**base, "page": self.page}
+
+
+class Pager:
+    """Zoho's paging rules for one client's reads.
+
+    :param get: makes one GET call (with retries).
+    :param per_page: records per page.
+    :param discrete_page_limit: records reachable with `page`; beyond it `page_token` is used.
+    :param query_record_limit: records one query can page through before it must restart.
+    """
+
+    def __init__(
+        self, get: Get, *, per_page: int, discrete_page_limit: int, query_record_limit: int
+    ) -> None:
+        self.get = get
+        self.per_page = per_page
+        self.discrete_page_limit = discrete_page_limit
+        self.query_record_limit = query_record_limit
+
+    def sorted_pages(
+        self,
+        module: str,
+        path: str,
+        params: dict[str, Any],
+        since: datetime | None,
+        stats: ReadStats,
+    ) -> Iterator[Page]:
+        """Pages of a query sorted by Modified_Time, restarted from the last Modified_Time
+        whenever its ceiling is reached; each record once."""
+        boundary = Boundary()
+        query_since = since
+        while True:
+            stats.queries += 1
+            fresh_in_query = 0
+            ceiling = False
+            for records, at_ceiling in self.query(path, params, query_since, stats):
+                ceiling = at_ceiling  # the last page's says whether the query must restart
+                fresh = boundary.admit(records)
+                fresh_in_query += len(fresh)
+                if fresh:
+                    yield fresh
+            if not ceiling:
+                return
+            query_since = self._restart_time(module, boundary, fresh_in_query, stats.queries)
+
+    def query(
+        self,
+        path: str,
+        params: dict[str, Any],
+        since: datetime | None,
+        stats: ReadStats,
+        *,
+        page_only: bool = False,
+    ) -> Iterator[tuple[Page, bool]]:
+        """(records, ceiling) per page of one query: `page` up to the discrete limit, then
+        `page_token`. `ceiling` is True on the last page when the query stopped at its
+        ceiling and must be restarted. `page_only` is for endpoints without page tokens."""
+        cursor: Cursor | None = Cursor()
+        seen = 0
+        while cursor is not None:
+            try:
+                body = self.get(path, cursor.params(params), since)
+            except CrmApiError as exc:
+                if exc.code in CEILING_CODES:
+                    yield [], True
+                    return
+                raise
+            if body is None:  # 204 no records, 304 nothing modified
+                return
+            records: Page = body.get("data") or []
+            seen += len(records)
+            stats.pages += 1
+            log.debug(
+                "%s page %d: %d records (%d in this query)", path, stats.pages, len(records), seen
+            )
+            cursor, ceiling = self._next(cursor, dict(body.get("info") or {}), seen, page_only)
+            yield records, ceiling
+
+    def _next(
+        self, cursor: Cursor, info: dict[str, Any], seen: int, page_only: bool
+    ) -> tuple[Cursor | None, bool]:
+        """The next page's cursor (None at the end) and whether the query hit its ceiling."""
+        if not info.get("more_records"):
+            return None, False
+        next_token = info.get("next_page_token")
+        beyond_discrete = (
+            not page_only and (cursor.page + 1) * self.per_page > self.discrete_page_limit
+        )
+        on_tokens = bool(cursor.token) or beyond_discrete
+        if seen >= self.query_record_limit or (on_tokens and not next_token):
+            return None, True
+        if on_tokens:
+            return Cursor(cursor.page, next_token), False
+        return Cursor(cursor.page + 1), False
+
+    def _restart_time(
+        self, module: str, boundary: Boundary, fresh_in_query: int, queries: int
+    ) -> datetime:
+        """Where the next query starts, or a CrmApiError when restarting cannot make progress."""
+        if boundary.time is None:
+            raise CrmApiError(
+                400,
+                PAGINATION_LIMIT_EXCEEDED,
+                f"{module}: the query hit its paging limit before any record was read",
+                fix=f"use a per_page ({self.per_page}) within the discrete page limit",
+            )
+        if fresh_in_query == 0 and queries > 1:
+            raise CrmApiError(
+                400,
+                PAGINATION_LIMIT_EXCEEDED,
+                f"more {module} records share Modified_Time {boundary.time} than one query "
+                "can page through, so restarting from it cannot make progress",
+                fix="touch some of those records in the CRM so their Modified_Time differs",
+            )
+        log.debug(
+            "%s: query ceiling reached, restarting from Modified_Time %s (%d ids held)",
+            module,
+            boundary.time.isoformat(),
+            len(boundary.ids),
+        )
+        return boundary.time
