@@ -1,7 +1,7 @@
 """`make bench`: a timed full and 1 %-incremental crm_books_sync, a row-by-row baseline and the workflow.
 
 The sandbox CRM runs in its own process and is read over loopback HTTP; the sync's step functions
-(``crm_books.sync``) run in this process, one after another as the DAG's tasks would, with the two
+(``crm_books.customers``) run in this process, one after another as the DAG's tasks would, with the two
 extract tasks in two forked processes at once (``--extract processes``: Airflow runs each task in
 its own process, and the DAG runs these two in parallel), in two threads (``--extract threads``)
 or one after the other (``--extract sequential``). On PostgreSQL the transform and the quality gate

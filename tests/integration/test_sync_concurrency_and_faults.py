@@ -292,8 +292,9 @@ def test_two_runs_at_once_end_as_one_after_the_other(
 
 LOAD_SCRIPT = """
 import sys
-from crm_books.sync import SyncRun, load_run
-from crm_books.warehouse import create_warehouse_engine
+from crm_books.customers.load import load_run
+from crm_books.customers.plan import SyncRun
+from crm_books.warehouse.engine import create_warehouse_engine
 load_run(create_warehouse_engine(sys.argv[1]), SyncRun(run_id=sys.argv[2], workers=1))
 """
 
