@@ -16,11 +16,11 @@ _can_read_dags = Depends(requires_access_dag(method="GET"))
 
 
 def _dashboard_html() -> str:
-    from crm_books.warehouse.engine import warehouse_uri
+    from crm_books.warehouse.engine import warehouse_engine
     from crm_books.warehouse.timestamps import utcnow
-    from crm_books_ui.queries import load_dashboard, read_engine
+    from crm_books_ui.queries import load_dashboard
 
-    engine = read_engine(warehouse_uri())
+    engine = warehouse_engine(read_only=True)
     try:
         return render_page(load_dashboard(engine), generated_at=utcnow())
     finally:

@@ -7,12 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, NullPool, create_engine, event
+from sqlalchemy import Connection, Engine
 
-from crm_books.warehouse.engine import name_connection_errors, normalize_uri
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc
 
@@ -129,26 +127,6 @@ SYNC_COUNT_COLUMNS = (
     "rejected",
     "held",
 )
-
-
-def read_engine(uri: str) -> Engine:
-    """An engine for reads only: on SQLite it never takes the write lock a sync holds."""
-    url = normalize_uri(uri)
-    if url.get_backend_name() == "postgresql":
-        return name_connection_errors(create_engine(url, poolclass=NullPool), url)
-    db_file = Path(str(url.database))
-    engine = name_connection_errors(create_engine("sqlite://", poolclass=NullPool), url)
-
-    @event.listens_for(engine, "connect")
-    def _attach(dbapi_conn: Any, _record: Any) -> None:
-        # Autocommit reads: each SELECT sees a consistent WAL snapshot without BEGIN IMMEDIATE.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("ATTACH DATABASE ? AS books", (str(db_file),))
-        cur.execute("PRAGMA busy_timeout = 5000")
-        cur.close()
-
-    return engine
 
 
 def load_dashboard(engine: Engine, *, runs_per_module: int = 5, limit: int = 50) -> Dashboard:

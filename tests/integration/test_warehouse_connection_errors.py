@@ -16,7 +16,7 @@ from crm_books.warehouse.engine import (
     create_warehouse_engine,
 )
 from crm_books.warehouse.migrations import migrate
-from crm_books_ui.queries import load_dashboard, read_engine
+from crm_books_ui.queries import load_dashboard
 from devtools.pg_throwaway import PgCluster, free_port
 
 PASSWORD = "s3cret-Pw"
@@ -113,7 +113,9 @@ def test_a_wrong_password_says_check_the_login_and_password(
 @pytest.mark.postgres
 def test_the_ui_page_names_the_same_server_and_fix() -> None:
     port = free_port()
-    engine = read_engine(f"postgresql://books:{PASSWORD}@127.0.0.1:{port}/books")
+    engine = create_warehouse_engine(
+        f"postgresql://books:{PASSWORD}@127.0.0.1:{port}/books", read_only=True
+    )
     with pytest.raises(
         WarehouseConnectionError, match=f"is PostgreSQL running on 127.0.0.1:{port}"
     ):
@@ -129,7 +131,9 @@ def test_a_sqlite_file_that_cannot_be_made_is_a_configuration_error(tmp_path: Pa
     ):
         create_warehouse_engine(f"sqlite:///{blocker / 'books.db'}")
     # The UI only reads, so it opens without creating: a missing directory is refused the same way.
-    engine = read_engine(f"sqlite:///{tmp_path / 'missing' / 'books.db'}")
+    engine = create_warehouse_engine(
+        f"sqlite:///{tmp_path / 'missing' / 'books.db'}", read_only=True
+    )
     with pytest.raises(WarehouseConfigError, match="Likely fix: create its directory"):
         load_dashboard(engine)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from crm_books.warehouse.engine import create_warehouse_engine
 from crm_books.warehouse.timestamps import db_timestamp
 from crm_books_ui.queries import (
     DuplicateCustomer,
@@ -15,7 +16,6 @@ from crm_books_ui.queries import (
     cumulative_trend,
     load_dashboard,
     payload_preview,
-    read_engine,
 )
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -73,10 +73,11 @@ def _sync_run(conn: Any, run_id: str, module: str, started: datetime, **counts: 
 
 
 def _dashboard(warehouse: Engine, **kwargs: Any):  # type: ignore[no-untyped-def]
-    engine = read_engine(
+    engine = create_warehouse_engine(
         warehouse.url.render_as_string(hide_password=False)
         if warehouse.dialect.name == "postgresql"
-        else _sqlite_uri(warehouse)
+        else _sqlite_uri(warehouse),
+        read_only=True,
     )
     try:
         return load_dashboard(engine, **kwargs)

@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30 * 60 * 1000
 
 
+# A reader (the UI page) waits this long when SQLite says the file is busy (rare under WAL), so a
+# page load fails with an error rather than hangs.
+SQLITE_READ_BUSY_TIMEOUT_MS = 5000
+
+
 # A step that waited this long for the write lock says so in its log (SQLite cannot tell otherwise).
 LOCK_WAIT_LOGGED_S = 0.5
 
@@ -144,30 +149,42 @@ def name_connection_errors(
     return engine
 
 
-def create_warehouse_engine(uri: str, *, conn_id: str = config.WAREHOUSE_CONN_ID) -> Engine:
-    """Engine whose connections see the Books tables as schema ``books`` on either backend."""
+def create_warehouse_engine(
+    uri: str, *, conn_id: str = config.WAREHOUSE_CONN_ID, read_only: bool = False
+) -> Engine:
+    """Engine whose connections see the Books tables as schema ``books`` on either backend.
+
+    ``read_only`` (the UI page) neither creates the SQLite file's directory nor takes its write
+    lock, so a read never waits behind a running sync.
+    """
     url = normalize_uri(uri)
     if url.get_backend_name() == "postgresql":
         engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
         return name_connection_errors(engine, url, conn_id)
     db_file = Path(str(url.database))
-    try:
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WarehouseConfigError(connection_failure(url, exc, conn_id)) from exc
+    if not read_only:
+        try:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseConfigError(connection_failure(url, exc, conn_id)) from exc
     # The warehouse file is attached as "books" so the same SQL runs on both backends.
     engine = name_connection_errors(create_engine("sqlite://", poolclass=NullPool), url, conn_id)
+    busy_timeout_ms = SQLITE_READ_BUSY_TIMEOUT_MS if read_only else SQLITE_BUSY_TIMEOUT_MS
 
     @event.listens_for(engine, "connect")
     def _attach(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN handling below own transactions
         cur = dbapi_conn.cursor()
         cur.execute("ATTACH DATABASE ? AS books", (str(db_file),))
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA books.journal_mode = WAL")
-        cur.execute("PRAGMA books.synchronous = NORMAL")
+        cur.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        if not read_only:
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA books.journal_mode = WAL")
+            cur.execute("PRAGMA books.synchronous = NORMAL")
         cur.close()
+
+    if read_only:
+        return engine  # autocommit reads: each SELECT sees a consistent WAL snapshot, no lock
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -234,5 +251,5 @@ def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
     )
 
 
-def warehouse_engine(conn_id: str = config.WAREHOUSE_CONN_ID) -> Engine:
-    return create_warehouse_engine(warehouse_uri(conn_id), conn_id=conn_id)
+def warehouse_engine(conn_id: str = config.WAREHOUSE_CONN_ID, *, read_only: bool = False) -> Engine:
+    return create_warehouse_engine(warehouse_uri(conn_id), conn_id=conn_id, read_only=read_only)
