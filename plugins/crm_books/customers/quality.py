@@ -228,12 +228,12 @@ def _table_error(result: Any, *, what: str, id_column: str) -> str | None:
         )
     if kind == "expect_column_values_to_be_unique":
         duplicates = list(dict.fromkeys(str(v) for v in details.get("unexpected_list") or []))
-        shown = ", ".join(shown(v) for v in duplicates[:MAX_LISTED_DUPLICATES])
+        listed = ", ".join(shown(v) for v in duplicates[:MAX_LISTED_DUPLICATES])
         more = len(duplicates) - MAX_LISTED_DUPLICATES
         suffix = f" and {more:,} more" if more > 0 else ""
         return (
             f"The {what} frame has {len(duplicates):,} {id_column} value(s) on more than one row "
-            f"(each CRM record must appear once): {shown}{suffix}."
+            f"(each CRM record must appear once): {listed}{suffix}."
         )
     return f"The {what} frame failed {kind}."
 
