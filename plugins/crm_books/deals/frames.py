@@ -7,17 +7,16 @@ from collections.abc import Iterable
 import pandas as pd
 
 # Frames crossing the planner boundary (load_state produces the inputs, apply_plan reads the outputs).
-DEAL_CHANGE_COLUMNS: tuple[str, ...] = (
-    "crm_deal_id",
+# What a deal version says about the deal (a deletion entry says none of it).
+DEAL_FIELDS: tuple[str, ...] = (
     "deal_name",
     "amount",
     "stage",
     "crm_account_id",
     "crm_contact_id",
     "closing_date",
-    "crm_modified_time",
-    "deleted",
 )
+DEAL_CHANGE_COLUMNS: tuple[str, ...] = ("crm_deal_id", *DEAL_FIELDS, "crm_modified_time", "deleted")
 # A known deal is a change as last applied (without the deleted flag) plus what the workflow set.
 KNOWN_DEAL_COLUMNS: tuple[str, ...] = (
     *DEAL_CHANGE_COLUMNS[:-1],

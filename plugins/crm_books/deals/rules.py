@@ -13,6 +13,7 @@ from crm_books.deals.frames import (
     ACTION_COLUMNS,
     CUSTOMER_COLUMNS,
     DEAL_CHANGE_COLUMNS,
+    DEAL_FIELDS,
     DEAL_UPDATE_COLUMNS,
     DOCUMENT_COLUMNS,
     EVENT_COLUMNS,
@@ -45,15 +46,6 @@ _CREATE_STATUS: dict[str, dict[str, str]] = {
     "invoice": {"open": "draft", "won": "draft", "lost": "draft"},
 }
 _MAX_MERGE_CHAIN = 32
-# A deletion entry carries no fields: these keep what was last seen.
-_KEPT_ON_DELETE = (
-    "deal_name",
-    "amount",
-    "stage",
-    "crm_account_id",
-    "crm_contact_id",
-    "closing_date",
-)
 
 
 @dataclass(frozen=True)
@@ -134,7 +126,9 @@ def _content_differs(merged: pd.DataFrame) -> pd.Series:
     amount = pd.to_numeric(merged["amount"], errors="coerce").round(2)
     prev_amount = pd.to_numeric(merged["prev_amount"], errors="coerce").round(2)
     changed = differs(amount, prev_amount) & ~merged["deleted"].astype(bool)
-    for col in ("deal_name", "stage", "crm_account_id", "crm_contact_id", "closing_date"):
+    for col in DEAL_FIELDS:
+        if col == "amount":  # compared in cents above
+            continue
         changed |= ~merged["deleted"].astype(bool) & differs(
             merged[col].astype(object), merged[f"prev_{col}"].astype(object)
         )
@@ -151,7 +145,8 @@ def _select_candidates(changes: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.D
     deals = deals.reset_index(drop=True)
     deals["deleted"] = deals["deleted"].astype(bool)
     deals["crm_modified_time"] = pd.to_datetime(deals["crm_modified_time"], utc=True)
-    for col in _KEPT_ON_DELETE:
+    # A deletion entry carries no fields: keep what was last seen.
+    for col in DEAL_FIELDS:
         keep_prev = deals["deleted"] & deals[col].isna()
         deals[col] = (
             deals[col].astype(object).where(~keep_prev, deals[f"prev_{col}"].astype(object))
