@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from crm_books.__main__ import main
-from crm_books.customers.merge import MergeRequest, merge
+from crm_books.customers.merge import merge
+from crm_books.customers.merge_rules import MergeRequest
 from crm_books.warehouse.migrations import render_ddl
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
 

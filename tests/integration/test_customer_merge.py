@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_books.customers.merge import (
+from crm_books.customers.merge import dry_run, merge
+from crm_books.customers.merge_rules import (
     RULE_ACTIVE,
     RULE_CRM_MASTER,
     RULE_EXISTS,
@@ -16,8 +17,6 @@ from crm_books.customers.merge import (
     RULE_NO_DUPLICATES,
     MergeRefused,
     MergeRequest,
-    dry_run,
-    merge,
 )
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
 

@@ -358,8 +358,8 @@ def test_switching_the_setting_between_runs_and_a_custom_stage_mapping(
 def test_unknown_setting_fails_the_run_with_the_valid_values(
     env: Any, warehouse_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_books.deals.rules import WorkflowSettingError
     from crm_books.deals.settings import read_settings
+    from crm_books.deals.stages import WorkflowSettingError
 
     sb = env
     add_customer(warehouse_uri, account="A1")
@@ -424,3 +424,61 @@ def test_the_variable_set_in_the_metadata_db_is_what_the_next_run_uses(
     assert [e[1] for e in estimates(warehouse_uri)] == [d1["id"]]
     assert invoices(warehouse_uri) == []
     assert query(warehouse_uri, "SELECT stage FROM books.deals WHERE crm_deal_id = :d", d=d3["id"])
+
+
+def test_a_deal_the_warehouse_cannot_store_is_quarantined_and_the_others_go_ahead(
+    env: Any, warehouse_uri: str
+) -> None:
+    """Issue 12: a lone surrogate or NUL in a deal's text is filed in books.rejected_records (with
+    the field named and the raw JSON escaped) instead of failing the whole run."""
+    import json
+
+    sb = env
+    acme = add_customer(warehouse_uri, account="A1")
+    good = crm_change(sb, "Deals", deal("Acme renewal", amount=100))
+    lone = crm_change(sb, "Deals", deal("Lone \ud800 deal", amount=200))
+    nul = crm_change(sb, "Deals", deal("Nul deal", stage="Qualifi\x00cation", amount=300))
+
+    # 1. The good deal gets its estimate; the two others are quarantined, one row each.
+    first = reconcile()
+    assert_reconciled(first)
+    assert estimates(warehouse_uri) == [
+        ("EST-000001", good["id"], acme, "draft", 100.0, "Acme renewal", "2026-11-30")
+    ]
+    assert [r[0] for r in query(warehouse_uri, "SELECT crm_deal_id FROM books.deals")] == [
+        good["id"]
+    ]
+    rejected = {
+        r.crm_id: r
+        for r in query(
+            warehouse_uri,
+            "SELECT run_id, module, crm_id, crm_modified_time, reason, raw_payload"
+            " FROM books.rejected_records",
+        )
+    }
+    assert set(rejected) == {lone["id"], nul["id"]}
+    assert {(r.run_id, r.module) for r in rejected.values()} == {(first.run_id, "Deals")}
+    assert rejected[lone["id"]].reason == "Deal_Name contains an unpaired surrogate U+D800"
+    assert rejected[nul["id"]].reason.startswith("Stage contains a NUL character (U+0000)")
+    assert all(r.crm_modified_time is not None for r in rejected.values())
+    # The raw JSON is kept with escapes and decodes back to exactly what the CRM sent.
+    assert "\\ud800" in rejected[lone["id"]].raw_payload
+    assert json.loads(rejected[lone["id"]].raw_payload)["Deal_Name"] == "Lone \ud800 deal"
+    assert json.loads(rejected[nul["id"]].raw_payload)["Stage"] == "Qualifi\x00cation"
+
+    # 2. A quarantined version is no news: the next quiet period is skipped.
+    assert_quiet(reconcile())
+
+    # 3. Re-reading everything files each version once.
+    execute(warehouse_uri, "DELETE FROM books.sync_state WHERE module = 'Deals'")
+    counts = rerun_reconcile(warehouse_uri, first.run_id)
+    assert (counts["read"], counts["rejected"], counts.get("create", 0)) == (3, 2, 0)
+    assert query(warehouse_uri, "SELECT COUNT(*) FROM books.rejected_records")[0][0] == 2
+
+    # 4. Once the name is fixed in the CRM, the deal goes ahead like any other.
+    crm_change(sb, "Deals", {"id": lone["id"], "Deal_Name": "Lone deal"})
+    assert_reconciled(reconcile())
+    assert [(e[1], e[5]) for e in estimates(warehouse_uri)] == [
+        (good["id"], "Acme renewal"),
+        (lone["id"], "Lone deal"),
+    ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import date
 from typing import Any
 
@@ -12,7 +10,8 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from crm_books.deals.rules import Plan, deal_changes_frame, plan_transitions
+from crm_books.deals.changes import deal_changes_frame
+from crm_books.deals.rules import Plan, plan_transitions
 from crm_books.deals.store import apply_plan, load_state
 from crm_books.warehouse.timestamps import utcnow
 
@@ -281,12 +280,10 @@ def test_full_reconcile_reads_every_deal_and_document(warehouse: Engine) -> None
     )
 
 
-BENCH_DEALS = int(os.environ.get("CRM_BOOKS_BENCH_DEALS", "100000"))
-
-
-@pytest.mark.slow
-def test_100k_deal_changes_plan_and_apply_in_under_30_s(warehouse: Engine) -> None:
-    """Every deal new and already won: a document, two audit rows and a deal row each."""
+def test_many_deal_changes_are_planned_and_applied_in_one_run(warehouse: Engine) -> None:
+    """Every deal new, half already won, some without a Books customer: a document, two audit
+    rows and a deal row each, or a pending deal. (Speed at scale is measured by `make bench`.)"""
+    deals, accounts = 2_000, 100
     with warehouse.begin() as conn:
         now = utcnow()
         conn.execute(
@@ -294,19 +291,25 @@ def test_100k_deal_changes_plan_and_apply_in_under_30_s(warehouse: Engine) -> No
                 "INSERT INTO books.customers (crm_account_id, customer_sub_type, contact_name,"
                 " created_at, updated_at) VALUES (:a, 'business', :a, :now, :now)"
             ),
-            [{"a": f"A{i}", "now": now} for i in range(1_000)],
+            [{"a": f"A{i}", "now": now} for i in range(accounts)],
         )
+    # One account in eleven has no customer, so its deals wait.
     records = [
-        record(f"D{i}", stage=("Closed Won", "Qualification")[i % 2], account=f"A{i % 1_100}")
-        for i in range(BENCH_DEALS)
+        record(f"D{i}", stage=("Closed Won", "Qualification")[i % 2], account=f"A{i % 110}")
+        for i in range(deals)
     ]
-    started = time.perf_counter()
     counts = reconcile(warehouse, records)
-    elapsed = time.perf_counter() - started
-    print(
-        f"\n{warehouse.dialect.name}: {BENCH_DEALS} deal changes planned+applied in {elapsed:.1f}s"
-    )
-    assert counts["create"] + counts["deal_pending"] == BENCH_DEALS
-    assert elapsed < 30
+    assert counts["create"] + counts["deal_pending"] == deals
+    assert counts["deal_pending"] == sum(1 for i in range(deals) if i % 110 >= accounts)
     check = pd.DataFrame(rows(warehouse, "SELECT COUNT(*) AS n FROM books.estimates"))
     assert int(check["n"].iloc[0]) == counts["create"]
+    accepted = rows(
+        warehouse, "SELECT COUNT(*) AS n FROM books.estimates WHERE status = 'accepted'"
+    )
+    assert int(accepted[0]["n"]) == sum(
+        1 for i in range(deals) if i % 2 == 0 and i % 110 < accounts
+    )
+    # Applying the same changes again writes nothing new.
+    before = snapshot(warehouse)
+    again = reconcile(warehouse, records, run_id="r2")
+    assert again.get("create", 0) == 0 and snapshot(warehouse) == before

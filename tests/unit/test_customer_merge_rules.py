@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_books.customers.merge import (
+from crm_books.customers.merge_rules import (
     RULE_ACTIVE,
     RULE_AT_LEAST_ONE,
     RULE_CRM_MASTER,

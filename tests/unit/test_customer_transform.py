@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_books.customers import mapping as customer_transform
+from crm_books.customers import payloads
 from crm_books.customers.columns import (
     CONTACT_PERSON_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -485,7 +485,7 @@ def test_output_values_are_str_or_none_never_nan() -> None:
 def test_a_field_only_some_records_carry_is_none_for_the_others(
     chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(customer_transform, "_PARSE_CHUNK", chunk)
+    monkeypatch.setattr(payloads, "_PARSE_CHUNK", chunk)
     texts = [payload(id=str(i), Modified_Time=T) for i in range(3)]
     texts.append(payload(id="3", Website="w.example", Modified_Time=T))
     records = parse_payloads(texts).records
@@ -498,7 +498,7 @@ def test_both_json_decoders_accept_and_reject_the_same_payloads(
     decoder: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if decoder == "stdlib":
-        monkeypatch.setattr(customer_transform, "_json_loads", json.loads)
+        monkeypatch.setattr(payloads, "_json_loads", json.loads)
     texts = [payload(id="1", Account_Name="Ünï 😀", Modified_Time=T), "{oops", '"text"', "{}"]
     parsed = parse_payloads(texts)
     assert parsed.records["Account_Name"].tolist() == ["Ünï 😀"]

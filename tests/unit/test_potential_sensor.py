@@ -11,16 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_books.deals.reconcile import (
-    ReconcileRun,
-    check_for_work,
-    reconcile_deals,
-    unapplied_deletions,
-    unseen_versions,
-)
-from crm_books.deals.rules import DEFAULT_STAGES, WorkflowSettingError
+from crm_books.deals.reconcile import ReconcileRun, reconcile_deals
 from crm_books.deals.sensor import DealChangesSensor
 from crm_books.deals.settings import StageSettingError, parse_stage_setting
+from crm_books.deals.stages import DEFAULT_STAGES, WorkflowSettingError
+from crm_books.deals.work_check import check_for_work, unapplied_deletions, unseen_versions
 from crm_books.incremental import read_from
 from crm_books.warehouse.timestamps import utcnow
 

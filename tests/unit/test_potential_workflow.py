@@ -11,19 +11,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_books.deals.rules import (
+from crm_books.deals.changes import deal_changes_frame
+from crm_books.deals.frames import (
     ACTION_COLUMNS,
     CUSTOMER_COLUMNS,
     DOCUMENT_COLUMNS,
     EVENT_COLUMNS,
     KNOWN_DEAL_COLUMNS,
+)
+from crm_books.deals.rules import Plan, plan_transitions
+from crm_books.deals.stages import (
     WORKFLOWS,
-    Plan,
     StageMapping,
     WorkflowSettingError,
-    deal_changes_frame,
     parse_workflow_setting,
-    plan_transitions,
 )
 
 TODAY = date(2026, 3, 1)

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-from crm_books.customers.merge import (
+from crm_books.customers.merge import dry_run, merge
+from crm_books.customers.merge_rules import (
     CONFIRM_WORD,
     MergeRefused,
     MergeRequest,
     check_confirmation,
-    dry_run,
-    merge,
     parse_request,
 )
 

@@ -1,57 +1,48 @@
-"""Pure pandas transforms: Zoho CRM Accounts and Contacts JSON into Books customer frames."""
+"""Pure pandas transforms: parsed Zoho CRM Accounts and Contacts into Books customer frames."""
 
 from __future__ import annotations
 
-import gc
 import json
-import math
 import re
-import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from itertools import repeat
-from operator import methodcaller
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from crm_books import config
+from crm_books.customers.cleaning import (
+    as_text,
+    clean_text,
+    column,
+    filled,
+    id_text,
+    nones,
+    object_array,
+)
 from crm_books.customers.columns import (
     ADDRESS_PARTS,
     CONTACT_PERSON_COLUMNS,
     CUSTOMER_COLUMNS,
     RAW_PAYLOAD,
-    REJECT_COLUMNS,
 )
+from crm_books.customers.payloads import ID, ParsedRecords, parse_payloads, reject_frame
 from crm_books.json_text import escape_surrogates
 from crm_books.warehouse.text import MAX_ID_LENGTH, any_problem, id_problem, quoted, text_problem
 
-try:  # msgspec (an Airflow dependency) decodes about twice as fast as the standard library
-    from msgspec.json import Decoder as _MsgspecDecoder
+# The parser is part of this module's interface (the transform step and tests read it here).
+__all__ = [
+    "AccountsResult",
+    "ContactsResult",
+    "ParsedRecords",
+    "latest_versions",
+    "parse_payloads",
+    "transform_accounts",
+    "transform_contacts",
+]
 
-    _json_loads: Callable[[str | bytes | bytearray], Any] = _MsgspecDecoder().decode
-except ImportError:  # pragma: no cover
-    _json_loads = json.loads
-
-ID = "id"
 MODIFIED_TIME = "Modified_Time"
 ACCOUNT_LOOKUP = "Account_Name"
 
-# Decoded dicts are the bulkiest form of a record, so payloads are decoded a slice at a time.
-_PARSE_CHUNK = 50_000
-
-# Every character str.isspace() accepts, plus invisible characters that arrive from copy-paste.
-_STRIP_CHARS = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000"
-    + "\u200b\u2060\ufeff"
-)
-_strip = methodcaller("strip", _STRIP_CHARS)
-_nfc = partial(unicodedata.normalize, "NFC")
 _HAS_OFFSET = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)\s*$")
 
 _ACCOUNT_TEXT: dict[str, str] = {
@@ -88,14 +79,6 @@ _NAME_COLUMNS = frozenset({"contact_name", "company_name", "salutation", "first_
 
 
 @dataclass(frozen=True)
-class ParsedRecords:
-    """Decoded CRM records (one row each, Zoho field names as columns) and undecodable payloads."""
-
-    records: pd.DataFrame
-    rejects: pd.DataFrame
-
-
-@dataclass(frozen=True)
 class AccountsResult:
     """Accounts as Books business customers, and the records that could not be mapped."""
 
@@ -110,101 +93,6 @@ class ContactsResult:
     customers: pd.DataFrame
     contact_persons: pd.DataFrame
     rejects: pd.DataFrame
-
-
-# -- parsing ------------------------------------------------------------------------------------
-
-
-def parse_payloads(
-    payloads: Sequence[str] | pd.Series, *, module: str | None = None
-) -> ParsedRecords:
-    """Decode Zoho record JSON texts into a frame; payloads that are not a record become rejects.
-
-    :param payloads: one JSON object text per record, as the CRM API returns them.
-    :param module: CRM module name written into the rejects' ``module`` column.
-    """
-    texts = payloads.tolist() if isinstance(payloads, pd.Series) else list(payloads)
-    with _gc_paused():
-        return _parse(texts, module)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Millions of fresh dicts set off full garbage collections that find nothing (JSON has no
-    cycles) and grow with everything else alive; pause them while decoding."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _parse(texts: list[Any], module: str | None) -> ParsedRecords:
-    chunks: list[pd.DataFrame] = []
-    rejects: list[tuple[str | None, str | None, str, str | None]] = []
-    seen: set[str] = set()
-    gappy: set[str] = set()  # fields absent from some records: pandas fills those with NaN
-    for start in range(0, len(texts), _PARSE_CHUNK):
-        chunk = texts[start : start + _PARSE_CHUNK]
-        decoded = [_decode(text) for text in chunk]
-        good = [i for i, rec in enumerate(decoded) if type(rec) is dict]
-        if len(good) < len(chunk):
-            good_set = set(good)
-            rejects.extend(
-                (module, None, str(decoded[i]), _raw_text(chunk[i]))
-                for i in range(len(chunk))
-                if i not in good_set
-            )
-        records = [decoded[i] for i in good]
-        keys: set[str] = set().union(*records)
-        if set(map(len, records)) != {len(keys)}:
-            gappy |= keys
-        if chunks and keys != seen:
-            gappy |= keys ^ seen
-        seen |= keys
-        frame = pd.DataFrame(records, dtype=object)
-        frame[RAW_PAYLOAD] = pd.Series([chunk[i] for i in good], dtype=object)
-        chunks.append(frame)
-        del decoded, records
-
-    combined = pd.concat(chunks, ignore_index=True, sort=False) if chunks else pd.DataFrame()
-    del chunks
-    fields = sorted(seen - {ID, RAW_PAYLOAD})
-    records = pd.DataFrame(
-        {
-            name: _none_for_missing(values) if name in gappy or name == ID else values
-            for name in (ID, *fields, RAW_PAYLOAD)
-            for values in (_column(combined, name),)
-        },
-        dtype=object,
-    )
-    return ParsedRecords(records=records, rejects=_reject_frame(rejects))
-
-
-def _decode(text: Any) -> dict[str, Any] | str:
-    """The record dict, or the reason it is not one."""
-    if not isinstance(text, str | bytes | bytearray):
-        return "payload is empty" if _is_missing(text) else "payload is not JSON text"
-    try:
-        rec = _json_loads(text)
-    except (ValueError, RecursionError) as exc:
-        try:  # msgspec refuses lone surrogate escapes, which the standard library decodes
-            rec = json.loads(text)
-        except (ValueError, RecursionError):
-            return f"payload is not valid JSON ({exc})"
-    if type(rec) is not dict:
-        return f"payload is a JSON {type(rec).__name__}, not a record object"
-    if _id_text(rec.get(ID)) is None:
-        return "record has no id"
-    return rec
-
-
-def _raw_text(payload: Any) -> str | None:
-    if isinstance(payload, bytes | bytearray):
-        return payload.decode("utf-8", errors="replace")
-    return payload if isinstance(payload, str) else None
 
 
 # -- exact dedupe -------------------------------------------------------------------------------
@@ -246,37 +134,26 @@ def transform_accounts(records: pd.DataFrame) -> AccountsResult:
     """Map parsed Account records to Books business customers (DESIGN.md B2), newest version each."""
     records = records.reset_index(drop=True)
     n = len(records)
-    ids, id_bad = _ids(_column(records, ID))
-    times, time_reason = _modified_times(_column(records, MODIFIED_TIME))
-    reasons = _Reasons(n)
-    reasons.add(id_bad, "record has no id")
-    reasons.add_each(_unstorable(ids, ID, ids=True))
-    reasons.add_each(time_reason)
+    ids, times, reasons = _record_keys(records)
     text: dict[str, np.ndarray] = {}
     for target, field in _ACCOUNT_TEXT.items():
-        values, bad = _clean_text(
-            _column(records, field), collapse=target in _NAME_COLUMNS, lower=False
-        )
-        reasons.add(bad, f"{field} is not text")
-        reasons.add_each(_unstorable(values, field))
-        text[target] = values
+        text[target] = _mapped_text(records, target, field, reasons, lower=False)
 
-    ok = ~reasons.any()
     customers = pd.DataFrame(
         {
             "crm_account_id": ids,
-            "crm_contact_id": _nones(n),
-            "customer_sub_type": _filled(n, "business"),
+            "crm_contact_id": nones(n),
+            "customer_sub_type": filled(n, "business"),
             "contact_name": text["company_name"],
-            "email": _nones(n),
-            "mobile": _nones(n),
+            "email": nones(n),
+            "mobile": nones(n),
             **text,
             RAW_PAYLOAD: _raw_payloads(records),
         },
         dtype=object,
     )
     customers["crm_modified_time"] = times
-    customers = latest_versions(customers[ok], "crm_account_id", "crm_modified_time")
+    customers = latest_versions(customers[~reasons.any()], "crm_account_id", "crm_modified_time")
     return AccountsResult(
         customers=customers[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
         rejects=reasons.frame(config.ACCOUNTS, ids, _raw_payloads(records)),
@@ -286,30 +163,21 @@ def transform_accounts(records: pd.DataFrame) -> AccountsResult:
 def transform_contacts(records: pd.DataFrame) -> ContactsResult:
     """Map parsed Contact records: with an account -> contact persons, without -> individuals (B2)."""
     records = records.reset_index(drop=True)
-    n = len(records)
-    ids, id_bad = _ids(_column(records, ID))
-    times, time_reason = _modified_times(_column(records, MODIFIED_TIME))
-    account_ids, has_account, lookup_bad = _lookup_ids(_column(records, ACCOUNT_LOOKUP))
-    reasons = _Reasons(n)
-    reasons.add(id_bad, "record has no id")
-    reasons.add_each(_unstorable(ids, ID, ids=True))
-    reasons.add_each(time_reason)
+    ids, times, reasons = _record_keys(records)
+    account_ids, has_account, lookup_bad = _lookup_ids(column(records, ACCOUNT_LOOKUP))
     reasons.add(lookup_bad, "Account_Name is not a lookup with an account id")
     reasons.add_each(_unstorable(account_ids, f"{ACCOUNT_LOOKUP} id", ids=True))
     text: dict[str, np.ndarray] = {}
     for target, field in {**_PERSON_TEXT, **_INDIVIDUAL_TEXT}.items():
-        values, bad = _clean_text(
-            _column(records, field), collapse=target in _NAME_COLUMNS, lower=target == "email"
-        )
         # A field only matters where it is mapped: Fax and addresses only for individuals.
-        mapped = np.ones(n, dtype=bool)
+        mapped = np.ones(len(records), dtype=bool)
         if target not in _PERSON_TEXT:
             mapped = ~has_account
         elif target not in _INDIVIDUAL_TEXT:
             mapped = has_account
-        reasons.add(bad & mapped, f"{field} is not text")
-        reasons.add_each(_unstorable(values, field, where=mapped))
-        text[target] = values
+        text[target] = _mapped_text(
+            records, target, field, reasons, lower=target == "email", where=mapped
+        )
 
     raw = _raw_payloads(records)
     all_columns = pd.DataFrame(
@@ -321,25 +189,8 @@ def transform_contacts(records: pd.DataFrame) -> ContactsResult:
     # Dedupe before splitting: a contact may have gained or lost its account between versions.
     latest = latest_versions(all_columns[~reasons.any()], "crm_contact_id", "crm_modified_time")
     with_account = latest["_has_account"].to_numpy(dtype=bool)
-
     persons = latest[with_account].reset_index(drop=True)
-    individuals = latest[~with_account].reset_index(drop=True)
-    m = len(individuals)
-    individuals = individuals.assign(
-        **{
-            name: pd.Series(values, dtype=object)
-            for name, values in {
-                "crm_account_id": _nones(m),
-                "customer_sub_type": _filled(m, "individual"),
-                "contact_name": _full_names(
-                    individuals["first_name"].to_numpy(), individuals["last_name"].to_numpy()
-                ),
-                "company_name": _nones(m),
-                "website": _nones(m),
-                "notes": _nones(m),
-            }.items()
-        }
-    )
+    individuals = _as_individuals(latest[~with_account].reset_index(drop=True))
     return ContactsResult(
         customers=individuals[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
         contact_persons=persons[[*CONTACT_PERSON_COLUMNS, RAW_PAYLOAD]],
@@ -347,93 +198,54 @@ def transform_contacts(records: pd.DataFrame) -> ContactsResult:
     )
 
 
+def _record_keys(records: pd.DataFrame) -> tuple[np.ndarray, pd.Series, _Reasons]:
+    """Every record's id and Modified_Time, and the reasons collected about them."""
+    ids, id_bad = _ids(column(records, ID))
+    times, time_reason = _modified_times(column(records, MODIFIED_TIME))
+    reasons = _Reasons(len(records))
+    reasons.add(id_bad, "record has no id")
+    reasons.add_each(_unstorable(ids, ID, ids=True))
+    reasons.add_each(time_reason)
+    return ids, times, reasons
+
+
+def _mapped_text(
+    records: pd.DataFrame,
+    target: str,
+    field: str,
+    reasons: _Reasons,
+    *,
+    lower: bool,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """One CRM text field cleaned for ``target``; where mapped, what it cannot be is a reason."""
+    values, bad = clean_text(column(records, field), collapse=target in _NAME_COLUMNS, lower=lower)
+    reasons.add(bad if where is None else bad & where, f"{field} is not text")
+    reasons.add_each(_unstorable(values, field, where=where))
+    return values
+
+
+def _as_individuals(individuals: pd.DataFrame) -> pd.DataFrame:
+    """Account-less contacts as individual customers, named after the person."""
+    m = len(individuals)
+    return individuals.assign(
+        **{
+            name: pd.Series(values, dtype=object)
+            for name, values in {
+                "crm_account_id": nones(m),
+                "customer_sub_type": filled(m, "individual"),
+                "contact_name": _full_names(
+                    individuals["first_name"].to_numpy(), individuals["last_name"].to_numpy()
+                ),
+                "company_name": nones(m),
+                "website": nones(m),
+                "notes": nones(m),
+            }.items()
+        }
+    )
+
+
 # -- column helpers -----------------------------------------------------------------------------
-
-
-def _column(records: pd.DataFrame, field: str) -> np.ndarray:
-    """A field as an object array; a field the CRM did not return is all missing."""
-    if field in records:
-        return records[field].to_numpy(dtype=object)
-    return _nones(len(records))
-
-
-def _clean_text(
-    values: np.ndarray, *, collapse: bool, lower: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Trimmed NFC text (None for blank), and a mask of values that are not text at all."""
-    clean = _CLEANERS[collapse, lower]
-    if not _mostly_repeated(values):
-        # One pass: each value is touched once, which is what costs at a million rows.
-        odd: list[Any] = []
-        out = [
-            clean(v) if v.__class__ is str else None if v is None else _set_aside(v, odd)
-            for v in values.tolist()
-        ]
-        if not odd:
-            return _object_array(out), np.zeros(len(values), dtype=bool)
-    # Numbers sent unquoted and values that are not text take the slower path below.
-    texts, is_str, bad = _as_text(values)
-    # Cities, countries and first names repeat a lot: clean each distinct value once.
-    codes, distinct = pd.factorize(texts[is_str])
-    texts[is_str] = _object_array([clean(s) for s in distinct.tolist()])[codes]
-    return texts, bad
-
-
-def _set_aside(value: Any, odd: list[Any]) -> str | None:
-    """Note a value that is neither text nor missing (a comprehension cannot append)."""
-    odd.append(value)
-    return None
-
-
-def _trimmed(text: str) -> str | None:
-    return _strip(_nfc(text)) or None
-
-
-def _collapsed(text: str) -> str | None:
-    return _strip(" ".join(_nfc(text).split())) or None
-
-
-def _trimmed_lower(text: str) -> str | None:
-    return _strip(_nfc(text)).lower() or None
-
-
-def _collapsed_lower(text: str) -> str | None:
-    return _strip(" ".join(_nfc(text).split())).lower() or None
-
-
-# (collapse internal whitespace, lower-case) -> cleaner. NUL is kept, so that _unstorable
-# quarantines the record rather than loading a value the CRM does not hold.
-_CLEANERS: dict[tuple[bool, bool], Callable[[str], str | None]] = {
-    (False, False): _trimmed,
-    (True, False): _collapsed,
-    (False, True): _trimmed_lower,
-    (True, True): _collapsed_lower,
-}
-
-
-def _mostly_repeated(values: np.ndarray, sample: int = 2_000) -> bool:
-    """Whether deduplicating first pays: a sample holds under half as many distinct texts."""
-    head = [v for v in values[:sample].tolist() if v.__class__ is str]
-    return len(head) >= 100 and len(set(head)) * 2 < len(head)
-
-
-def _as_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values with numbers as text and missing as None, mask of strings, mask of non-text)."""
-    out = values.copy()
-    is_str = np.fromiter(map(isinstance, out, repeat(str)), dtype=bool, count=len(out))
-    bad = np.zeros(len(out), dtype=bool)
-    others = np.flatnonzero(~is_str)
-    missing = pd.isna(out[others])
-    out[others[missing]] = None
-    for i in others[~missing]:  # rare: numbers sent unquoted, or values that are not text at all
-        text = _number_text(out[i])
-        if text is None:
-            bad[i] = True
-            out[i] = None
-        else:
-            out[i] = text
-            is_str[i] = True
-    return out, is_str, bad
 
 
 def _unstorable(
@@ -441,7 +253,7 @@ def _unstorable(
 ) -> np.ndarray:
     """Per row, why the warehouse cannot store a cleaned value ("Phone contains a NUL
     character ..."), None where it can; ``ids`` also bounds the length, ``where`` limits the rows."""
-    out = _nones(len(values))
+    out = nones(len(values))
     items = values.tolist()
     texts = list(filter(None, items))  # None and "" hold nothing to find
     too_long = ids and max(map(len, texts), default=0) > MAX_ID_LENGTH
@@ -455,38 +267,18 @@ def _unstorable(
     return out
 
 
-def _number_text(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer():
-            return str(int(value))
-    return str(value)
-
-
 def _ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CRM ids as trimmed text, and the mask of rows without a usable id."""
-    ids, _ = _clean_text(values, collapse=False, lower=False)
+    ids, _ = clean_text(values, collapse=False, lower=False)
     return ids, pd.isna(ids)
-
-
-def _id_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip(_STRIP_CHARS) or None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def _modified_times(values: np.ndarray) -> tuple[pd.Series, np.ndarray]:
     """Modified_Time in UTC, and per row the reason it is unusable (None where it is fine)."""
-    texts, is_str, not_text = _as_text(values)
+    texts, present, not_text = as_text(values)
     series = pd.Series(texts, dtype=object)
     # Zoho's own format parses in one C pass; %z refuses times without an offset.
     times = pd.to_datetime(series, utc=True, format="%Y-%m-%dT%H:%M:%S%z", errors="coerce")
-    present = is_str
     retry = np.flatnonzero(present & times.isna().to_numpy())
     if len(retry):
         # Other ISO-8601 spellings (fractions of a second, no colon): only with an offset.
@@ -494,7 +286,7 @@ def _modified_times(values: np.ndarray) -> tuple[pd.Series, np.ndarray]:
         parsed = pd.to_datetime(others, utc=True, format="ISO8601", errors="coerce")
         offset = others.map(lambda s: _HAS_OFFSET.search(s) is not None).to_numpy(dtype=bool)
         times.iloc[retry] = parsed.where(offset, pd.NaT)
-    reason = _nones(len(series))
+    reason = nones(len(series))
     reason[~present] = "Modified_Time is missing"
     reason[not_text] = "Modified_Time is not text"
     unparsable = present & times.isna().to_numpy()
@@ -509,11 +301,9 @@ def _lookup_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """(account id or None, has-account mask, malformed-lookup mask) of Account_Name lookups."""
     n = len(values)
     missing = pd.isna(values)
-    ids = _nones(n)
+    ids = nones(n)
     rows = np.flatnonzero(~missing)
-    ids[rows] = [
-        _id_text(v.get(ID)) if isinstance(v, dict) else None for v in values[rows].tolist()
-    ]
+    ids[rows] = [id_text(v.get(ID)) if isinstance(v, dict) else None for v in values[rows].tolist()]
     has_account = ~pd.isna(ids)
     return ids, has_account, ~missing & ~has_account
 
@@ -533,7 +323,7 @@ def _raw_payloads(records: pd.DataFrame) -> np.ndarray:
     if RAW_PAYLOAD in records:
         return records[RAW_PAYLOAD].to_numpy(dtype=object)
     rows = records.astype(object).where(records.notna(), None).to_dict("records")
-    return _object_array(
+    return object_array(
         [
             escape_surrogates(json.dumps(r, ensure_ascii=False, default=str, sort_keys=True))
             for r in rows
@@ -570,7 +360,7 @@ class _Reasons:
             for slot, row in enumerate(rows):
                 if mask[row]:
                     texts[slot].append(reason if isinstance(reason, str) else str(reason[row]))
-        return _reject_frame(
+        return reject_frame(
             [
                 (module, _reject_id(ids[row]), "; ".join(parts), raw[row])
                 for row, parts in zip(rows.tolist(), texts, strict=True)
@@ -583,42 +373,3 @@ def _reject_id(crm_id: str | None) -> str | None:
     if crm_id is None or id_problem(crm_id) is None:
         return crm_id
     return quoted(crm_id)
-
-
-def _reject_frame(rows: list[tuple[str | None, str | None, str, str | None]]) -> pd.DataFrame:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(REJECT_COLUMNS)
-    return pd.DataFrame(
-        {
-            name: _object_array(list(values))
-            for name, values in zip(REJECT_COLUMNS, columns, strict=True)
-        },
-        dtype=object,
-    )
-
-
-def _object_array(values: list[Any]) -> np.ndarray:
-    """A 1-D object array, even when the values are themselves lists."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
-def _none_for_missing(values: np.ndarray) -> np.ndarray:
-    """Missing values (NaN from fields absent in some records) as None."""
-    missing = pd.isna(values)
-    if missing.any():
-        values = values.copy()
-        values[missing] = None
-    return values
-
-
-def _nones(n: int) -> np.ndarray:
-    return np.full(n, None, dtype=object)
-
-
-def _filled(n: int, value: str) -> np.ndarray:
-    return np.full(n, value, dtype=object)
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

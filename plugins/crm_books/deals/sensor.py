@@ -59,8 +59,8 @@ class DealChangesSensor(BaseSensorOperator):
             return super().execute(context)
 
     def poke(self, context: Context) -> bool:
-        from crm_books.deals.reconcile import check_for_work
         from crm_books.deals.settings import read_settings
+        from crm_books.deals.work_check import check_for_work
         from crm_books.warehouse.engine import warehouse_engine
         from crm_books.zoho.hook import ZohoCrmHook
 

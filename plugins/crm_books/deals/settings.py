@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
 
 from crm_books import config
-from crm_books.deals.rules import (
-    DEFAULT_STAGES,
-    StageMapping,
-    parse_workflow_setting,
-)
-
-if TYPE_CHECKING:
-    pass
+from crm_books.deals.stages import DEFAULT_STAGES, StageMapping, parse_workflow_setting
 
 log = logging.getLogger(__name__)
 

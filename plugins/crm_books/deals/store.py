@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import bindparam, text
 
-from crm_books.deals.rules import (
+from crm_books.deals.frames import (
     CUSTOMER_COLUMNS,
     DOCUMENT_COLUMNS,
     KNOWN_DEAL_COLUMNS,
-    Plan,
     empty_frame,
 )
+from crm_books.deals.rules import Plan
 from crm_books.warehouse.bulk import bulk_insert
 from crm_books.warehouse.sql_files import dialect, run_sql, sql
 from crm_books.warehouse.timestamps import db_timestamp, utcnow

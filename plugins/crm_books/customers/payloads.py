@@ -1,0 +1,170 @@
+"""Decoding Zoho record JSON texts into a frame of records; payloads that are not a record are rejects."""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_books.customers.cleaning import column, id_text, object_array
+from crm_books.customers.columns import RAW_PAYLOAD, REJECT_COLUMNS
+
+try:  # msgspec (an Airflow dependency) decodes about twice as fast as the standard library
+    from msgspec.json import Decoder as _MsgspecDecoder
+
+    _json_loads: Callable[[str | bytes | bytearray], Any] = _MsgspecDecoder().decode
+except ImportError:  # pragma: no cover
+    _json_loads = json.loads
+
+ID = "id"
+
+# Decoded dicts are the bulkiest form of a record, so payloads are decoded a slice at a time.
+_PARSE_CHUNK = 50_000
+
+# (module, crm id, reason, raw payload): one rejected record.
+RejectRow = tuple[str | None, str | None, str, str | None]
+
+
+@dataclass(frozen=True)
+class ParsedRecords:
+    """Decoded CRM records (one row each, Zoho field names as columns) and undecodable payloads."""
+
+    records: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+def parse_payloads(
+    payloads: Sequence[str] | pd.Series, *, module: str | None = None
+) -> ParsedRecords:
+    """Decode Zoho record JSON texts into a frame; payloads that are not a record become rejects.
+
+    :param payloads: one JSON object text per record, as the CRM API returns them.
+    :param module: CRM module name written into the rejects' ``module`` column.
+    """
+    texts = payloads.tolist() if isinstance(payloads, pd.Series) else list(payloads)
+    with _gc_paused():
+        return _parse(texts, module)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of fresh dicts set off full garbage collections that find nothing (JSON has no
+    cycles) and grow with everything else alive; pause them while decoding."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass
+class _Fields:
+    """The field names seen so far, and those absent from some records (pandas fills them NaN)."""
+
+    seen: set[str]
+    gappy: set[str]
+
+    def note(self, records: list[Any], first: bool) -> None:
+        keys: set[str] = set().union(*records)
+        if set(map(len, records)) != {len(keys)}:
+            self.gappy |= keys
+        if not first and keys != self.seen:
+            self.gappy |= keys ^ self.seen
+        self.seen |= keys
+
+
+def _parse(texts: list[Any], module: str | None) -> ParsedRecords:
+    chunks: list[pd.DataFrame] = []
+    rejects: list[RejectRow] = []
+    fields = _Fields(set(), set())
+    for start in range(0, len(texts), _PARSE_CHUNK):
+        chunk = texts[start : start + _PARSE_CHUNK]
+        decoded = [_decode(text) for text in chunk]
+        good = [i for i, rec in enumerate(decoded) if type(rec) is dict]
+        if len(good) < len(chunk):
+            good_set = set(good)
+            rejects.extend(
+                (module, None, str(decoded[i]), _raw_text(chunk[i]))
+                for i in range(len(chunk))
+                if i not in good_set
+            )
+        records = [decoded[i] for i in good]
+        fields.note(records, first=not chunks)
+        frame = pd.DataFrame(records, dtype=object)
+        frame[RAW_PAYLOAD] = pd.Series([chunk[i] for i in good], dtype=object)
+        chunks.append(frame)
+        del decoded, records
+    combined = pd.concat(chunks, ignore_index=True, sort=False) if chunks else pd.DataFrame()
+    del chunks
+    return ParsedRecords(records=_columns(combined, fields), rejects=reject_frame(rejects))
+
+
+def _columns(combined: pd.DataFrame, fields: _Fields) -> pd.DataFrame:
+    """id first, the fields in name order, the raw payload last; NaN fill-ins as None."""
+    names = sorted(fields.seen - {ID, RAW_PAYLOAD})
+    return pd.DataFrame(
+        {
+            name: _none_for_missing(values) if name in fields.gappy or name == ID else values
+            for name in (ID, *names, RAW_PAYLOAD)
+            for values in (column(combined, name),)
+        },
+        dtype=object,
+    )
+
+
+def _decode(text: Any) -> dict[str, Any] | str:
+    """The record dict, or the reason it is not one."""
+    if not isinstance(text, str | bytes | bytearray):
+        return "payload is empty" if _is_missing(text) else "payload is not JSON text"
+    try:
+        rec = _json_loads(text)
+    except (ValueError, RecursionError) as exc:
+        try:  # msgspec refuses lone surrogate escapes, which the standard library decodes
+            rec = json.loads(text)
+        except (ValueError, RecursionError):
+            return f"payload is not valid JSON ({exc})"
+    if type(rec) is not dict:
+        return f"payload is a JSON {type(rec).__name__}, not a record object"
+    if id_text(rec.get(ID)) is None:
+        return "record has no id"
+    return rec
+
+
+def _raw_text(payload: Any) -> str | None:
+    if isinstance(payload, bytes | bytearray):
+        return payload.decode("utf-8", errors="replace")
+    return payload if isinstance(payload, str) else None
+
+
+def reject_frame(rows: list[RejectRow]) -> pd.DataFrame:
+    """Rejected records as a frame with REJECT_COLUMNS."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(REJECT_COLUMNS)
+    return pd.DataFrame(
+        {
+            name: object_array(list(values))
+            for name, values in zip(REJECT_COLUMNS, columns, strict=True)
+        },
+        dtype=object,
+    )
+
+
+def _none_for_missing(values: np.ndarray) -> np.ndarray:
+    """Missing values (NaN from fields absent in some records) as None."""
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
