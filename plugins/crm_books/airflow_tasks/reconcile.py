@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-from crm_books.deals.reconcile import reconcile_deals, reconcile_run
+from crm_books.deals.reconcile import ReconcileRun, reconcile_deals
+from crm_books.deals.settings import read_settings
+from crm_books.warehouse.timestamps import utcnow
 
 
 def reconcile_task(context: Context) -> dict[str, Any]:
@@ -23,3 +25,16 @@ def reconcile_task(context: Context) -> dict[str, Any]:
             return reconcile_deals(engine, crm_client(), run)
         finally:
             engine.dispose()
+
+
+def reconcile_run(context: Context) -> ReconcileRun:
+    """The run's identity, data interval, document date and settings (Variables)."""
+    workflow, stages = read_settings()
+    when = context.get("logical_date") or context.get("data_interval_end") or utcnow()
+    return ReconcileRun(
+        run_id=str(context["run_id"]),
+        workflow=workflow,
+        stages=stages,
+        today=when.date(),
+        interval_start=context.get("data_interval_start"),
+    )

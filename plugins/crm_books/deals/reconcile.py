@@ -14,7 +14,6 @@ import pandas as pd
 from crm_books import config
 from crm_books.deals.marks import DealMarks, advance_marks, read_marks
 from crm_books.deals.rejects import RejectedDeal, file_rejects, split_unstorable
-from crm_books.deals.settings import read_settings
 from crm_books.deals.stages import DEFAULT_STAGES, StageMapping
 from crm_books.incremental import DEFAULT_OVERLAP, read_from
 from crm_books.warehouse.engine import locked_transaction
@@ -22,7 +21,6 @@ from crm_books.warehouse.migrations import migrate
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
     from sqlalchemy import Connection, Engine
 
     from crm_books.zoho.client import ZohoCrmClient
@@ -189,17 +187,4 @@ def _log_summary(run: ReconcileRun, counts: dict[str, Any], marks: DealMarks, to
         counts.get("events", 0),
         counts["high_water_mark"] or marks.modified,
         took,
-    )
-
-
-def reconcile_run(context: Context) -> ReconcileRun:
-    """The run's identity, data interval, document date and settings (Variables)."""
-    workflow, stages = read_settings()
-    when = context.get("logical_date") or context.get("data_interval_end") or utcnow()
-    return ReconcileRun(
-        run_id=str(context["run_id"]),
-        workflow=workflow,
-        stages=stages,
-        today=when.date(),
-        interval_start=context.get("data_interval_start"),
     )
