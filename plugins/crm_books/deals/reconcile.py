@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import bindparam, text
 
 from crm_books import config
 from crm_books.deals.rules import (
@@ -20,7 +19,7 @@ from crm_books.deals.rules import (
 from crm_books.incremental import DEFAULT_OVERLAP, read_from
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.migrations import migrate
-from crm_books.warehouse.sql_files import dialect, run_sql, sql
+from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc, db_timestamp, utcnow
 from crm_books.zoho.paging import parse_zoho_time
 
@@ -110,9 +109,7 @@ class WorkCheck:
 def _deal_versions(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[datetime | None, str]]:
     if not ids:
         return {}
-    statement = text(sql("workflow/select_deal_versions", dialect(conn)))
-    statement = statement.bindparams(bindparam("deal_ids", expanding=True))
-    rows = conn.execute(statement, {"deal_ids": list(ids)}).all()
+    rows = run_sql(conn, "workflow/select_deal_versions", {"deal_ids": list(ids)}).all()
     return {str(r.crm_deal_id): (as_utc(r.crm_modified_time), str(r.state)) for r in rows}
 
 

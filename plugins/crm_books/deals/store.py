@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import bindparam, text
 
 from crm_books.deals.rules import (
     CUSTOMER_COLUMNS,
@@ -20,14 +19,14 @@ from crm_books.deals.rules import (
     empty_frame,
 )
 from crm_books.warehouse.bulk import bulk_insert
-from crm_books.warehouse.sql_files import dialect, run_sql, sql
+from crm_books.warehouse.sql_files import dialect, run_sql
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 DOCUMENT_PREFIX = {"estimate": "EST", "invoice": "INV"}
-# Below SQLite's 32,766 bound-variable limit.
+# Ids per expanding IN list: below SQLite's 32,766 bound-variable limit, and PostgreSQL's 65,535.
 _ID_CHUNK = 10_000
 # db_timestamp's text form of a UTC time, applied to a whole column at once.
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f+00:00"
@@ -39,19 +38,15 @@ def document_number(document_type: str, value: int) -> str:
 
 
 def _select(conn: Connection, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    statement = text(sql(name, dialect(conn)))
-    # PostgreSQL takes the ids as one array (= ANY); SQLite expands them into an IN list.
-    if params and "deal_ids" in params and dialect(conn) == "sqlite":
-        statement = statement.bindparams(bindparam("deal_ids", expanding=True))
-    result = conn.execute(statement, params or {})
+    # A list of deal ids binds as an expanding IN list (run_sql), on both backends.
+    result = run_sql(conn, name, params)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
 
 
 def _select_by_ids(conn: Connection, name: str, ids: Sequence[str]) -> list[pd.DataFrame]:
-    chunk = _ID_CHUNK if dialect(conn) == "sqlite" else max(len(ids), 1)
     return [
-        _select(conn, name, {"deal_ids": list(ids[i : i + chunk])})
-        for i in range(0, len(ids), chunk)
+        _select(conn, name, {"deal_ids": list(ids[i : i + _ID_CHUNK])})
+        for i in range(0, len(ids), _ID_CHUNK)
     ]
 
 
