@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 DOCUMENT_PREFIX = {"estimate": "EST", "invoice": "INV"}
-# Ids per expanding IN list: below SQLite's 32,766 bound-variable limit, and PostgreSQL's 65,535.
+# Below SQLite's 32,766 bound-variable limit.
 _ID_CHUNK = 10_000
 # db_timestamp's text form of a UTC time, applied to a whole column at once.
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f+00:00"
@@ -38,15 +38,16 @@ def document_number(document_type: str, value: int) -> str:
 
 
 def _select(conn: Connection, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    # A list of deal ids binds as an expanding IN list (run_sql), on both backends.
+    # The deal ids fill IN :deal_ids: one array on PostgreSQL, an expanding list on SQLite (run_sql).
     result = run_sql(conn, name, params)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
 
 
 def _select_by_ids(conn: Connection, name: str, ids: Sequence[str]) -> list[pd.DataFrame]:
+    chunk = _ID_CHUNK if dialect(conn) == "sqlite" else max(len(ids), 1)
     return [
-        _select(conn, name, {"deal_ids": list(ids[i : i + _ID_CHUNK])})
-        for i in range(0, len(ids), _ID_CHUNK)
+        _select(conn, name, {"deal_ids": list(ids[i : i + chunk])})
+        for i in range(0, len(ids), chunk)
     ]
 
 
