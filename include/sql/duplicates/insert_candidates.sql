@@ -1,4 +1,5 @@
 -- New (group, customer) pairs become open candidates; known pairs keep their status and history.
+-- Each pair inserted comes back (RETURNING) to be counted as newly flagged.
 -- The anti-join leaves out the pairs already flagged (most of them, after the first run) instead
 -- of letting each one hit the unique index and be dropped by ON CONFLICT. A run stages each pair
 -- once (find_duplicate_groups), so no grouping is needed; ON CONFLICT only guards against a
@@ -12,5 +13,6 @@ WHERE s.run_id = :run_id
   AND NOT EXISTS (SELECT 1 FROM books.duplicate_candidates AS d
                   WHERE d.group_key = s.group_key AND d.customer_id = s.customer_id)
 ORDER BY s.customer_id
-ON CONFLICT (group_key, customer_id) DO NOTHING;
+ON CONFLICT (group_key, customer_id) DO NOTHING
+RETURNING 'flagged';
 DELETE FROM books.stg_duplicate_candidates WHERE run_id = :run_id

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import bindparam, text
 
 from crm_books.deals.frames import (
     CUSTOMER_COLUMNS,
@@ -20,7 +19,7 @@ from crm_books.deals.frames import (
 )
 from crm_books.deals.rules import Plan
 from crm_books.warehouse.bulk import bulk_insert
-from crm_books.warehouse.sql_files import dialect, run_sql, sql
+from crm_books.warehouse.sql_files import dialect, run_sql
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
 
 if TYPE_CHECKING:
@@ -39,11 +38,8 @@ def document_number(document_type: str, value: int) -> str:
 
 
 def _select(conn: Connection, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    statement = text(sql(name, dialect(conn)))
-    # PostgreSQL takes the ids as one array (= ANY); SQLite expands them into an IN list.
-    if params and "deal_ids" in params and dialect(conn) == "sqlite":
-        statement = statement.bindparams(bindparam("deal_ids", expanding=True))
-    result = conn.execute(statement, params or {})
+    # The deal ids fill IN :deal_ids: one array on PostgreSQL, an expanding list on SQLite (run_sql).
+    result = run_sql(conn, name, params)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
 
 

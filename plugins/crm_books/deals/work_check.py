@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, text
-
 from crm_books import config
 from crm_books.deals.marks import read_marks
 from crm_books.warehouse.migrations import migrate
-from crm_books.warehouse.sql_files import dialect, run_sql, sql
+from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc
 from crm_books.zoho.paging import parse_zoho_time
 
@@ -52,9 +50,8 @@ class WorkCheck:
 
 
 def _by_ids(conn: Connection, name: str, ids: Sequence[str]) -> list[Any]:
-    statement = text(sql(name, dialect(conn)))
-    statement = statement.bindparams(bindparam("deal_ids", expanding=True))
-    return list(conn.execute(statement, {"deal_ids": list(ids)}).all())
+    # run_sql fills IN :deal_ids: one array on PostgreSQL, an expanding list on SQLite.
+    return list(run_sql(conn, name, {"deal_ids": list(ids)}).all())
 
 
 def _deal_versions(conn: Connection, ids: Sequence[str]) -> Versions:

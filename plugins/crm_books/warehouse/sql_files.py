@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    text,
-)
+from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam, text
 
 from crm_books import config
+
+Params = dict[str, Any] | list[dict[str, Any]] | None
 
 
 @cache
@@ -32,17 +31,59 @@ def sql(name: str, dialect_name: str | None = None) -> str:
     return _read_sql(name)
 
 
-def run_sql(
-    conn: Connection, name: str, params: dict[str, Any] | list[dict[str, Any]] | None = None
-) -> Any:
+def run_sql(conn: Connection, name: str, params: Params = None) -> Any:
     """Execute a SQL file with bind parameters; a file of several statements runs them in order.
 
-    Returns the result of the last statement.
+    Returns the result of the last statement that returns rows (a query, or a write with
+    RETURNING), else of the last statement: a step's file may count before it writes. A list or
+    tuple parameter fills ``WHERE id IN :ids`` on both backends.
     """
-    result = None
+    statements = split_statements(sql(name, dialect(conn)))
+    result: Any = None
+    returned: Any = None
+    for position, statement in enumerate(statements, start=1):
+        result = conn.execute(_clause(statement, params, dialect(conn)), params or {})
+        if result.returns_rows:
+            # Rows a later statement would run after are read out of the driver's cursor first.
+            returned = result if position == len(statements) else result.freeze()()
+    return returned if returned is not None else result
+
+
+def count_returned(conn: Connection, name: str, params: Params = None) -> Counter[str]:
+    """Execute a SQL file; how many rows its writes returned, by their first column.
+
+    A write counts itself with ``RETURNING 'deleted'``: the count is what it changed, taken from
+    the write instead of from a query run before it.
+    """
+    counts: Counter[str] = Counter()
     for statement in split_statements(sql(name, dialect(conn))):
-        result = conn.execute(text(statement), params or {})
-    return result
+        result = conn.execute(_clause(statement, params, dialect(conn)), params or {})
+        if result.returns_rows:
+            counts.update(str(row[0]) for row in result)
+    return counts
+
+
+def _clause(statement: str, params: Params, dialect_name: str) -> TextClause:
+    """``IN :ids`` with a list: one array parameter on PostgreSQL, an expanding list on SQLite.
+
+    PostgreSQL binds a list as one array (``= ANY``); as thousands of separate values the same
+    query took ten times as long (100,000 ids: 5 s instead of 0.5 s)."""
+    lists = (
+        [k for k, v in params.items() if isinstance(v, list | tuple)]
+        if isinstance(params, dict)
+        else []
+    )
+    expanding: list[BindParameter[Any]] = []
+    for name in lists:
+        in_list = re.compile(rf"\bIN\s+:{re.escape(name)}\b", re.IGNORECASE)
+        if not in_list.search(statement):
+            continue
+        if dialect_name == "postgresql":
+            statement = in_list.sub(f"= ANY(:{name})", statement)
+        else:
+            expanding.append(bindparam(name, expanding=True))
+    clause = text(statement)
+    return clause.bindparams(*expanding) if expanding else clause
 
 
 def split_statements(script: str) -> list[str]:
