@@ -18,6 +18,12 @@ whole batch is refused.
 (`backfill create` ignores `max_active_runs`; runs that overlap anyway take turns at the
 warehouse lock for their load, deletions and duplicate flags).
 
+**Tasks**: `plan_run` reads the run's id, data interval and Params into a small plan that every
+later task takes as its argument. `list_chunks` cuts the extracted records into keyset chunks;
+`transform_chunk` and `validate_chunk` are mapped over them (one task instance per chunk, each
+retried on its own, spread over the workers); `transform_records` and `validate_records` add up
+their counts, and `validate_records` fails the run when a chunk failed a table-level check.
+
 **Where to look**: `books.sync_runs` (counts per run and module), `books.rejected_records`
 (reason and raw payload of every refused record), `books.duplicate_candidates`.
 """
@@ -25,16 +31,30 @@ warehouse lock for their load, deletions and duplicate flags).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import pendulum
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
-from crm_books.config import OWNER, SYNC_DAG_ID, SYNC_MODULES, TAGS
+from crm_books.config import (
+    CUSTOMERS_ASSET_URI,
+    DEFAULT_ARGS,
+    START_DATE,
+    SYNC_DAG_ID,
+    SYNC_MODULES,
+    TAGS,
+)
 
-BOOKS_CUSTOMERS = Asset("books://warehouse/customers")
+# Task bodies live in crm_books.airflow_tasks.sync, imported inside each task, so the DAG file
+# parses without pandas, Great Expectations, HTTP or database libraries. The types are imported
+# for checkers only, which also keeps TaskFlow from reading a dict result as multiple outputs.
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from crm_books.airflow_tasks.sync import Counts, Plan
+    from crm_books.customers.staging import Chunk
 
 
-def _on_failure(context):  # type: ignore[no-untyped-def]
+def _on_failure(context: Context) -> None:
     from crm_books.airflow_tasks.sync import on_failure
 
     on_failure(context)
@@ -43,16 +63,14 @@ def _on_failure(context):  # type: ignore[no-untyped-def]
 with DAG(
     dag_id=SYNC_DAG_ID,
     schedule=CronDataIntervalTimetable("0 */12 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=[*TAGS, "sync"],
     default_args={
-        "owner": OWNER,
-        "retries": 2,
+        **DEFAULT_ARGS,
         "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
         "on_failure_callback": _on_failure,
     },
     params={
@@ -75,73 +93,102 @@ with DAG(
 ) as dag:
 
     @task
+    def plan_run() -> Plan:
+        from crm_books.airflow_tasks import sync
+
+        return sync.plan_run()
+
+    @task
     def ensure_schema() -> list[str]:
-        from crm_books.airflow_tasks import sync as sync_tasks
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.ensure_schema()
-
-    @task
-    def check_organization(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
-
-        return sync_tasks.check_organization(context)
+        return sync.ensure_schema()
 
     @task
-    def extract_accounts(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    def check_organization(plan: Plan) -> Counts:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.extract("Accounts", context)
+        return sync.check_organization(plan)
 
     @task
-    def extract_contacts(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    def extract_accounts(plan: Plan) -> Counts:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.extract("Contacts", context)
+        return sync.extract("Accounts", plan)
 
+    @task
+    def extract_contacts(plan: Plan) -> Counts:
+        from crm_books.airflow_tasks import sync
+
+        return sync.extract("Contacts", plan)
+
+    # An extract that is not selected is skipped; the chunks of the other one still go ahead.
     @task(trigger_rule="none_failed")
-    def transform_records(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    def list_chunks(plan: Plan) -> list[Chunk]:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.transform(context)
+        return sync.list_chunks(plan)
 
-    @task
-    def validate_records(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    # No max_active_tis_per_dagrun: on SQLite each chunk's writes wait for the write lock
+    # (BEGIN IMMEDIATE with a long busy timeout) while their mapping and checks run side by side.
+    @task(map_index_template="{{ task.op_kwargs['chunk']['label'] }}")
+    def transform_chunk(plan: Plan, chunk: Chunk) -> Counts:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.validate(context)
-
-    @task(outlets=[BOOKS_CUSTOMERS])
-    def load_customers(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
-
-        return sync_tasks.load(context)
+        return sync.transform_chunk(plan, chunk)
 
     @task
-    def apply_deletions(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    def transform_records(counts: list[Counts]) -> Counts:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.apply_deletions(context)
+        return sync.transform_records(counts)
+
+    @task(map_index_template="{{ task.op_kwargs['chunk']['label'] }}")
+    def validate_chunk(plan: Plan, chunk: Chunk) -> Counts:
+        from crm_books.airflow_tasks import sync
+
+        return sync.validate_chunk(plan, chunk)
 
     @task
-    def flag_duplicates(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    def validate_records(plan: Plan, results: list[Counts]) -> Counts:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.flag_duplicates(context)
+        return sync.validate_records(plan, results)
+
+    @task(outlets=[Asset(CUSTOMERS_ASSET_URI)])
+    def load_customers(plan: Plan) -> Counts:
+        from crm_books.airflow_tasks import sync
+
+        return sync.load(plan)
 
     @task
-    def record_run(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks import sync as sync_tasks
+    def apply_deletions(plan: Plan) -> Counts:
+        from crm_books.airflow_tasks import sync
 
-        return sync_tasks.finish(context)
+        return sync.apply_deletions(plan)
 
-    extracts = [extract_accounts(), extract_contacts()]
-    ensure_schema() >> check_organization() >> extracts
-    (
-        extracts
-        >> transform_records()
-        >> validate_records()
-        >> load_customers()
-        >> apply_deletions()
-        >> flag_duplicates()
-        >> record_run()
-    )
+    @task
+    def flag_duplicates(plan: Plan) -> Counts:
+        from crm_books.airflow_tasks import sync
+
+        return sync.flag_duplicates(plan)
+
+    @task
+    def record_run(plan: Plan) -> list[Counts]:
+        from crm_books.airflow_tasks import sync
+
+        return sync.finish(plan)
+
+    plan = plan_run()
+    organization = check_organization(plan)
+    plan >> ensure_schema() >> organization
+    extracts = [extract_accounts(plan), extract_contacts(plan)]
+    organization >> extracts
+    chunks = list_chunks(plan)
+    extracts >> chunks
+    staged = transform_chunk.partial(plan=plan).expand(chunk=chunks)
+    checked = validate_chunk.partial(plan=plan).expand(chunk=chunks)
+    transform_records(staged) >> checked
+    loaded = load_customers(plan)
+    validate_records(plan, checked) >> loaded
+    loaded >> apply_deletions(plan) >> flag_duplicates(plan) >> record_run(plan)

@@ -13,7 +13,13 @@ import pytest
 from tests.conftest import ROOT
 
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
-EXPECTED_DAG_IDS = {"crm_books_sync"}
+# Every DAG file in dags/ holds the DAG it is named after; these are the contracted ones.
+EXPECTED_DAG_IDS = {path.stem for path in DAG_FILES}
+CONTRACTED_DAG_IDS = {"crm_books_sync", "potential_reconcile", "books_merge_customers"}
+# The issue's target for a DAG file's own parse cost; the assertion leaves room for a loaded
+# machine (the test prints the measurement).
+PARSE_TARGET_SECONDS = 0.3
+PARSE_LIMIT_SECONDS = 1.0
 HEAVY_MODULES = (
     "pandas",
     "great_expectations",
@@ -37,7 +43,8 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_the_contracted_dags_exist(dagbag) -> None:  # type: ignore[no-untyped-def]
-    assert set(dagbag.dag_ids) >= EXPECTED_DAG_IDS
+    assert set(dagbag.dag_ids) == EXPECTED_DAG_IDS
+    assert EXPECTED_DAG_IDS >= CONTRACTED_DAG_IDS
 
 
 def test_each_file_is_named_after_its_dag(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +69,23 @@ def test_sync_uses_a_data_interval_timetable(dagbag) -> None:  # type: ignore[no
     dag = dagbag.get_dag("crm_books_sync")
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.max_active_runs == 1
+
+
+def test_sync_plans_first_and_maps_its_chunks(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """The run's plan comes first and reaches every step; the transform and the quality gate are
+    mapped over the chunks, so each chunk is a task instance of its own (retried, logged and
+    placed on a worker on its own)."""
+    dag = dagbag.get_dag("crm_books_sync")
+    plan = dag.get_task("plan_run")
+    assert not plan.upstream_task_ids
+    assert {t.task_id for t in dag.tasks if t is not plan} <= plan.get_flat_relative_ids(
+        upstream=False
+    )
+    mapped = {t.task_id for t in dag.tasks if getattr(t, "is_mapped", False)}
+    assert mapped == {"transform_chunk", "validate_chunk"}
+    assert dag.get_task("transform_chunk").upstream_task_ids >= {"list_chunks", "plan_run"}
+    assert dag.get_task("validate_records").upstream_task_ids >= {"validate_chunk"}
+    assert dag.get_task("load_customers").upstream_task_ids == {"plan_run", "validate_records"}
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
@@ -89,4 +113,6 @@ def test_dag_file_imports_fast_without_heavy_libraries(dag_file: Path) -> None:
         f"{dag_file.name}: {parse_seconds:.3f} s to parse (process {time.perf_counter() - started:.1f} s)"
     )
     assert loaded == "[]", f"{dag_file.name} imports heavy modules at parse time: {loaded}"
-    assert parse_seconds < 1.0
+    if parse_seconds >= PARSE_TARGET_SECONDS:
+        print(f"{dag_file.name}: above the {PARSE_TARGET_SECONDS} s target")
+    assert parse_seconds < PARSE_LIMIT_SECONDS

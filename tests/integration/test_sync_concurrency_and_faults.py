@@ -45,7 +45,6 @@ FIRST = SyncRun(
     run_id="scheduled__2026-10-31T12:00:00+00:00",
     interval_start=datetime(2026, 10, 31, 12, tzinfo=UTC),
     interval_end=datetime(2026, 11, 1, tzinfo=UTC),
-    workers=1,
 )
 
 
@@ -55,7 +54,6 @@ def backfill_run(start: datetime) -> SyncRun:
         run_id=f"backfill__{start.isoformat()}",
         interval_start=start,
         interval_end=start + H,
-        workers=1,
     )
 
 
@@ -295,7 +293,7 @@ import sys
 from crm_books.customers.load import load_run
 from crm_books.customers.plan import SyncRun
 from crm_books.warehouse.engine import create_warehouse_engine
-load_run(create_warehouse_engine(sys.argv[1]), SyncRun(run_id=sys.argv[2], workers=1))
+load_run(create_warehouse_engine(sys.argv[1]), SyncRun(run_id=sys.argv[2]))
 """
 
 

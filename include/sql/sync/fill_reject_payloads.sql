@@ -1,4 +1,4 @@
--- Rows the quality gate refused get the raw JSON of the record version that was transformed
+-- Rows one quality-gate chunk refused get the raw JSON of the record version that was transformed
 -- (transformed staging does not carry it; the reject log must).
 UPDATE books.stg_rejects
 SET raw_payload = COALESCE((
@@ -8,4 +8,5 @@ SET raw_payload = COALESCE((
     ORDER BY r.modified_time DESC
     LIMIT 1
 ), raw_payload)
-WHERE run_id = :run_id AND stage = 'quality'
+WHERE run_id = :run_id AND stage = 'quality' AND module = :module
+  AND crm_id > :after_crm_id AND crm_id <= COALESCE(CAST(:until_crm_id AS TEXT), crm_id)

@@ -1,5 +1,5 @@
--- Where each transform chunk of this run's records starts: every :chunk_size-th distinct crm_id
--- (keyset bounds for select_latest_raw_records), so the chunks can be transformed side by side.
+-- Where each chunk of this run's records starts: every :chunk_size-th distinct crm_id, so the
+-- chunks (keyset ranges between consecutive starts) are known up front and run as mapped tasks.
 SELECT crm_id FROM (
     SELECT crm_id, ROW_NUMBER() OVER (ORDER BY crm_id) AS n
     FROM (SELECT DISTINCT crm_id FROM books.stg_crm_records

@@ -1,6 +1,8 @@
--- raw_payload is only a placeholder here: the gate needs the column, rejects get the real JSON
--- from stg_crm_records (sync/fill_reject_payloads).
+-- One chunk's staged contact persons (keyset range on crm_contact_id, as in
+-- select_latest_raw_records). raw_payload is only a placeholder here: the gate needs the column,
+-- rejects get the real JSON from stg_crm_records (sync/fill_reject_payloads).
 SELECT s.*, '' AS raw_payload FROM books.stg_contact_persons AS s
-WHERE s.run_id = :run_id AND s.crm_contact_id > :after_crm_id
+WHERE s.run_id = :run_id
+  AND s.crm_contact_id > :after_crm_id
+  AND s.crm_contact_id <= COALESCE(CAST(:until_crm_id AS TEXT), s.crm_contact_id)
 ORDER BY s.crm_contact_id
-LIMIT :chunk_size

@@ -1,42 +1,34 @@
-"""The Airflow task bodies of crm_books_sync: read the task context, build connections, call sync."""
+"""The Airflow task bodies of crm_books_sync: the plan from the context, then steps that take it."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from crm_books import config
 from crm_books.airflow_tasks.failures import fail_fast, refuse
-from crm_books.customers import deletions, duplicates_flag, organization, schema
+from crm_books.customers import deletions, duplicates_flag, organization, schema, staging
+from crm_books.customers import transform as transforms
+from crm_books.customers import validate as gate
 from crm_books.customers.extract import extract_module
 from crm_books.customers.load import load_run
 from crm_books.customers.plan import DEFAULT_MAX_REJECT_FRACTION, SyncRun
 from crm_books.customers.run_log import finish_run, mark_run_failed, record_refused_run
-from crm_books.customers.transform import transform_run
-from crm_books.customers.validate import validate_run
 from crm_books.warehouse.engine import warehouse_engine
 from crm_books.zoho.hook import crm_client
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from crm_books.customers.staging import Chunk
+
 log = logging.getLogger(__name__)
 
-
-def sync_run(context: Context) -> SyncRun:
-    """The run's identity, data interval and Params; Params that select no module fail at once.
-
-    The trigger form refuses an empty ``modules`` (minItems), but conf can still reach a run that
-    was created without that check.
-    """
-    run = requested_run(context)
-    if not run.modules:
-        raise refuse(
-            f"Params 'modules' is {(context.get('params') or {}).get('modules')!r}: it selects "
-            f"no CRM module, so nothing would sync; choose from {list(config.SYNC_MODULES)}"
-        )
-    return run
+# A run's plan as tasks pass it (SyncRun.to_dict()), and a step's small JSON result.
+Plan = dict[str, Any]
+Counts = dict[str, Any]
 
 
 def requested_run(context: Context) -> SyncRun:
@@ -58,21 +50,45 @@ def requested_run(context: Context) -> SyncRun:
     )
 
 
+def plan_run() -> Plan:
+    """The run's plan: its id, data interval and Params, for the later tasks to take."""
+    from airflow.sdk import get_current_context
+
+    plan = requested_run(get_current_context()).to_dict()
+    log.info("plan: %s", plan)
+    return plan
+
+
+def checked_run(plan: Plan) -> SyncRun:
+    """The planned run; a plan that selects no module fails at once.
+
+    The trigger form refuses an empty ``modules`` (minItems), but conf can still reach a run that
+    was created without that check.
+    """
+    run = SyncRun.from_dict(plan)
+    if not run.modules:
+        raise refuse(
+            f"Params 'modules' is {list(run.modules)!r}: it selects no CRM module, so nothing "
+            f"would sync; choose from {list(config.SYNC_MODULES)}"
+        )
+    return run
+
+
 @fail_fast()
 def ensure_schema() -> list[str]:
     return schema.ensure_schema(warehouse_engine())
 
 
 @fail_fast()
-def check_organization(context: Context) -> dict[str, str]:
-    """B7, after the Params are checked: both are refused before anything is read."""
-    sync_run(context)
+def check_organization(plan: Plan) -> dict[str, str]:
+    """B7, after the plan is checked: both are refused before anything is read."""
+    checked_run(plan)
     return organization.check_organization(warehouse_engine(), crm_client())
 
 
 @fail_fast()
-def extract(module: str, context: Context) -> dict[str, Any]:
-    run = sync_run(context)
+def extract(module: str, plan: Plan) -> dict[str, Any]:
+    run = checked_run(plan)
     if module not in run.modules:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -81,38 +97,53 @@ def extract(module: str, context: Context) -> dict[str, Any]:
 
 
 @fail_fast()
-def transform(context: Context) -> dict[str, int]:
-    return transform_run(warehouse_engine(), sync_run(context))
+def list_chunks(plan: Plan) -> list[Chunk]:
+    return staging.list_chunks(warehouse_engine(), checked_run(plan))
 
 
 @fail_fast()
-def validate(context: Context) -> dict[str, int]:
-    return validate_run(warehouse_engine(), sync_run(context))
+def transform_chunk(plan: Plan, chunk: Chunk) -> dict[str, int]:
+    return transforms.transform_chunk(warehouse_engine(), checked_run(plan), chunk)
+
+
+def transform_records(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    return transforms.transformed(counts)
 
 
 @fail_fast()
-def load(context: Context) -> dict[str, dict[str, int]]:
-    return load_run(warehouse_engine(), sync_run(context))
+def validate_chunk(plan: Plan, chunk: Chunk) -> dict[str, Any]:
+    return gate.validate_chunk(warehouse_engine(), checked_run(plan), chunk)
 
 
 @fail_fast()
-def apply_deletions(context: Context) -> dict[str, int]:
-    return deletions.apply_deletions(warehouse_engine(), sync_run(context))
+def validate_records(plan: Plan, results: Iterable[dict[str, Any]]) -> dict[str, int]:
+    return gate.gate(warehouse_engine(), checked_run(plan), results)
 
 
 @fail_fast()
-def flag_duplicates(context: Context) -> dict[str, int]:
-    return duplicates_flag.flag_duplicates(warehouse_engine(), sync_run(context))
+def load(plan: Plan) -> dict[str, dict[str, int]]:
+    return load_run(warehouse_engine(), checked_run(plan))
 
 
 @fail_fast()
-def finish(context: Context) -> list[dict[str, Any]]:
-    return finish_run(warehouse_engine(), sync_run(context))
+def apply_deletions(plan: Plan) -> dict[str, int]:
+    return deletions.apply_deletions(warehouse_engine(), checked_run(plan))
+
+
+@fail_fast()
+def flag_duplicates(plan: Plan) -> dict[str, int]:
+    return duplicates_flag.flag_duplicates(warehouse_engine(), checked_run(plan))
+
+
+@fail_fast()
+def finish(plan: Plan) -> list[dict[str, Any]]:
+    return finish_run(warehouse_engine(), checked_run(plan))
 
 
 def on_failure(context: Context) -> None:
     """Failure callback: the run log says the run failed and why, also for a run refused before
-    it had rows (wrong organisation, Params selecting nothing)."""
+    it had rows (wrong organisation, Params selecting nothing). It reads the context, not the
+    plan: the plan task itself may be the one that failed."""
     exc = context.get("exception")
     try:
         engine = warehouse_engine()

@@ -7,24 +7,24 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
 from crm_books import config
+from crm_books.customers.plan import SyncRun
+from crm_books.customers.staging import STG_REJECT_COLUMNS
+from crm_books.incremental import read_from
 from crm_books.json_text import json_text
 from crm_books.warehouse.bulk import bulk_insert
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.text import id_problem, quoted
-from crm_books.warehouse.timestamps import as_utc, db_timestamp
+from crm_books.warehouse.timestamps import as_utc, db_now, db_timestamp
 
 if TYPE_CHECKING:
     from crm_books.zoho.client import ZohoCrmClient
-from crm_books.customers.load import _FLUSH_COLUMNS
-from crm_books.customers.plan import SyncRun
-from crm_books.incremental import read_from
-from crm_books.warehouse.timestamps import db_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,15 +32,73 @@ T = TypeVar("T")
 
 EXTRACT_COMMIT_EVERY = 5_000
 
+# The staging tables the extract fills, and their columns.
+STAGED_COLUMNS = {
+    "stg_crm_records": ("run_id", "module", "crm_id", "modified_time", "payload"),
+    "stg_crm_deleted": ("run_id", "module", "crm_id", "deleted_time"),
+    "stg_rejects": STG_REJECT_COLUMNS,
+}
+
 
 # Pages of 200 records the extract fetches ahead of the page it is filing.
 READ_AHEAD_PAGES = 4
+
+
+@dataclass(frozen=True)
+class ReadWindow:
+    """Where a module's reads start: records modified since ``since`` (None: every record),
+    deletions since ``deleted_since`` (None with ``read_deletions`` False: none are read)."""
+
+    since: datetime | None
+    deleted_since: datetime | None
+    read_deletions: bool
 
 
 def extract_module(
     engine: Engine, client: ZohoCrmClient, run: SyncRun, module: str
 ) -> dict[str, Any]:
     """Stream one module's changed and deleted records from the CRM into staging."""
+    window = read_window(engine, run, module)
+    started = time.monotonic()
+    extracted = _stage_records(engine, client, run, module, window.since)
+    deleted_seen = (
+        _stage_deletions(engine, client, run, module, window) if window.read_deletions else 0
+    )
+    with engine.begin() as conn:
+        run_sql(
+            conn,
+            "sync/upsert_sync_run",
+            {
+                "run_id": run.run_id,
+                "module": module,
+                "dag_id": run.dag_id,
+                "interval_start": db_timestamp(run.interval_start),
+                "interval_end": db_timestamp(run.interval_end),
+                "read_from": db_timestamp(window.since),
+                "full_refresh": run.full_refresh,
+                "extracted": extracted,
+                "now": db_now(),
+            },
+        )
+    elapsed = time.monotonic() - started
+    log.info(
+        "extracted %s: %d records and %d deletions in %.1f s (%.0f records/s)",
+        module,
+        extracted,
+        deleted_seen,
+        elapsed,
+        extracted / elapsed if elapsed else 0.0,
+    )
+    return {
+        "module": module,
+        "extracted": extracted,
+        "deleted_seen": deleted_seen,
+        "read_from": window.since.isoformat() if window.since else None,
+    }
+
+
+def read_window(engine: Engine, run: SyncRun, module: str) -> ReadWindow:
+    """Clear the module's raw staging of an earlier attempt and work out what to read."""
     with engine.begin() as conn:
         run_sql(conn, "sync/delete_raw_staging", {"run_id": run.run_id, "module": module})
         state = run_sql(conn, "sync/select_sync_state", {"module": module}).one_or_none()
@@ -62,7 +120,6 @@ def extract_module(
     # Before the first import there is nothing in Books to delete, so the history is skipped: a
     # large recycle bin must not block the first sync.
     deleted_mark = deleted_hwm or hwm
-    deleted_since = read_from(run.interval_start, deleted_mark, run.overlap)
     log.info(
         "extracting %s modified since %s (high-water mark %s, interval start %s%s)",
         module,
@@ -71,7 +128,17 @@ def extract_module(
         run.interval_start,
         "; the window this run recorded before" if recorded is not None else "",
     )
-    fields = config.MODULE_FIELDS[module]
+    return ReadWindow(
+        since=since,
+        deleted_since=read_from(run.interval_start, deleted_mark, run.overlap),
+        read_deletions=deleted_mark is not None,
+    )
+
+
+def _stage_records(
+    engine: Engine, client: ZohoCrmClient, run: SyncRun, module: str, since: datetime | None
+) -> int:
+    """Stage the module's records modified since ``since``, committing every few thousand."""
     # A full read knows its size up front, so its progress lines can give an ETA.
     expected = _expected_records(client, module) if since is None else None
     started = time.monotonic()
@@ -80,7 +147,8 @@ def extract_module(
     rejects: list[tuple[Any, ...]] = []
     # The next pages are read while this thread files the current one, so the CRM builds them
     # while the rows are encoded and copied into staging.
-    for page in read_ahead(client.iter_pages(module, fields, modified_since=since)):
+    pages = client.iter_pages(module, config.MODULE_FIELDS[module], modified_since=since)
+    for page in read_ahead(pages):
         for record in page:
             raw, reject = _raw_row(run.run_id, module, record)
             if reject is None:
@@ -91,18 +159,19 @@ def extract_module(
             extracted += _flush(engine, "stg_crm_records", buffer)
             extracted += _flush(engine, "stg_rejects", rejects)
             buffer, rejects = [], []
-            log.info(
-                "extract %s: %s",
-                module,
-                progress_line(extracted, expected, time.monotonic() - started),
-            )
+            elapsed = time.monotonic() - started
+            log.info("extract %s: %s", module, progress_line(extracted, expected, elapsed))
     extracted += _flush(engine, "stg_crm_records", buffer)
-    extracted += _flush(engine, "stg_rejects", rejects)
+    return extracted + _flush(engine, "stg_rejects", rejects)
 
+
+def _stage_deletions(
+    engine: Engine, client: ZohoCrmClient, run: SyncRun, module: str, window: ReadWindow
+) -> int:
+    """Stage the module's records deleted since the window's start; returns how many."""
     deleted: list[tuple[Any, ...]] = []
-    rejects = []
-    pages = client.iter_deleted(module, deleted_since=deleted_since) if deleted_mark else iter(())
-    for page in pages:
+    rejects: list[tuple[Any, ...]] = []
+    for page in client.iter_deleted(module, deleted_since=window.deleted_since):
         for item in page:
             crm_id = str(item.get("id", ""))
             if (problem := id_problem(crm_id)) is not None:
@@ -112,38 +181,7 @@ def extract_module(
             deleted.append((run.run_id, module, crm_id, db_timestamp(when)))
     deleted_seen = _flush(engine, "stg_crm_deleted", deleted)
     _flush(engine, "stg_rejects", rejects)
-
-    with engine.begin() as conn:
-        run_sql(
-            conn,
-            "sync/upsert_sync_run",
-            {
-                "run_id": run.run_id,
-                "module": module,
-                "dag_id": run.dag_id,
-                "interval_start": db_timestamp(run.interval_start),
-                "interval_end": db_timestamp(run.interval_end),
-                "read_from": db_timestamp(since),
-                "full_refresh": run.full_refresh,
-                "extracted": extracted,
-                "now": db_now(),
-            },
-        )
-    elapsed = time.monotonic() - started
-    log.info(
-        "extracted %s: %d records and %d deletions in %.1f s (%.0f records/s)",
-        module,
-        extracted,
-        deleted_seen,
-        elapsed,
-        extracted / elapsed if elapsed else 0.0,
-    )
-    return {
-        "module": module,
-        "extracted": extracted,
-        "deleted_seen": deleted_seen,
-        "read_from": since.isoformat() if since else None,
-    }
+    return deleted_seen
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -179,7 +217,7 @@ def _extract_reject(
 def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    columns = _FLUSH_COLUMNS[table_name]
+    columns = STAGED_COLUMNS[table_name]
     with engine.begin() as conn:
         return bulk_insert(conn, table_name, columns, rows)
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from crm_books.warehouse.sql_files import run_sql
+from crm_books.warehouse.timestamps import db_now
 
 if TYPE_CHECKING:
     from crm_books.zoho.client import ZohoCrmClient
-from crm_books.warehouse.timestamps import db_now
 
 log = logging.getLogger(__name__)
 

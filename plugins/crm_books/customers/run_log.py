@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine
 
-from crm_books.warehouse.sql_files import run_sql
-from crm_books.warehouse.timestamps import db_timestamp
-
-if TYPE_CHECKING:
-    pass
 from crm_books.customers.plan import SyncRun
-from crm_books.warehouse.timestamps import db_now
+from crm_books.warehouse.sql_files import run_sql
+from crm_books.warehouse.timestamps import db_now, db_timestamp
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from crm_books.warehouse.migrations import migrate
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

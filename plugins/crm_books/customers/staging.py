@@ -1,110 +1,128 @@
-"""Staging tables: keyset chunks of staged rows, frames in and out."""
+"""Staging tables: the run's keyset chunks, their rows read as frames and staged back."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy import Connection, Engine
 
 from crm_books.customers.columns import CONTACT_PERSON_COLUMNS, CUSTOMER_COLUMNS, REJECT_COLUMNS
+from crm_books.customers.plan import SyncRun
 from crm_books.warehouse.bulk import bulk_insert
 from crm_books.warehouse.sql_files import run_sql
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from crm_books.customers.plan import SyncRun
-
 log = logging.getLogger(__name__)
 
-
+# CRM records per chunk: one mapped task's work, small enough for one worker's memory and large
+# enough that a task's start-up (imports, connections) stays a small share of it.
 TRANSFORM_CHUNK = 50_000
-
 
 # The raw JSON stays in stg_crm_records only; rejects are given theirs back when they are filed.
 STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS)
-
-
 STG_CONTACT_PERSON_COLUMNS = ("run_id", *CONTACT_PERSON_COLUMNS)
-
-
 STG_REJECT_COLUMNS = ("run_id", "stage", *REJECT_COLUMNS)
 
 
-def add_up(
-    engine: Engine,
-    run: SyncRun,
-    step: str,
-    work: Callable[..., dict[str, Any]],
-    jobs: list[tuple[Any, ...]],
-) -> tuple[Counter[str], list[str]]:
-    """Run the chunk jobs (in worker processes on PostgreSQL), log progress, sum their counts and
-    gather the table-level errors they report under "errors"."""
-    from crm_books.customers.chunk_workers import effective_workers, map_chunks
+class Chunk(TypedDict):
+    """One keyset chunk of a module's CRM ids, ``after`` < id <= ``until`` (None: no upper
+    bound): a mapped task's unit of work, the same range for the transform and the gate."""
 
-    workers = effective_workers(engine, run.workers, len(jobs))
-    log.info("%s: %d chunks, %d worker process(es)", step, len(jobs), workers)
-    started = time.monotonic()
-    total: Counter[str] = Counter()
-    errors: list[str] = []
-    for done, counts in enumerate(map_chunks(engine, work, jobs, workers=workers), start=1):
-        errors += counts.pop("errors", [])
-        total.update(counts)
-        elapsed = time.monotonic() - started
-        log.info(
-            "%s: %d of %d chunks done, %s rows, %s rows/s",
-            step,
-            done,
-            len(jobs),
-            f"{total['rows']:,}",
-            f"{total['rows'] / elapsed if elapsed else 0:,.0f}",
-        )
-    return total, errors
+    module: str
+    after: str
+    until: str | None
+    label: str
 
 
-def chunk_starts(
-    engine: Engine, query: str, run: SyncRun, module: str, chunk_size: int
-) -> list[str]:
-    """The crm_id after which each chunk of ``chunk_size`` ids starts ("" for the first), so the
-    chunks are known up front and can be worked on at the same time."""
+def list_chunks(engine: Engine, run: SyncRun, chunk_size: int = TRANSFORM_CHUNK) -> list[Chunk]:
+    """Every chunk of the run's extracted records, per module, known up front so the chunks can
+    be worked on side by side; a module with no records still has one (empty) chunk, so the
+    mapped tasks always have something to expand over."""
+    chunks: list[Chunk] = []
+    for module in run.modules:
+        with engine.connect() as conn:
+            bounds = run_sql(
+                conn,
+                "sync/select_raw_chunk_starts",
+                {"run_id": run.run_id, "module": module, "chunk_size": chunk_size},
+            ).scalars()
+            starts = ["", *(str(b) for b in bounds)]
+        ends: list[str | None] = [*starts[1:], None]
+        chunks += [
+            Chunk(module=module, after=a, until=u, label=f"{module} {n} of {len(starts)}")
+            for n, (a, u) in enumerate(zip(starts, ends, strict=True), start=1)
+        ]
+    log.info(
+        "%d chunks of up to %s records: %s", len(chunks), f"{chunk_size:,}", _per_module(chunks)
+    )
+    return chunks
+
+
+def _per_module(chunks: list[Chunk]) -> str:
+    counts = Counter(c["module"] for c in chunks)
+    return ", ".join(f"{m} {n}" for m, n in counts.items())
+
+
+def chunk_params(run: SyncRun, chunk: Chunk) -> dict[str, Any]:
+    """The bind parameters of a chunk's SQL files."""
+    return {
+        "run_id": run.run_id,
+        "module": chunk["module"],
+        "after_crm_id": chunk["after"],
+        "until_crm_id": chunk["until"],
+        "first_chunk": chunk["after"] == "",
+    }
+
+
+def raw_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> list[str]:
+    """The newest extracted payload of each record in the chunk."""
     with engine.connect() as conn:
-        bounds = run_sql(
-            conn, query, {"run_id": run.run_id, "module": module, "chunk_size": chunk_size}
-        ).scalars()
-        return ["", *(str(b) for b in bounds)]
-
-
-def raw_chunk(engine: Engine, run_id: str, module: str, after: str, chunk_size: int) -> list[str]:
-    with engine.connect() as conn:
-        rows = run_sql(
-            conn,
-            "sync/select_latest_raw_records",
-            {"run_id": run_id, "module": module, "after_crm_id": after, "chunk_size": chunk_size},
-        )
+        rows = run_sql(conn, "sync/select_latest_raw_records", chunk_params(run, chunk))
         return [payload for _crm_id, payload in rows.tuples()]
 
 
-def staged_chunk(
-    engine: Engine, query: str, run_id: str, module: str, after: str, chunk_size: int
-) -> pd.DataFrame:
+def staged_chunk(engine: Engine, query: str, run: SyncRun, chunk: Chunk) -> pd.DataFrame:
+    """The chunk's staged rows of one staging table (``query``), as the quality gate reads them."""
     import pandas as pd
 
     with engine.connect() as conn:
-        result = run_sql(
-            conn,
-            query,
-            {"run_id": run_id, "module": module, "after_crm_id": after, "chunk_size": chunk_size},
-        )
+        result = run_sql(conn, query, chunk_params(run, chunk))
         frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     if "crm_modified_time" in frame:
         frame["crm_modified_time"] = pd.to_datetime(
             frame["crm_modified_time"], utc=True, format="ISO8601"
         )
     return frame.drop(columns=[c for c in ("run_id", "module") if c in frame])
+
+
+def sum_counts(results: Iterable[dict[str, Any]]) -> tuple[Counter[str], list[str]]:
+    """The chunks' counts added up, and the table-level errors they report under "errors"."""
+    total: Counter[str] = Counter()
+    errors: list[str] = []
+    for counts in results:
+        errors += counts.get("errors", [])
+        total.update({k: v for k, v in counts.items() if k != "errors"})
+    return total, errors
+
+
+def log_chunk(step: str, chunk: Chunk, rows: int, started: float) -> None:
+    """The chunk's line in its task log: rows done and the rate."""
+    elapsed = time.monotonic() - started
+    log.info(
+        "%s %s (ids after %r): %s rows in %.1f s, %s rows/s",
+        step,
+        chunk["label"],
+        chunk["after"],
+        f"{rows:,}",
+        elapsed,
+        f"{rows / elapsed if elapsed else 0:,.0f}",
+    )
 
 
 def stage_frame(

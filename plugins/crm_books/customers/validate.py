@@ -1,58 +1,83 @@
-"""The quality gate over staged rows: rejects filed, a failing table stops the run."""
+"""The quality gate over staged rows, one chunk at a time: rejects filed, a failing table stops the run."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Engine
 
 from crm_books import config
-from crm_books.warehouse.sql_files import run_sql
-
-if TYPE_CHECKING:
-    pass
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.run_log import mark_run_failed
 from crm_books.customers.staging import (
     STG_REJECT_COLUMNS,
     TRANSFORM_CHUNK,
-    add_up,
-    chunk_starts,
+    Chunk,
+    chunk_params,
+    list_chunks,
+    log_chunk,
     stage_frame,
     staged_chunk,
+    sum_counts,
 )
+from crm_books.warehouse.sql_files import run_sql
 
 log = logging.getLogger(__name__)
 
-
-# What the quality gate reads, by label: the query of the staged rows and the one of its chunk starts.
-GATE_TARGETS = {
-    "customers": ("sync/select_staged_customers", "sync/select_staged_customer_chunk_starts"),
-    "contact persons": (
-        "sync/select_staged_contact_persons",
-        "sync/select_staged_contact_person_chunk_starts",
-    ),
+# What the gate reads of a chunk, by label: the query of its staged rows.
+GATE_QUERIES = {
+    "customers": "sync/select_staged_customers",
+    "contact persons": "sync/select_staged_contact_persons",
 }
 
 
-def validate_run(
-    engine: Engine, run: SyncRun, *, chunk_size: int = TRANSFORM_CHUNK
-) -> dict[str, int]:
-    """The Great Expectations gate: failing rows are filed as rejects, a failing table stops the run."""
+def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]:
+    """Run the gate on what one transform chunk staged and file its rejects (one transaction,
+    replacing an earlier attempt's). Table-level failures are returned under "errors", not
+    raised, so every chunk is checked and ``gate`` can name every failure at once.
+
+    The ``max_reject_fraction`` threshold applies per chunk (as the gate computes it per frame)."""
+    from crm_books.customers import quality
+
+    started = time.monotonic()
+    module = chunk["module"]
+    labels = ["customers", *(["contact persons"] if module == config.CONTACTS else [])]
+    counts: dict[str, Any] = {"rows": 0, "rejected": 0, "errors": []}
+    rejects = []
+    for label in labels:
+        frame = staged_chunk(engine, GATE_QUERIES[label], run, chunk)
+        if frame.empty:
+            continue
+        if label == "contact persons":
+            result = quality.validate_contact_persons(
+                frame, max_reject_fraction=run.max_reject_fraction
+            )
+        else:
+            result = quality.validate_customers(
+                frame, module=module, max_reject_fraction=run.max_reject_fraction
+            )
+        rejects.append(result.rejects)
+        counts["rows"] += len(frame)
+        counts["rejected"] += len(result.rejects)
+        counts["errors"] += [f"{module} {label}: {e}" for e in result.table_errors]
     with engine.begin() as conn:
-        run_sql(conn, "sync/delete_quality_rejects", {"run_id": run.run_id})
-    targets = [(m, "customers") for m in run.modules]
-    if config.CONTACTS in run.modules:
-        targets.append((config.CONTACTS, "contact persons"))
-    jobs = [
-        (run, module, label, after, chunk_size)
-        for module, label in targets
-        for after in chunk_starts(engine, GATE_TARGETS[label][1], run, module, chunk_size)
-    ]
-    counts, errors = add_up(engine, run, "quality gate", validate_chunk, jobs)
-    with engine.begin() as conn:
-        run_sql(conn, "sync/fill_reject_payloads", {"run_id": run.run_id})
+        params = chunk_params(run, chunk)
+        run_sql(conn, "sync/delete_quality_chunk_rejects", params)
+        for frame in rejects:
+            stage_frame(conn, "stg_rejects", frame, STG_REJECT_COLUMNS, run.run_id, stage="quality")
+        if counts["rejected"]:
+            run_sql(conn, "sync/fill_reject_payloads", params)
+    log_chunk("quality gate", chunk, counts["rows"], started)
+    return counts
+
+
+def gate(engine: Engine, run: SyncRun, results: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The gate's verdict over every chunk: a table-level failure in any of them marks the run
+    failed and raises QualityGateError, so nothing is loaded."""
+    counts, errors = sum_counts(results)
     log.info("quality gate: %d rows checked, %d rejected", counts["rows"], counts["rejected"])
     if errors:
         message = "quality gate failed, nothing was loaded: " + " | ".join(errors)
@@ -63,29 +88,10 @@ def validate_run(
     return {"checked": counts["rows"], "rejected": counts["rejected"]}
 
 
-def validate_chunk(
-    engine: Engine, run: SyncRun, module: str, label: str, after: str, chunk_size: int
-) -> dict[str, Any]:
-    """Run the gate on one keyset chunk of staged rows and stage its rejects (one transaction)."""
-    from crm_books.customers import quality
-
-    frame = staged_chunk(engine, GATE_TARGETS[label][0], run.run_id, module, after, chunk_size)
-    if frame.empty:
-        return {"rows": 0, "rejected": 0, "errors": []}
-    if label == "contact persons":
-        result = quality.validate_contact_persons(
-            frame, max_reject_fraction=run.max_reject_fraction
-        )
-    else:
-        result = quality.validate_customers(
-            frame, module=module, max_reject_fraction=run.max_reject_fraction
-        )
-    with engine.begin() as conn:
-        stage_frame(
-            conn, "stg_rejects", result.rejects, STG_REJECT_COLUMNS, run.run_id, stage="quality"
-        )
-    return {
-        "rows": len(frame),
-        "rejected": len(result.rejects),
-        "errors": [f"{module} {label}: {e}" for e in result.table_errors],
-    }
+def validate_run(
+    engine: Engine, run: SyncRun, *, chunk_size: int = TRANSFORM_CHUNK
+) -> dict[str, int]:
+    """Every chunk of the run, one after another in this process (tests and tools; the DAG maps
+    ``validate_chunk`` over the chunks instead)."""
+    chunks = list_chunks(engine, run, chunk_size)
+    return gate(engine, run, [validate_chunk(engine, run, chunk) for chunk in chunks])

@@ -1,0 +1,5 @@
+"""`python -m devtools.bench` (``make bench``)."""
+
+from devtools.bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""The benchmark's results: phase rows, the report, its targets and its markdown (pure)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger("devtools.bench")
+
+ACCOUNT_SHARE = 0.4  # of N records; the rest are contacts
+WORKFLOW_DEALS = 100_000
+
+# Issue 4 and issue 5 targets (the sync targets are stated for 1,000,000 records).
+TARGET_RECORDS = 1_000_000
+TARGET_FULL_SECONDS = 120.0
+TARGET_RSS_MB = 1536.0
+TARGET_INCREMENTAL_PERCENT = 10.0
+TARGET_WORKFLOW_SECONDS = 30.0
+
+SECTION_FULL = "full sync"
+SECTION_INCREMENTAL = "incremental 1 %"
+SECTION_LOAD = "load: baseline vs set-based"
+SECTION_WORKFLOW = "workflow"
+TOTAL = "total"
+
+Check = tuple[str, str, bool | None]
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """One row of the report."""
+
+    section: str
+    phase: str
+    records: int
+    seconds: float
+    peak_rss_mb: float
+    note: str = ""
+    cpu_seconds: float = 0.0  # of this process (of its thread, for the parallel extract rows)
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class BenchReport:
+    """Everything one benchmark run measured, plus where and under what load it ran."""
+
+    records: int
+    backend: str
+    extract_mode: str
+    started_at: datetime
+    rows: list[PhaseResult] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+    slow_statements: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def row(self, section: str, phase: str) -> PhaseResult | None:
+        return next((r for r in self.rows if r.section == section and r.phase == phase), None)
+
+    def section(self, name: str) -> list[PhaseResult]:
+        return [r for r in self.rows if r.section == name]
+
+
+def split_records(total: int, account_share: float = ACCOUNT_SHARE) -> tuple[int, int]:
+    """N records as (accounts, contacts)."""
+    accounts = round(total * account_share)
+    return accounts, total - accounts
+
+
+def every_kth(ids: Sequence[str], fraction: float) -> list[str]:
+    """A deterministic, evenly spread ``fraction`` of ``ids`` (at least one when there are any)."""
+    if not ids or fraction <= 0:
+        return []
+    step = max(1, round(1 / fraction))
+    return list(ids[::step])
+
+
+def total_row(section: str, rows: Sequence[PhaseResult], records: int) -> PhaseResult:
+    """The sum of a section's phases (the two threaded extracts overlap, so count their wall
+    time once: the rows marked as parallel contribute their longest)."""
+    parallel = [r.seconds for r in rows if r.note == "parallel"]
+    serial = [r.seconds for r in rows if r.note != "parallel"]
+    seconds = sum(serial) + (max(parallel) if parallel else 0.0)
+    peak = max((r.peak_rss_mb for r in rows), default=0.0)
+    cpu = sum(r.cpu_seconds for r in rows)
+    return PhaseResult(section, TOTAL, records, seconds, peak, cpu_seconds=cpu)
+
+
+def target_checks(report: BenchReport) -> list[Check]:
+    """(target, what was measured, met?) for each target; None when this run cannot tell."""
+    full = report.row(SECTION_FULL, TOTAL)
+    incremental = report.row(SECTION_INCREMENTAL, TOTAL)
+    workflow = report.row(SECTION_WORKFLOW, TOTAL)
+    checks: list[Check] = []
+    if full is not None:
+        checks += [_full_sync_check(report, full), _rss_check(report)]
+    if full is not None and incremental is not None and full.seconds > 0:
+        checks.append(_incremental_check(full, incremental))
+    if workflow is not None:
+        checks.append(_workflow_check(workflow))
+    return checks
+
+
+def _full_sync_check(report: BenchReport, full: PhaseResult) -> Check:
+    target = f"full sync <= {TARGET_FULL_SECONDS:.0f} s at {TARGET_RECORDS:,} records"
+    if report.records >= TARGET_RECORDS:
+        return target, f"{full.seconds:.1f} s", full.seconds <= TARGET_FULL_SECONDS
+    scaled = full.seconds * TARGET_RECORDS / max(report.records, 1)
+    return (
+        target,
+        f"{full.seconds:.1f} s at {report.records:,}; linear estimate at "
+        f"{TARGET_RECORDS:,}: {scaled:.0f} s (run N={TARGET_RECORDS} to know)",
+        None,
+    )
+
+
+def _rss_check(report: BenchReport) -> Check:
+    syncs = report.section(SECTION_FULL) + report.section(SECTION_INCREMENTAL)
+    peak = max(r.peak_rss_mb for r in syncs)
+    at_target = report.records >= TARGET_RECORDS
+    return (
+        f"sync peak RSS <= {TARGET_RSS_MB:.0f} MB"
+        + ("" if at_target else f" (at {TARGET_RECORDS:,})"),
+        f"{peak:.0f} MB at {report.records:,}",
+        peak <= TARGET_RSS_MB if at_target else None,
+    )
+
+
+def _incremental_check(full: PhaseResult, incremental: PhaseResult) -> Check:
+    percent = 100 * incremental.seconds / full.seconds
+    return (
+        f"incremental 1 % run <= {TARGET_INCREMENTAL_PERCENT:.0f} % of the full run",
+        f"{percent:.1f} % ({incremental.seconds:.1f} s / {full.seconds:.1f} s)",
+        percent <= TARGET_INCREMENTAL_PERCENT,
+    )
+
+
+def _workflow_check(workflow: PhaseResult) -> Check:
+    return (
+        f"{WORKFLOW_DEALS:,} deal changes planned and applied <= {TARGET_WORKFLOW_SECONDS:.0f} s",
+        f"{workflow.records:,} in {workflow.seconds:.1f} s",
+        workflow.seconds <= TARGET_WORKFLOW_SECONDS if workflow.records >= WORKFLOW_DEALS else None,
+    )
+
+
+def render_markdown(report: BenchReport) -> str:
+    """The report as markdown: facts, the phase table, the load comparison and the targets."""
+    lines = [
+        f"# crm_books benchmark, N = {report.records:,}",
+        "",
+        *(f"- {k}: {v}" for k, v in report.facts.items()),
+        "",
+        "| section | phase | records | seconds | records/s | peak RSS MB | CPU s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report.rows:
+        phase = f"**{r.phase}**" if r.phase == TOTAL else r.phase
+        lines.append(
+            f"| {r.section} | {phase} | {r.records:,} | {r.seconds:.2f} | {r.per_second:,.0f} "
+            f"| {r.peak_rss_mb:,.0f} | {r.cpu_seconds:.1f} |"
+        )
+    baseline = report.row(SECTION_LOAD, "row-by-row upserts (baseline)")
+    set_based = report.row(SECTION_LOAD, "set-based load (full sync)")
+    if baseline is not None and set_based is not None and baseline.per_second > 0:
+        lines += [
+            "",
+            f"Set-based load vs row-by-row baseline: {set_based.per_second:,.0f} vs "
+            f"{baseline.per_second:,.0f} records/s = **{set_based.per_second / baseline.per_second:.1f}x**",
+        ]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in target_checks(report):
+        verdict = "n/a" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {target} | {measured} | {verdict} |")
+    if report.slow_statements:
+        lines += [
+            "",
+            "Slowest SQL statements:",
+            "",
+            "| phase | statement | seconds |",
+            "|---|---|---:|",
+        ]
+        for phase, name, seconds in sorted(report.slow_statements, key=lambda x: -x[2])[:15]:
+            lines.append(f"| {phase} | `{name}` | {seconds:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def save_report(report: BenchReport, out_dir: Path) -> Path:
+    """Write the markdown report to ``out_dir/bench-<N>-<UTC start time>.md``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"bench-{report.records}-{report.started_at:%Y%m%dT%H%M%SZ}.md"
+    out.write_text(render_markdown(report), encoding="utf-8")
+    log.info("report written to %s", out)
+    return out

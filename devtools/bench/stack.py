@@ -1,0 +1,106 @@
+"""What a benchmark runs against: the warehouses (a throwaway PostgreSQL cluster or given URIs) and
+the sandbox CRM's client and admin API."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+log = logging.getLogger("devtools.bench")
+
+
+def sandbox_admin(base: str, path: str, payload: Any) -> Any:
+    """POST to the sandbox's admin API (``/__sandbox/...``)."""
+    resp = requests.post(f"{base}/__sandbox/{path}", json=payload, timeout=300)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def crm_client(base: str) -> Any:
+    """A CRM client for the sandbox (its fixed OAuth client)."""
+    from crm_books.zoho.auth import CrmCredentials
+    from crm_books.zoho.client import ZohoCrmClient
+    from zoho_sandbox.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+
+    credentials = CrmCredentials(
+        api_base_url=base,
+        accounts_url=base,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+    )
+    return ZohoCrmClient(credentials)
+
+
+def _create_pg_database(server_uri: str, name: str) -> str:
+    """Create (after dropping) a database next to ``server_uri``'s; returns its URI."""
+    import psycopg
+    from psycopg import sql as pgsql
+    from sqlalchemy import make_url
+
+    url = make_url(server_uri.replace("postgres://", "postgresql://", 1))
+    plain = url.set(drivername="postgresql")
+    with psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {}").format(pgsql.Identifier(name)))
+        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
+    return plain.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(server_uri: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql as pgsql
+    from sqlalchemy import make_url
+
+    url = make_url(server_uri.replace("postgres://", "postgresql://", 1)).set(
+        drivername="postgresql"
+    )
+    try:
+        with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(
+                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
+            )
+    except psycopg.Error as exc:
+        log.warning("could not drop the baseline database %s: %s", name, exc)
+
+
+@contextmanager
+def warehouses(uri: str | None) -> Iterator[tuple[str, str, str]]:
+    """(warehouse URI, baseline warehouse URI, backend description) for one benchmark.
+
+    No URI: a throwaway PostgreSQL cluster with two fresh databases, stopped afterwards. A
+    PostgreSQL URI: that database, plus a scratch baseline database on the same server (dropped
+    afterwards). A SQLite URI: that file, plus a ``.baseline.db`` file next to it.
+    """
+    if uri is None:
+        from devtools.pg_throwaway import start_cluster
+
+        cluster = start_cluster()
+        try:
+            main = _create_pg_database(cluster.admin_uri, "books_bench")
+            baseline = _create_pg_database(cluster.admin_uri, "books_bench_baseline")
+            yield main, baseline, f"PostgreSQL (throwaway cluster, {cluster.bindir})"
+        finally:
+            cluster.stop()
+        return
+    if uri.startswith("sqlite:"):
+        path = Path(uri.split(":///", 1)[1])
+        baseline_path = path.with_suffix(".baseline.db")
+        for p in (baseline_path, Path(f"{baseline_path}-wal"), Path(f"{baseline_path}-shm")):
+            p.unlink(missing_ok=True)
+        try:
+            yield uri, f"sqlite:///{baseline_path}", "SQLite"
+        finally:
+            baseline_path.unlink(missing_ok=True)
+        return
+    name = f"books_bench_baseline_{os.getpid()}"
+    baseline = _create_pg_database(uri, name)
+    try:
+        yield uri, baseline, "PostgreSQL"
+    finally:
+        _drop_pg_database(uri, name)

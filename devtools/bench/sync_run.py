@@ -1,0 +1,186 @@
+"""One crm_books_sync run, step by step as the DAG's tasks, and the CRM changes between runs.
+
+The extracts run in two processes at once as the DAG's two extract tasks do, and the chunk steps
+(``transform_chunk``, ``validate_chunk``) over a pool of processes, several chunks at a time, as
+an executor runs a mapped task's instances (``devtools.bench.chunk_pool``).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, column, func, select, table
+
+from crm_books import config as crm_config
+from crm_books.customers.plan import SyncRun
+from devtools.bench.chunk_pool import map_calls, map_chunks
+from devtools.bench.measure import Timer
+from devtools.bench.report import PhaseResult, every_kth, total_row
+from devtools.bench.stack import crm_client, sandbox_admin
+
+log = logging.getLogger("devtools.bench")
+
+ADMIN_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """Where a benchmark sync runs.
+
+    :param engine: the warehouse engine of this process.
+    :param uri: the warehouse URI, for the worker processes' own engines.
+    :param base_url: the sandbox CRM.
+    :param workers: chunks (mapped task instances) at a time.
+    :param extract_mode: ``processes``, ``threads`` or ``sequential``.
+    :param chunk_size: CRM records per chunk.
+    """
+
+    engine: Engine
+    uri: str
+    base_url: str
+    workers: int
+    extract_mode: str
+    chunk_size: int
+
+
+def run_sync(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) -> dict[str, Any]:
+    """One crm_books_sync run, step by step as the DAG's tasks; returns the load counts."""
+    from crm_books.customers.deletions import apply_deletions
+    from crm_books.customers.duplicates_flag import flag_duplicates
+    from crm_books.customers.load import load_run
+    from crm_books.customers.organization import check_organization
+    from crm_books.customers.run_log import finish_run
+    from crm_books.customers.schema import ensure_schema
+
+    engine = target.engine
+    with timer.phase(section, "ensure_schema"):
+        ensure_schema(engine)
+    with timer.phase(section, "check_organization"):
+        check_organization(engine, crm_client(target.base_url))
+    extracted = _extract(timer, target, run, section=section)
+    with timer.phase(section, "transform", extracted):
+        counts = _transform(target, run)
+    with timer.phase(section, "validate (GX)") as t:
+        t.records = _validate(target, run)["checked"]
+    with timer.phase(section, "load", extracted) as t:
+        loaded = load_run(engine, run)
+        t.records = sum(c["inserted"] + c["updated"] + c["unchanged"] for c in loaded.values())
+    written = timer.report.rows[-1]
+    with timer.phase(section, "apply_deletions", extracted):
+        apply_deletions(engine, run)
+    with timer.phase(section, "flag_duplicates", count_customers(engine)):
+        flag_duplicates(engine, run)
+    with timer.phase(section, "finish_run", extracted):
+        finish_run(engine, run)
+    rows = timer.report.section(section)
+    timer.report.rows.append(total_row(section, rows, extracted))
+    return {"transformed": counts, "loaded": loaded, "load_row": written, "extracted": extracted}
+
+
+def _transform(target: SyncTarget, run: SyncRun) -> dict[str, int]:
+    """list_chunks, transform_chunk mapped over the chunks, transform_records."""
+    from crm_books.customers.staging import list_chunks
+    from crm_books.customers.transform import transformed
+
+    chunks = list_chunks(target.engine, run, target.chunk_size)
+    return transformed(map_chunks(target.uri, "transform", run, chunks, workers=target.workers))
+
+
+def _validate(target: SyncTarget, run: SyncRun) -> dict[str, int]:
+    """validate_chunk mapped over the chunks, then validate_records (the gate's verdict)."""
+    from crm_books.customers.staging import list_chunks
+    from crm_books.customers.validate import gate
+
+    chunks = list_chunks(target.engine, run, target.chunk_size)
+    results = map_chunks(target.uri, "validate", run, chunks, workers=target.workers)
+    return gate(target.engine, run, results)
+
+
+def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) -> int:
+    """The two extract tasks: at once in two processes or threads, or one after the other."""
+    if target.extract_mode == "sequential":
+        total = 0
+        for module in run.modules:
+            with timer.phase(section, f"extract {module}") as t:
+                t.records = _extract_one(target.engine, target.base_url, run, module)[1]
+                total += t.records
+        return total
+    # Both modules at once, as the DAG's two extract tasks run; the RSS peak is the shared one.
+    timer.sampler.reset()
+    jobs = [(target.base_url, run, module) for module in run.modules]
+    if target.extract_mode == "processes":
+        label = "process"
+        results = map_calls(target.uri, _extract_one, jobs)
+    else:
+        label = "thread"
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            results = list(pool.map(lambda job: _extract_one(target.engine, *job), jobs))
+    peak = timer.sampler.peak_mb()
+    for module, records, seconds, cpu in results:
+        row = PhaseResult(
+            section, f"extract {module} ({label})", records, seconds, peak, "parallel", cpu
+        )
+        timer.report.rows.append(row)
+        log.info("[%s] %s: %d records in %.2f s", section, row.phase, records, seconds)
+    return sum(r[1] for r in results)
+
+
+def _extract_one(
+    engine: Engine, base_url: str, run: SyncRun, module: str
+) -> tuple[str, int, float, float]:
+    """One extract task: (module, records, wall s, CPU s of its process, or of its thread when it
+    runs in this one)."""
+    from crm_books.customers.extract import extract_module
+
+    clock = time.process_time if multiprocessing.parent_process() else time.thread_time
+    started, cpu = time.perf_counter(), clock()
+    result = extract_module(engine, crm_client(base_url), run, module)
+    return module, int(result["extracted"]), time.perf_counter() - started, clock() - cpu
+
+
+def count_customers(engine: Engine) -> int:
+    """Customers in the warehouse."""
+    customers = table("customers", column("customer_id"), schema=crm_config.SCHEMA)
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
+
+
+def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, int]:
+    """Change ``fraction`` of the CRM records through the sandbox's admin API, an hour later."""
+    sandbox_admin(base_url, "clock", {"advance_seconds": 3600})
+    keys = {
+        crm_config.ACCOUNTS: crm_ids(engine, "customers", "crm_account_id"),
+        crm_config.CONTACTS: sorted(
+            {
+                *crm_ids(engine, "customers", "crm_contact_id"),
+                *crm_ids(engine, "contact_persons", "crm_contact_id"),
+            }
+        ),
+    }
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    changed: dict[str, int] = {}
+    for module, ids in keys.items():
+        chosen = every_kth(ids, fraction)
+        field_name = "Phone" if module == crm_config.ACCOUNTS else "Mobile"
+        for i in range(0, len(chosen), ADMIN_BATCH):
+            batch = [
+                {"id": rid, field_name: f"+1 555 {stamp}{n % 10}"}
+                for n, rid in enumerate(chosen[i : i + ADMIN_BATCH])
+            ]
+            sandbox_admin(base_url, f"records/{module}", batch)
+        changed[module] = len(chosen)
+    log.info("changed %s records in the sandbox CRM", changed)
+    return changed
+
+
+def crm_ids(engine: Engine, table_name: str, key: str) -> list[str]:
+    t = table(table_name, column(key), schema=crm_config.SCHEMA)
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c[key]).where(t.c[key].is_not(None)).order_by(t.c[key]))
+        return [str(r[0]) for r in rows]
