@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -21,10 +21,6 @@ from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import OperationalError
 
 from crm_books import config
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
 from crm_books.warehouse.sql_files import run_sql
 
 log = logging.getLogger(__name__)
@@ -38,6 +34,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30 * 60 * 1000
 
 # A step that waited this long for the write lock says so in its log (SQLite cannot tell otherwise).
 LOCK_WAIT_LOGGED_S = 0.5
+
+# psycopg 3 on every PostgreSQL warehouse, whatever the connection's extra asks for: the bulk
+# loads use its COPY. A small pool per task process; pre-ping drops connections the server closed.
+POSTGRES_DRIVER = "postgresql+psycopg"
+POSTGRES_ENGINE_KWARGS: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2}
 
 
 class WarehouseConfigError(ValueError):
@@ -62,9 +63,9 @@ class WarehouseConnectionError(OperationalError):
         return type(self), (self.message,)
 
 
-def normalize_uri(uri: str) -> URL:
+def normalize_uri(uri: str | URL) -> URL:
     """Turn a PostgreSQL or SQLite URI (as Airflow connections write them) into a SQLAlchemy URL."""
-    if uri.startswith("postgres://"):
+    if isinstance(uri, str) and uri.startswith("postgres://"):
         uri = "postgresql://" + uri[len("postgres://") :]
     try:
         url = make_url(uri)
@@ -75,7 +76,7 @@ def normalize_uri(uri: str) -> URL:
         ) from exc
     backend = url.get_backend_name()
     if backend == "postgresql":
-        return url.set(drivername="postgresql+psycopg")
+        return url.set(drivername=POSTGRES_DRIVER)
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             raise WarehouseConfigError(
@@ -144,11 +145,11 @@ def name_connection_errors(
     return engine
 
 
-def create_warehouse_engine(uri: str, *, conn_id: str = config.WAREHOUSE_CONN_ID) -> Engine:
+def create_warehouse_engine(uri: str | URL, *, conn_id: str = config.WAREHOUSE_CONN_ID) -> Engine:
     """Engine whose connections see the Books tables as schema ``books`` on either backend."""
     url = normalize_uri(uri)
     if url.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        engine = create_engine(url, **POSTGRES_ENGINE_KWARGS)
         return name_connection_errors(engine, url, conn_id)
     db_file = Path(str(url.database))
     try:
@@ -206,8 +207,9 @@ def locked_transaction(engine: Engine, step: str) -> Iterator[Connection]:
         yield conn
 
 
-def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
-    """The warehouse URI from an Airflow connection (PostgreSQL or SQLite)."""
+def warehouse_url(conn_id: str = config.WAREHOUSE_CONN_ID) -> URL:
+    """The warehouse URL of an Airflow connection: PostgreSQL through the postgres provider's hook
+    (so its extras, e.g. ``sqlalchemy_query``, apply), SQLite from the file it names."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
@@ -218,21 +220,22 @@ def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
             raise WarehouseConfigError(
                 f"connection {conn_id} is SQLite but names no file; use sqlite:////absolute/path/books.db"
             )
-        return f"sqlite:///{path}"
+        return normalize_uri(f"sqlite:///{path}")
     if conn_type in {"postgres", "postgresql"}:
-        url = URL.create(
-            "postgresql+psycopg",
-            username=conn.login or None,
-            password=conn.password or None,
-            host=conn.host or None,
-            port=conn.port or None,
-            database=conn.schema or None,
-        )
-        return url.render_as_string(hide_password=False)
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        hook = PostgresHook(postgres_conn_id=conn_id, sqlalchemy_scheme=POSTGRES_DRIVER)
+        return normalize_uri(hook.sqlalchemy_url)
     raise WarehouseConfigError(
         f"connection {conn_id} has type {conn_type!r}; the Books warehouse must be postgres or sqlite"
     )
 
 
+def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
+    """The warehouse URI (with its password) of an Airflow connection, PostgreSQL or SQLite."""
+    return warehouse_url(conn_id).render_as_string(hide_password=False)
+
+
 def warehouse_engine(conn_id: str = config.WAREHOUSE_CONN_ID) -> Engine:
-    return create_warehouse_engine(warehouse_uri(conn_id), conn_id=conn_id)
+    """The engine of an Airflow connection; connect errors name the connection and the fix."""
+    return create_warehouse_engine(warehouse_url(conn_id), conn_id=conn_id)
