@@ -1,4 +1,5 @@
-# The README names these targets. `make demo` and `make test` build .venv from the lock file first.
+# The README names these targets. `make demo` and `make test` build .venv from the dev lock first
+# (requirements/dev.txt: the runtime lock the image installs, plus the test and lint tools).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,17 +14,21 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
 venv: $(STAMP)
 
-$(STAMP): requirements/lock.txt
+LOCKS := requirements/runtime.txt requirements/dev.txt
+
+$(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --upgrade >/dev/null
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements/lock.txt
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements/dev.txt
 	$(PY) -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'crm_books.pth').write_text('$(CURDIR)/plugins\n$(CURDIR)\n')"
 	$(VENV)/bin/uv pip check --python $(PY)
 	@touch $(STAMP)
 
+# The runtime lock first: dev.in is constrained by runtime.txt, so both share every runtime pin.
 lock:
-	$(VENV)/bin/uv pip compile --python-version 3.11 requirements/requirements.in -o requirements/lock.txt
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements/runtime.in -o requirements/runtime.txt
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -34,6 +39,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast tier: no PostgreSQL, no Airflow processes, no browser (PYTEST_ARGS adds options).
+UNIT_TESTS := tests/unit tests/dags
+unit: $(STAMP)
+	$(PY) -m pytest -m "not postgres and not slow" $(UNIT_TESTS) $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m devtools.demo

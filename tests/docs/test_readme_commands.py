@@ -163,8 +163,8 @@ DOCUMENTS = "tests/integration/test_crm_documents.py"
 NO_DOCKER = "no Docker engine here (tests check the compose file and image instead)"
 NO_ZOHO = "needs Zoho's real accounts server and a grant code; no network to Zoho here"
 COMPOSE_CHECKS = (
-    f"{COMPOSE}::test_all_services_of_the_production_shape_are_defined",
     f"{COMPOSE}::test_docker_compose_accepts_the_file",
+    f"{COMPOSE}::test_dependencies_exist_can_be_met_and_have_no_cycle",
 )
 MAKE_AIRFLOW = f"{STACK}::test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything"
 REST_TRIGGER = f"{STACK}::test_rest_api_trigger_of_crm_books_sync_completes"
@@ -176,6 +176,7 @@ COMMANDS: dict[str, Entry] = {
     # README: the two commands and the make targets
     "make demo": runs(f"{THIS}::test_make_demo_command_runs_every_dag_and_prints_what_landed"),
     "make test": runs(CI, note="this test module is one of the tests it runs"),
+    "make unit": runs(CI, note="make test runs the same tests (tests/unit, tests/dags) and more"),
     "make bench": runs(BENCH_CLI, note="make bench = python -m devtools.bench --records $N"),
     "N=1000000 make bench": runs(BENCH_CLI, note="N only sets --records; the test uses 300"),
     "make -o .venv/.installed bench": runs(BENCH_CLI, note="-o only skips the venv stamp"),
@@ -188,7 +189,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "make sandbox": runs(f"{THIS}::test_sandbox_serve_command_serves_the_documented_sizes"),
     "make lock": not_here(
-        "re-resolves requirements/lock.txt against the package index (network) and rewrites it;"
+        "re-resolves requirements/runtime.txt and dev.txt against the package index (network);"
         " `uv pip check` of the result runs in every venv build"
     ),
     # README: real Zoho org
@@ -218,11 +219,9 @@ COMMANDS: dict[str, Entry] = {
     "docker compose up -d": not_here(NO_DOCKER, *COMPOSE_CHECKS),
     "docker compose up -d --build": not_here(NO_DOCKER, *COMPOSE_CHECKS),
     "docker compose up -d --scale airflow-worker=3": not_here(
-        NO_DOCKER, f"{COMPOSE}::test_executor_is_celery_with_the_redis_service_as_broker"
+        NO_DOCKER, f"{COMPOSE}::test_what_the_compose_settings_load_is_pinned_in_the_runtime_lock"
     ),
-    "docker compose ps": not_here(
-        NO_DOCKER, f"{COMPOSE}::test_long_running_service_has_a_healthcheck"
-    ),
+    "docker compose ps": not_here(NO_DOCKER, *COMPOSE_CHECKS),
     "docker compose logs airflow-init": not_here(
         NO_DOCKER, f"{COMPOSE}::test_init_migrates_airflow_then_the_warehouse"
     ),

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -21,10 +21,6 @@ from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import OperationalError
 
 from crm_books import config
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
 from crm_books.warehouse.sql_files import run_sql
 
 log = logging.getLogger(__name__)
@@ -43,6 +39,11 @@ SQLITE_READ_BUSY_TIMEOUT_MS = 5000
 
 # A step that waited this long for the write lock says so in its log (SQLite cannot tell otherwise).
 LOCK_WAIT_LOGGED_S = 0.5
+
+# psycopg 3 on every PostgreSQL warehouse, whatever the connection's extra asks for: the bulk
+# loads use its COPY. A small pool per task process; pre-ping drops connections the server closed.
+POSTGRES_DRIVER = "postgresql+psycopg"
+POSTGRES_ENGINE_KWARGS: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2}
 
 
 class WarehouseConfigError(ValueError):
@@ -67,9 +68,9 @@ class WarehouseConnectionError(OperationalError):
         return type(self), (self.message,)
 
 
-def normalize_uri(uri: str) -> URL:
+def normalize_uri(uri: str | URL) -> URL:
     """Turn a PostgreSQL or SQLite URI (as Airflow connections write them) into a SQLAlchemy URL."""
-    if uri.startswith("postgres://"):
+    if isinstance(uri, str) and uri.startswith("postgres://"):
         uri = "postgresql://" + uri[len("postgres://") :]
     try:
         url = make_url(uri)
@@ -80,7 +81,7 @@ def normalize_uri(uri: str) -> URL:
         ) from exc
     backend = url.get_backend_name()
     if backend == "postgresql":
-        return url.set(drivername="postgresql+psycopg")
+        return url.set(drivername=POSTGRES_DRIVER)
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             raise WarehouseConfigError(
@@ -150,7 +151,7 @@ def name_connection_errors(
 
 
 def create_warehouse_engine(
-    uri: str, *, conn_id: str = config.WAREHOUSE_CONN_ID, read_only: bool = False
+    uri: str | URL, *, conn_id: str = config.WAREHOUSE_CONN_ID, read_only: bool = False
 ) -> Engine:
     """Engine whose connections see the Books tables as schema ``books`` on either backend.
 
@@ -159,7 +160,7 @@ def create_warehouse_engine(
     """
     url = normalize_uri(uri)
     if url.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        engine = create_engine(url, **POSTGRES_ENGINE_KWARGS)
         return name_connection_errors(engine, url, conn_id)
     db_file = Path(str(url.database))
     if not read_only:
@@ -223,8 +224,9 @@ def locked_transaction(engine: Engine, step: str) -> Iterator[Connection]:
         yield conn
 
 
-def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
-    """The warehouse URI from an Airflow connection (PostgreSQL or SQLite)."""
+def warehouse_url(conn_id: str = config.WAREHOUSE_CONN_ID) -> URL:
+    """The warehouse URL of an Airflow connection: PostgreSQL through the postgres provider's hook
+    (so its extras, e.g. ``sqlalchemy_query``, apply), SQLite from the file it names."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
@@ -235,21 +237,22 @@ def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
             raise WarehouseConfigError(
                 f"connection {conn_id} is SQLite but names no file; use sqlite:////absolute/path/books.db"
             )
-        return f"sqlite:///{path}"
+        return normalize_uri(f"sqlite:///{path}")
     if conn_type in {"postgres", "postgresql"}:
-        url = URL.create(
-            "postgresql+psycopg",
-            username=conn.login or None,
-            password=conn.password or None,
-            host=conn.host or None,
-            port=conn.port or None,
-            database=conn.schema or None,
-        )
-        return url.render_as_string(hide_password=False)
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        hook = PostgresHook(postgres_conn_id=conn_id, sqlalchemy_scheme=POSTGRES_DRIVER)
+        return normalize_uri(hook.sqlalchemy_url)
     raise WarehouseConfigError(
         f"connection {conn_id} has type {conn_type!r}; the Books warehouse must be postgres or sqlite"
     )
 
 
+def warehouse_uri(conn_id: str = config.WAREHOUSE_CONN_ID) -> str:
+    """The warehouse URI (with its password) of an Airflow connection, PostgreSQL or SQLite."""
+    return warehouse_url(conn_id).render_as_string(hide_password=False)
+
+
 def warehouse_engine(conn_id: str = config.WAREHOUSE_CONN_ID, *, read_only: bool = False) -> Engine:
-    return create_warehouse_engine(warehouse_uri(conn_id), conn_id=conn_id, read_only=read_only)
+    """The engine of an Airflow connection; connect errors name the connection and the fix."""
+    return create_warehouse_engine(warehouse_url(conn_id), conn_id=conn_id, read_only=read_only)
