@@ -26,6 +26,8 @@ VENV_BIN = Path(sys.executable).parent
 COMMAND_PREFIXES = (
     "make ",
     "python -m crm_books",
+    "python -m devtools",
+    "python -m zoho_sandbox",
     "airflow ",
     "docker compose",
     "curl",
@@ -177,6 +179,7 @@ COMMANDS: dict[str, Entry] = {
     "make demo": runs(f"{THIS}::test_make_demo_command_runs_every_dag_and_prints_what_landed"),
     "make test": runs(CI, note="this test module is one of the tests it runs"),
     "make unit": runs(CI, note="make test runs the same tests (tests/unit, tests/dags) and more"),
+    "make venv": runs(CI, note="make test builds .venv with it first, on a clean clone"),
     "make bench": runs(BENCH_CLI, note="make bench = python -m devtools.bench --records $N"),
     "N=1000000 make bench": runs(BENCH_CLI, note="N only sets --records; the test uses 300"),
     "make -o .venv/.installed bench": runs(BENCH_CLI, note="-o only skips the venv stamp"),
