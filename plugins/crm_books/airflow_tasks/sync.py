@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from crm_books import config
 from crm_books.airflow_tasks.failures import fail_fast, refuse
-from crm_books.customers import deletions, duplicates_flag, organization, schema, staging
-from crm_books.customers import transform as transforms
-from crm_books.customers import validate as gate
+from crm_books.customers import (
+    deletions,
+    duplicates_flag,
+    organization,
+    schema,
+    staging,
+    transform,
+    validate,
+)
 from crm_books.customers.extract import extract_module
 from crm_books.customers.load import load_run
 from crm_books.customers.plan import DEFAULT_MAX_REJECT_FRACTION, SyncRun
@@ -103,21 +109,27 @@ def list_chunks(plan: Plan) -> list[Chunk]:
 
 @fail_fast()
 def transform_chunk(plan: Plan, chunk: Chunk) -> dict[str, int]:
-    return transforms.transform_chunk(warehouse_engine(), checked_run(plan), chunk)
+    return transform.transform_chunk(warehouse_engine(), checked_run(plan), chunk)
 
 
-def transform_records(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    return transforms.transformed(counts)
+def transform_records(counts: Sequence[dict[str, int]]) -> dict[str, int]:
+    return transform.transformed(_each(counts))
 
 
 @fail_fast()
 def validate_chunk(plan: Plan, chunk: Chunk) -> dict[str, Any]:
-    return gate.validate_chunk(warehouse_engine(), checked_run(plan), chunk)
+    return validate.validate_chunk(warehouse_engine(), checked_run(plan), chunk)
 
 
 @fail_fast()
-def validate_records(plan: Plan, results: Iterable[dict[str, Any]]) -> dict[str, int]:
-    return gate.gate(warehouse_engine(), checked_run(plan), results)
+def validate_records(plan: Plan, results: Sequence[dict[str, Any]]) -> dict[str, int]:
+    return validate.gate(warehouse_engine(), checked_run(plan), _each(results))
+
+
+def _each(results: Sequence[Counts]) -> list[Counts]:
+    """A mapped task's results, read by index: iterating Airflow's lazy XCom sequence reads one
+    past the end and logs an error for the XCom it does not find."""
+    return [results[i] for i in range(len(results))]
 
 
 @fail_fast()
