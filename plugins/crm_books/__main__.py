@@ -17,7 +17,7 @@ def _warehouse_uri(explicit: str | None) -> str:
         return explicit
     if os.environ.get("BOOKS_WAREHOUSE_URI"):
         return os.environ["BOOKS_WAREHOUSE_URI"]
-    if os.environ.get("AIRFLOW_CONN_BOOKS_WAREHOUSE") or os.environ.get("AIRFLOW_HOME"):
+    if os.environ.get("AIRFLOW_HOME") or any(k.startswith("AIRFLOW_CONN_") for k in os.environ):
         try:
             from crm_books.warehouse.engine import warehouse_uri
 

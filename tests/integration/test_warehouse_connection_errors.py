@@ -80,12 +80,15 @@ def test_an_unknown_role_says_create_it_or_check_the_login(cluster: PgCluster) -
 def password_role(cluster: PgCluster) -> Iterator[str]:
     """A role that must give its password (the cluster trusts everyone else)."""
     import psycopg
+    from psycopg import sql
 
     role = f"pw_{uuid.uuid4().hex[:8]}"
     hba = cluster.root / "data" / "pg_hba.conf"
     rules = hba.read_text()
     with psycopg.connect(cluster.admin_uri, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'the-right-one'")
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'the-right-one'").format(sql.Identifier(role))
+        )
         hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{rules}")
         conn.execute("SELECT pg_reload_conf()")
     try:
@@ -94,7 +97,7 @@ def password_role(cluster: PgCluster) -> Iterator[str]:
         hba.write_text(rules)
         with psycopg.connect(cluster.admin_uri, autocommit=True) as conn:
             conn.execute("SELECT pg_reload_conf()")
-            conn.execute(f"DROP ROLE {role}")
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 @pytest.mark.postgres

@@ -169,15 +169,18 @@ def create_warehouse_engine(
         except OSError as exc:
             raise WarehouseConfigError(connection_failure(url, exc, conn_id)) from exc
     # The warehouse file is attached as "books" so the same SQL runs on both backends.
-    engine = name_connection_errors(create_engine("sqlite://", poolclass=NullPool), url, conn_id)
     busy_timeout_ms = SQLITE_READ_BUSY_TIMEOUT_MS if read_only else SQLITE_BUSY_TIMEOUT_MS
+    # sqlite3's timeout is the connection's busy timeout: a writer waits for the lock this long.
+    sqlite = create_engine(
+        "sqlite://", poolclass=NullPool, connect_args={"timeout": busy_timeout_ms / 1000}
+    )
+    engine = name_connection_errors(sqlite, url, conn_id)
 
     @event.listens_for(engine, "connect")
     def _attach(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN handling below own transactions
         cur = dbapi_conn.cursor()
         cur.execute("ATTACH DATABASE ? AS books", (str(db_file),))
-        cur.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         if not read_only:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA books.journal_mode = WAL")
