@@ -50,7 +50,8 @@ def deal_records(
 
 def run_workflow(timer: Timer, engine: Engine, deals: int) -> dict[str, int]:
     """``deals`` deal changes planned and applied (estimate workflow) in one transaction."""
-    from crm_books.deals.rules import deal_changes_frame, plan_transitions
+    from crm_books.deals.changes import deal_changes_frame
+    from crm_books.deals.rules import plan_transitions
     from crm_books.deals.store import apply_plan, load_state
 
     records = deal_records(

@@ -21,10 +21,10 @@ from crm_books.customers.columns import (
 )
 from crm_books.customers.mapping import (
     latest_versions,
-    parse_payloads,
     transform_accounts,
     transform_contacts,
 )
+from crm_books.customers.payloads import parse_payloads
 
 T = "2026-03-01T10:00:00+00:00"
 HOSTILE = [

@@ -26,7 +26,8 @@ from crm_books.customers.duplicates import (
     unflagged,
     website_domain,
 )
-from crm_books.customers.mapping import parse_payloads, transform_accounts
+from crm_books.customers.mapping import transform_accounts
+from crm_books.customers.payloads import parse_payloads
 
 
 def name_key(name: Any) -> Any:

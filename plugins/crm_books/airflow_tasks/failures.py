@@ -38,8 +38,8 @@ def needs_a_fix(exc: BaseException) -> bool:
     # Imported here: only a failing task pays for them.
     from crm_books.customers.organization import OrganizationMismatchError
     from crm_books.customers.quality import QualityGateError
-    from crm_books.deals.rules import WorkflowSettingError
     from crm_books.deals.settings import StageSettingError
+    from crm_books.deals.stages import WorkflowSettingError
     from crm_books.warehouse.engine import WarehouseConfigError
     from crm_books.zoho.errors import CrmApiError
     from crm_books.zoho.hook import CrmConnectionError

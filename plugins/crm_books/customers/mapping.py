@@ -25,7 +25,7 @@ from crm_books.customers.columns import (
     CUSTOMER_COLUMNS,
     RAW_PAYLOAD,
 )
-from crm_books.customers.payloads import ID, ParsedRecords, parse_payloads, reject_frame
+from crm_books.customers.payloads import ID, reject_frame
 from crm_books.json_text import escape_surrogates
 from crm_books.warehouse.text import MAX_ID_LENGTH, any_problem, id_problem, quoted, text_problem
 
@@ -33,9 +33,7 @@ from crm_books.warehouse.text import MAX_ID_LENGTH, any_problem, id_problem, quo
 __all__ = [
     "AccountsResult",
     "ContactsResult",
-    "ParsedRecords",
     "latest_versions",
-    "parse_payloads",
     "transform_accounts",
     "transform_contacts",
 ]

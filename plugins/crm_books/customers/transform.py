@@ -67,8 +67,9 @@ def _mapped(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[pd.DataFrame]]:
     """(customers, contact persons or None, reject frames) of a module's raw payloads."""
     from crm_books.customers import mapping as ct
+    from crm_books.customers.payloads import parse_payloads
 
-    parsed = ct.parse_payloads(payloads, module=module)
+    parsed = parse_payloads(payloads, module=module)
     records = ct.latest_versions(parsed.records, "id", "Modified_Time")
     if module == config.ACCOUNTS:
         accounts = ct.transform_accounts(records)

@@ -8,7 +8,6 @@ from datetime import date
 import pandas as pd
 
 from crm_books.deals.audit import ACTIONS, EVENTS, add_reasons, pick
-from crm_books.deals.changes import deal_changes_frame
 from crm_books.deals.frames import (
     ACTION_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -25,17 +24,12 @@ from crm_books.deals.frames import (
 from crm_books.deals.stages import (
     DEFAULT_STAGES,
     StageMapping,
-    WorkflowSettingError,
     parse_workflow_setting,
 )
 
 # The planner's interface: callers read its inputs' contracts and the setting's error here.
 __all__ = [
-    "DEFAULT_STAGES",
     "Plan",
-    "StageMapping",
-    "WorkflowSettingError",
-    "deal_changes_frame",
     "plan_transitions",
     "resolve_customers",
 ]
