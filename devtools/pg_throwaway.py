@@ -56,85 +56,39 @@ class PgCluster:
         prefix = ["runuser", "-u", self.run_as, "--"] if self.run_as else []
         return [*prefix, *args]
 
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        """Run one of the server's programs (as the cluster's user) on the data directory."""
+        subprocess.run(
+            self._cmd(str(self.bindir / program), "-D", str(self.root / "data"), *args),
+            check=check,
+            capture_output=True,
+        )
+
     def start(self) -> None:
         """initdb a fresh data directory and start the server (trust auth, loopback only)."""
-        data = self.root / "data"
-        subprocess.run(
-            self._cmd(
-                str(self.bindir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ),
-            check=True,
-            capture_output=True,
+        self._run(
+            "initdb", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"
         )
         opts = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        subprocess.run(
-            self._cmd(
-                str(self.bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                opts,
-                "-l",
-                str(self.root / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        self._run("pg_ctl", "-o", opts, "-l", self._log, "-w", "-t", "60", "start")
 
     def restart(self) -> None:
         """Restart the server with a fast shutdown: open sessions are cut off and their transactions
         roll back, as when a production server is restarted under load (the fault tests use it)."""
-        subprocess.run(
-            self._cmd(
-                str(self.bindir / "pg_ctl"),
-                "-D",
-                str(self.root / "data"),
-                # The server's output must go to its log, not to this call's captured pipes.
-                "-l",
-                str(self.root / "server.log"),
-                "-m",
-                "fast",
-                "-w",
-                "-t",
-                "60",
-                "restart",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        # The server's output must go to its log, not to this call's captured pipes.
+        self._run("pg_ctl", "-l", self._log, "-m", "fast", "-w", "-t", "60", "restart")
 
     def stop(self) -> None:
         """Stop the server immediately and delete its data directory."""
-        subprocess.run(
-            self._cmd(
-                str(self.bindir / "pg_ctl"),
-                "-D",
-                str(self.root / "data"),
-                "-m",
-                "immediate",
-                "stop",
-            ),
-            check=False,
-            capture_output=True,
-        )
+        self._run("pg_ctl", "-m", "immediate", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def _log(self) -> str:
+        return str(self.root / "server.log")
 
 
 def start_cluster() -> PgCluster:

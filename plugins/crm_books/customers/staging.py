@@ -148,6 +148,16 @@ def stage_frame(
     return bulk_insert(conn, table_name, columns, data.itertuples(index=False, name=None))
 
 
+def stage_rejects(
+    conn: Connection, frames: Iterable[pd.DataFrame | None], run_id: str, stage: str
+) -> int:
+    """File a step's reject frames in stg_rejects under that step (``transform``, ``quality``)."""
+    return sum(
+        stage_frame(conn, "stg_rejects", frame, STG_REJECT_COLUMNS, run_id, stage=stage)
+        for frame in frames
+    )
+
+
 def counts_row(conn: Connection, name: str, params: dict[str, Any]) -> dict[str, int]:
     row = run_sql(conn, name, params).one()
     return {key: int(value or 0) for key, value in row._mapping.items()}

@@ -14,7 +14,6 @@ from crm_books.customers.plan import SyncRun
 from crm_books.customers.staging import (
     STG_CONTACT_PERSON_COLUMNS,
     STG_CUSTOMER_COLUMNS,
-    STG_REJECT_COLUMNS,
     TRANSFORM_CHUNK,
     Chunk,
     chunk_params,
@@ -22,6 +21,7 @@ from crm_books.customers.staging import (
     log_chunk,
     raw_chunk,
     stage_frame,
+    stage_rejects,
     sum_counts,
 )
 from crm_books.warehouse.sql_files import run_sql
@@ -54,10 +54,7 @@ def transform_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, int
         counts["contact_persons"] = stage_frame(
             conn, "stg_contact_persons", persons, STG_CONTACT_PERSON_COLUMNS, run.run_id
         )
-        for frame in rejects:
-            counts["rejected"] += stage_frame(
-                conn, "stg_rejects", frame, STG_REJECT_COLUMNS, run.run_id, stage="transform"
-            )
+        counts["rejected"] = stage_rejects(conn, rejects, run.run_id, "transform")
     log_chunk("transform", chunk, counts["rows"], started)
     return counts
 

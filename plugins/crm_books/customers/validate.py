@@ -13,13 +13,12 @@ from crm_books import config
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.run_log import mark_run_failed
 from crm_books.customers.staging import (
-    STG_REJECT_COLUMNS,
     TRANSFORM_CHUNK,
     Chunk,
     chunk_params,
     list_chunks,
     log_chunk,
-    stage_frame,
+    stage_rejects,
     staged_chunk,
     sum_counts,
 )
@@ -66,8 +65,7 @@ def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]
     with engine.begin() as conn:
         params = chunk_params(run, chunk)
         run_sql(conn, "sync/delete_quality_chunk_rejects", params)
-        for frame in rejects:
-            stage_frame(conn, "stg_rejects", frame, STG_REJECT_COLUMNS, run.run_id, stage="quality")
+        stage_rejects(conn, rejects, run.run_id, "quality")
         if counts["rejected"]:
             run_sql(conn, "sync/fill_reject_payloads", params)
     log_chunk("quality gate", chunk, counts["rows"], started)
