@@ -1,20 +1,7 @@
 -- Estimates and invoices a person changed in Books: the workflow no longer touches them (B8).
-SELECT document_type, document_number, customer_id, contact_name, crm_deal_id, status,
-       workflow_status, total, date, updated_at
-FROM (
-    SELECT 'estimate' AS document_type, e.estimate_number AS document_number, e.customer_id,
-           c.contact_name, e.crm_deal_id, e.status, e.workflow_status, e.total, e.date,
-           e.updated_at
-    FROM books.estimates AS e
-    JOIN books.customers AS c ON c.customer_id = e.customer_id
-    WHERE e.workflow_status IS NOT NULL AND e.status <> e.workflow_status
-    UNION ALL
-    SELECT 'invoice' AS document_type, i.invoice_number AS document_number, i.customer_id,
-           c.contact_name, i.crm_deal_id, i.status, i.workflow_status, i.total, i.date,
-           i.updated_at
-    FROM books.invoices AS i
-    JOIN books.customers AS c ON c.customer_id = i.customer_id
-    WHERE i.workflow_status IS NOT NULL AND i.status <> i.workflow_status
-) AS locked
-ORDER BY updated_at DESC, document_number
+SELECT d.document_type, d.document_number, d.customer_id, c.contact_name, d.crm_deal_id, d.status,
+       d.workflow_status, d.total, d.date, d.updated_at
+FROM books.locked_documents AS d
+JOIN books.customers AS c ON c.customer_id = d.customer_id
+ORDER BY d.updated_at DESC, d.document_number
 LIMIT :limit

@@ -1,10 +1,5 @@
 -- Estimates and invoices linked to the given deals, with the status the workflow last set.
-SELECT 'estimate' AS document_type, estimate_id AS document_id, crm_deal_id, customer_id,
-       status, workflow_status, total, line_item
-FROM books.estimates
-WHERE crm_deal_id IN :deal_ids
-UNION ALL
-SELECT 'invoice' AS document_type, invoice_id AS document_id, crm_deal_id, customer_id,
-       status, workflow_status, total, line_item
-FROM books.invoices
+SELECT document_type, document_id, crm_deal_id, customer_id, status, workflow_status, total,
+       line_item
+FROM books.documents
 WHERE crm_deal_id IN :deal_ids

@@ -167,9 +167,7 @@ def apply_plan(conn: Connection, plan: Plan, *, run_id: str, workflow: str) -> d
     writes["date"] = writes["date"].map(_to_date).astype(object)
     staged = writes.loc[:, list(_STAGED_DOCUMENT_COLUMNS)]
     if _stage(conn, "stg_workflow_documents", staged, run_id):
-        for doc_type in DOCUMENT_PREFIX:
-            run_sql(conn, f"workflow/insert_{doc_type}s", params)
-            run_sql(conn, f"workflow/update_{doc_type}s", params)
+        run_sql(conn, "workflow/write_documents", params)
     counts.update(actions["action"].astype(str))
 
     events = plan.events.copy()
