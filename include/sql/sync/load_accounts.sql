@@ -18,26 +18,14 @@ SELECT 'crm', s.crm_account_id, s.customer_sub_type, s.contact_name, s.company_n
 FROM books.valid_stg_customers AS s
 WHERE s.run_id = :run_id AND s.module = 'Accounts'
 ON CONFLICT (crm_account_id) DO UPDATE SET
-    customer_sub_type = excluded.customer_sub_type,
-    contact_name = excluded.contact_name,
-    company_name = excluded.company_name,
-    email = excluded.email,
-    phone = excluded.phone,
-    mobile = excluded.mobile,
-    fax = excluded.fax,
-    website = excluded.website,
-    notes = excluded.notes,
-    billing_street = excluded.billing_street,
-    billing_city = excluded.billing_city,
-    billing_state = excluded.billing_state,
-    billing_zip = excluded.billing_zip,
-    billing_country = excluded.billing_country,
-    shipping_street = excluded.shipping_street,
-    shipping_city = excluded.shipping_city,
-    shipping_state = excluded.shipping_state,
-    shipping_zip = excluded.shipping_zip,
-    shipping_country = excluded.shipping_country,
-    crm_modified_time = excluded.crm_modified_time,
-    updated_at = excluded.updated_at
+    (customer_sub_type, contact_name, company_name, email, phone, mobile, fax, website, notes,
+     billing_street, billing_city, billing_state, billing_zip, billing_country, shipping_street,
+     shipping_city, shipping_state, shipping_zip, shipping_country, crm_modified_time, updated_at)
+  = (excluded.customer_sub_type, excluded.contact_name, excluded.company_name, excluded.email,
+     excluded.phone, excluded.mobile, excluded.fax, excluded.website, excluded.notes,
+     excluded.billing_street, excluded.billing_city, excluded.billing_state, excluded.billing_zip,
+     excluded.billing_country, excluded.shipping_street, excluded.shipping_city,
+     excluded.shipping_state, excluded.shipping_zip, excluded.shipping_country,
+     excluded.crm_modified_time, excluded.updated_at)
 WHERE c.merged_into_customer_id IS NULL
   AND (c.crm_modified_time IS NULL OR excluded.crm_modified_time > c.crm_modified_time)

@@ -40,7 +40,7 @@ WHERE customer_id IN (SELECT customer_id FROM books.stg_contact_moves
 
 -- B2: a contact whose individual customer holds a newer version than its contact person (or held
 -- row) has lost its account: the older row goes (decided above). A primary removed here is
--- replaced in attach_held_contact_persons, which load_run runs afterwards.
+-- replaced in settle_contact_persons, which load_run runs afterwards.
 DELETE FROM books.contact_persons
 WHERE crm_contact_id IN (SELECT crm_contact_id FROM books.stg_contact_moves
                          WHERE run_id = :run_id AND person_removed = 1);

@@ -35,9 +35,11 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, Counts]:
             result[config.ACCOUNTS] = counts_row(conn, "sync/load_accounts", params)
         if config.CONTACTS in run.modules:
             result[config.CONTACTS] = counts_row(conn, "sync/load_contacts", params)
+            _attach_contact_persons(conn, params, staged_run_id=run.run_id)
             moves = _reconcile_contact_moves(conn, params)
         # Held contacts attach whenever their account exists, whichever modules this run read.
-        held = int(run_sql(conn, "sync/attach_held_contact_persons", params).scalar() or 0)
+        _attach_contact_persons(conn, params, attach_held=True)
+        held = int(run_sql(conn, "sync/settle_contact_persons", params).scalar() or 0)
         for module, counts in result.items():
             counts["rejected"], counts["rejected_again"] = rejected.get(module, (0, 0))
             counts["held"] = held if module == config.CONTACTS else 0
@@ -52,6 +54,22 @@ def _file_rejects(conn: Connection, params: dict[str, Any]) -> dict[str, tuple[i
     """File this run's rejects; per module, how many there were and how many were filed before."""
     rows = run_sql(conn, "sync/file_rejects", params)
     return {r.module: (int(r.rejected), int(r.rejected_again or 0)) for r in rows}
+
+
+def _attach_contact_persons(
+    conn: Connection,
+    params: dict[str, Any],
+    *,
+    staged_run_id: str | None = None,
+    attach_held: bool = False,
+) -> None:
+    """Contact persons join their account customer: the run's staged ones that nothing is held
+    for, before the contact moves are reconciled, or the held ones, after them (one upsert)."""
+    run_sql(
+        conn,
+        "sync/upsert_contact_persons",
+        {**params, "staged_run_id": staged_run_id, "attach_held": int(attach_held)},
+    )
 
 
 def _reconcile_contact_moves(conn: Connection, params: dict[str, Any]) -> Counts:
