@@ -154,7 +154,7 @@ class BulkRead:
         body = result_zip(self.store, table, job.slots.tolist(), job.query.columns, job.id)
         headers = {
             "Content-Type": "application/zip",
-            "Content-Disposition": f"attachment; filename={job.id}.zip",
+            "Content-Disposition": f'attachment; filename="{job.id}.zip"',
         }
         return Response(200, body, headers)
 

@@ -55,8 +55,7 @@ class ConcurrencyGate:
 
     def admit(self, request: Request) -> Response | None:
         cap = self.knobs().max_concurrency
-        if self.usage.enter() > cap > 0:
-            self.usage.leave()
+        if not self.usage.enter(cap):
             self.usage.add("concurrency_refusals")
             return too_many_requests(CONCURRENCY_MESSAGE, 1, limit=cap)
         return None

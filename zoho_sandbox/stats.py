@@ -34,12 +34,14 @@ class Usage:
         with self._lock:
             self.counts[name] += n
 
-    def enter(self) -> int:
-        """One more call in flight; returns how many are now."""
+    def enter(self, cap: int = 0) -> bool:
+        """One more call in flight, unless `cap` (0: none) are already; False if refused."""
         with self._lock:
+            if cap and self.in_flight >= cap:
+                return False
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            return self.in_flight
+            return True
 
     def leave(self) -> None:
         with self._lock:
