@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import requests
@@ -18,9 +18,17 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def sandbox_process(
-    accounts: int, contacts: int, *, seed: int, deals: int = 0, timeout: float = 300.0
+    accounts: int,
+    contacts: int,
+    *,
+    seed: int,
+    deals: int = 0,
+    timeout: float = 300.0,
+    profile: str = "default",
+    knobs: Mapping[str, float | bool] | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """The sandbox CRM CLI in its own process (its own core and GIL); yields (base URL, pid)."""
+    """The sandbox CRM CLI in its own process (its own core and GIL); yields (base URL, pid).
+    `profile` and `knobs` (e.g. {"latency_ms": 5}) become `--profile` and knob flags."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -37,6 +45,9 @@ def sandbox_process(
         str(contacts),
         "--deals",
         str(deals),
+        "--profile",
+        profile,
+        *knob_flags(knobs or {}),
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -68,6 +79,18 @@ def sandbox_process(
         stop(proc)
         if proc.stderr:
             proc.stderr.close()
+
+
+def knob_flags(knobs: Mapping[str, float | bool]) -> list[str]:
+    """CLI flags for knob values: `--latency-ms 5`, `--validate-writes` / `--no-validate-writes`."""
+    flags: list[str] = []
+    for name, value in knobs.items():
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags += [f"--{flag}", str(value)]
+    return flags
 
 
 def free_port() -> int:

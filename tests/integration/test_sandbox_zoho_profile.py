@@ -19,6 +19,7 @@ from tests.integration.sandbox_client import TIMEOUT, Api
 from zoho_sandbox import SandboxConfig, SandboxServer
 from zoho_sandbox.__main__ import build_parser, knob_overrides
 from zoho_sandbox.oauth import ACCESS_DENIED
+from zoho_sandbox.process import sandbox_process
 from zoho_sandbox.profiles import ZOHO
 
 # the zoho profile, fast enough for tests: no latency unless a test asks for it
@@ -80,6 +81,15 @@ def test_the_zoho_profile_defaults_are_zohos_limits_and_flags_override_them() ->
     )
     assert args.profile == "zoho"
     assert knob_overrides(args) == {"latency_ms": 5.0, "validate_writes": False}
+
+
+def test_serve_profile_zoho_starts_the_cli_with_zohos_limits_and_the_flags_given() -> None:
+    knobs = {"latency_ms": 5, "max_concurrency": 4, "validate_writes": False}
+    with sandbox_process(2, 2, seed=7, profile="zoho", knobs=knobs) as (base, _):
+        got = requests.get(f"{base}/__sandbox/profile", timeout=TIMEOUT).json()
+    assert got["profile"] == "zoho"
+    assert {k: got["knobs"][k] for k in knobs} == knobs
+    assert got["knobs"]["token_grants_per_window"] == 10  # the profile's, not given
 
 
 def test_knobs_are_read_and_set_through_the_admin_api(zoho: SandboxServer) -> None:
