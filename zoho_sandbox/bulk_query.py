@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ class BulkQuery:
     mask: Mask
     page: int
     echo: dict[str, Any]  # the query as the job details repeat it
+    key: str  # binds page tokens to this module, columns and criteria
 
     @classmethod
     def of(cls, body: Any) -> BulkQuery:
@@ -49,7 +53,10 @@ class BulkQuery:
         columns = _columns(module, query.get("fields"))
         criteria = query.get("criteria")
         mask = _criterion(criteria) if criteria else _everything
-        page = query.get("page", 1)
+        key = _query_key(module, columns, criteria)
+        page = (
+            _page_of(query["page_token"], key) if query.get("page_token") else query.get("page", 1)
+        )
         if not isinstance(page, int) or isinstance(page, bool) or page < 1:
             raise invalid("page must be a positive integer", api_name="page")
         module_ref = {"id": metadata.module_payload(module)["id"], "api_name": module}
@@ -59,7 +66,31 @@ class BulkQuery:
         if criteria:
             echo["criteria"] = criteria
         echo["page"] = page
-        return cls(module, columns, mask, page, echo)
+        return cls(module, columns, mask, page, echo, key)
+
+    def page_token(self, page: int) -> str:
+        """The token a job's result gives for `page` of the same query (v7+ paging)."""
+        return base64.urlsafe_b64encode(f"{self.key}|{page}".encode()).decode().rstrip("=")
+
+
+def _query_key(module: str, columns: tuple[str, ...], criteria: Any) -> str:
+    """What a page token is bound to: the module, the columns and the criteria."""
+    text = json.dumps([module, columns, criteria], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _page_of(token: Any, key: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(str(token) + "=" * (-len(str(token)) % 4)).decode()
+        token_key, page = raw.split("|")
+        if token_key != key:
+            raise ValueError("token of another query")
+        return int(page)
+    except ValueError:
+        raise invalid(
+            "invalid page_token (it belongs to another module, fields or criteria)",
+            api_name="page_token",
+        ) from None
 
 
 def _everything(cols: Columns) -> np.ndarray:

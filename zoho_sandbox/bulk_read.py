@@ -69,6 +69,8 @@ class BulkJob:
             }
             if done:
                 out["result"]["download_url"] = f"{BULK_PREFIX}/{self.id}/result"
+            if done and self.more_records:
+                out["result"]["next_page_token"] = self.query.page_token(self.query.page + 1)
         return out
 
 

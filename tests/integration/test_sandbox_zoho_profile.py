@@ -294,6 +294,7 @@ def test_a_bulk_read_job_goes_added_in_progress_completed_and_pages_by_id(
     done = wait_done(api, job_id)
     assert done["state"] == "COMPLETED"
     assert done["query"]["module"]["api_name"] == "Contacts" and done["file_type"] == "csv"
+    token = done["result"].pop("next_page_token")
     assert done["result"] == {
         "page": 1,
         "per_page": 30,
@@ -313,9 +314,17 @@ def test_a_bulk_read_job_goes_added_in_progress_completed_and_pages_by_id(
         assert row["Modified_Time"] == record["Modified_Time"]
         lookup = record.get("Account_Name")
         assert row["Account_Name"] == (lookup["id"] if lookup else "")
+    by_token = {k: v for k, v in query.items() if k != "page"} | {"page_token": token}
+    second = wait_done(api, create_job(api, by_token))
+    assert (second["result"]["page"], second["result"]["count"]) == (2, 30)
+    second_ids = [int(r["id"]) for r in csv_rows(api.get(second["result"]["download_url"]))]
+    assert min(second_ids) > max(ids)
     last = wait_done(api, create_job(api, {**query, "page": 3}))
     assert (last["result"]["count"], last["result"]["more_records"]) == (10, False)
-    assert usage(zoho)["bulk_jobs"] == 2 and usage(zoho)["bulk_downloads"] == 1
+    assert "next_page_token" not in last["result"]
+    assert usage(zoho)["bulk_jobs"] == 3 and usage(zoho)["bulk_downloads"] == 2
+    other = api.call("POST", BULK, json={"query": {"module": "Accounts", "page_token": token}})
+    assert other.status_code == 400 and other.json()["details"] == {"api_name": "page_token"}
 
 
 def test_bulk_read_criteria_on_modified_time_select_the_same_records_as_a_rest_read(
