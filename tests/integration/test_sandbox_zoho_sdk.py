@@ -47,6 +47,7 @@ CONFIG = SandboxConfig(
         "jitter_ms": 0,
         "bulk_job_base_seconds": 0,
         "bulk_job_seconds_per_record": 0,
+        "bulk_page_records": 25,
     },
 )
 
@@ -110,7 +111,11 @@ def test_the_official_sdk_works_against_the_zoho_profile(
     bulk = got["bulk"]
     since = int(datetime.fromisoformat(SINCE).timestamp())
     matching = sum(1 for t in sb.store.table("Contacts").modified if t > since)
-    assert (bulk["count"], bulk["rows"], bulk["more_records"]) == (matching, matching, False)
+    assert matching > 25  # a second job page, asked for by page token
+    assert (bulk["count"], bulk["rows"], bulk["more_records"], bulk["page"]) == (25, 25, True, 1)
+    second = bulk["next_page"]
+    rest = min(25, matching - 25)
+    assert (second["count"], second["rows"], second["page"]) == (rest, rest, 2)
     assert "COMPLETED" in bulk["states"] and bulk["create_status"] == 201
     assert bulk["header"] == "id,Last_Name,Email,Account_Name,Modified_Time"
     assert bulk["file_name"].endswith(".zip") and bulk["csv_name"].endswith(".csv")

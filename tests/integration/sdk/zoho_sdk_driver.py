@@ -98,6 +98,14 @@ def insert_contact(email: str) -> dict[str, Any]:
 
 
 def bulk_read(since: str) -> dict[str, Any]:
+    """A job for page 1, then one for the next page by its page token."""
+    first = bulk_job(since, None)
+    token = first.pop("next_page_token")
+    first["next_page"] = bulk_job(since, token) if token else None
+    return first
+
+
+def bulk_job(since: str, page_token: str | None) -> dict[str, Any]:
     ops = BulkReadOperations()
     query = Query()
     module = MinifiedModule()
@@ -111,7 +119,10 @@ def bulk_read(since: str) -> dict[str, Any]:
     criteria.set_comparator(Choice("greater_than"))
     criteria.set_value(since)
     query.set_criteria(criteria)
-    query.set_page(1)
+    if page_token:
+        query.set_page_token(page_token)
+    else:
+        query.set_page(1)
     request = BulkBodyWrapper()
     request.set_query(query)
     request.set_file_type("csv")
@@ -141,6 +152,8 @@ def bulk_read(since: str) -> dict[str, Any]:
         "create_status": created.get_status_code(),
         "states": sorted(set(states)),
         "count": result.get_count(),
+        "page": result.get_page(),
+        "next_page_token": result.get_next_page_token(),
         "more_records": result.get_more_records(),
         "download_url": result.get_download_url(),
         "file_name": stream.get_name(),
