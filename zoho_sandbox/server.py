@@ -241,7 +241,8 @@ class SandboxServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters: total, by_status {int: n}, by_path, by_code (Zoho codes), by_request."""
+        """Counters: total, by_status {int: n}, by_path, by_code (Zoho codes), by_request, and
+        usage: token grants, calls in flight and their peak, credits, Bulk Read jobs, refusals."""
         return self._stats.snapshot()
 
     def reset_stats(self) -> None:

@@ -196,6 +196,18 @@ def test_calls_past_the_credit_budget_get_zohos_429(zoho: SandboxServer) -> None
     }
     assert int(refused.headers["Retry-After"]) > 80_000  # the oldest credit frees in ~24 h
     assert (usage(zoho)["credits_used"], usage(zoho)["credit_refusals"]) == (3, 1)
+    zoho.reset_stats()
+    assert not any(usage(zoho).values())  # counters cleared (the budget's window is not)
+    assert api.get("/crm/v8/Accounts", params=fields).status_code == 429
+
+
+@knobs(latency_ms=1)
+def test_the_fault_switches_still_work_on_the_zoho_profile(zoho: SandboxServer) -> None:
+    api = Api(zoho)
+    zoho.set_faults(rate_limit_every=2)
+    statuses = [api.get("/crm/v8/org").status_code for _ in range(4)]
+    assert statuses == [200, 429, 200, 429]
+    assert usage(zoho)["credits_used"] == 4
 
 
 # -- write validation --------------------------------------------------------------------------
