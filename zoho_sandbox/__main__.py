@@ -80,11 +80,14 @@ def _knob_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per knob; None (not given) keeps the profile's value."""
     for f in fields(Knobs):
         flag = "--" + f.name.replace("_", "-")
+        values = ", ".join(f"{name} {getattr(k, f.name)}" for name, k in PROFILES.items())
         if f.type in (bool, "bool"):
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction)
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, help=values
+            )
         else:
             kind = int if f.type in (int, "int") else float
-            parser.add_argument(flag, dest=f.name, type=kind, metavar="N")
+            parser.add_argument(flag, dest=f.name, type=kind, metavar="N", help=values)
 
 
 def knob_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -32,12 +32,15 @@ class SlidingWindow:
         self._clock = clock
 
     def take(self, limit: int, window: float, n: int = 1) -> float | None:
-        """None if the events fit (and are recorded), else seconds until the oldest leaves."""
+        """None if the events fit (and are recorded), else seconds until the oldest leaves.
+        No limit (0): nothing is recorded, so a window only counts while its cap is on."""
+        if not limit:
+            return None
         with self._lock:
             now = self._clock()
             while self._times and self._times[0] <= now - window:
                 self._times.popleft()
-            if limit and len(self._times) + n > limit:
+            if len(self._times) + n > limit:
                 return self._times[0] + window - now if self._times else window
             self._times.extend([now] * n)
             return None
