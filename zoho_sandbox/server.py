@@ -161,7 +161,7 @@ class SandboxServer:
             resp = self._token(request)
         elif request.path.startswith(API_PREFIX):
             resp = safely(lambda: self._api(request, self.crm.handle))
-        elif request.path.startswith(BULK_PREFIX):
+        elif request.path == BULK_PREFIX or request.path.startswith(BULK_PREFIX + "/"):
             resp = safely(lambda: self._api(request, self.bulk.handle))
         else:
             resp = bad_url().response()

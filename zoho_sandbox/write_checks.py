@@ -34,5 +34,5 @@ def refused_values(
         rid = str(value.get("id") if isinstance(value, dict) else value)
         if not rid.isdigit() or store.get(target, rid) is None:
             details = {"api_name": name, "json_path": f"$.data[{index}].{name}", "id": rid}
-            return record_error("INVALID_DATA", "the related id given seems to be invalid", details)
+            return record_error("INVALID_DATA", "the id given seems to be invalid", details)
     return None

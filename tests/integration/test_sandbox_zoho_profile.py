@@ -240,7 +240,7 @@ def test_malformed_emails_and_missing_lookups_are_refused_with_invalid_data(
     assert orphan == {
         "code": "INVALID_DATA",
         "details": {"api_name": "Account_Name", "json_path": "$.data[2].Account_Name", "id": "999"},
-        "message": "the related id given seems to be invalid",
+        "message": "the id given seems to be invalid",
         "status": "error",
     }
 
