@@ -30,25 +30,8 @@ def sandbox_process(
     """The sandbox CRM CLI in its own process (its own core and GIL); yields (base URL, pid).
     `profile` and `knobs` (e.g. {"latency_ms": 5}) become `--profile` and knob flags."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "zoho_sandbox",
-        "serve",
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-        "--accounts",
-        str(accounts),
-        "--contacts",
-        str(contacts),
-        "--deals",
-        str(deals),
-        "--profile",
-        profile,
-        *knob_flags(knobs or {}),
-    ]
+    sizes = {"accounts": accounts, "contacts": contacts, "deals": deals}
+    cmd = serve_command(port, seed, sizes, profile, knobs or {})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -79,6 +62,16 @@ def sandbox_process(
         stop(proc)
         if proc.stderr:
             proc.stderr.close()
+
+
+def serve_command(
+    port: int, seed: int, sizes: Mapping[str, int], profile: str, knobs: Mapping[str, float | bool]
+) -> list[str]:
+    """The CLI command serving these sizes (accounts, contacts, deals) on `port`."""
+    cmd = [sys.executable, "-m", "zoho_sandbox", "serve", "--port", str(port), "--seed", str(seed)]
+    for name, n in sizes.items():
+        cmd += [f"--{name}", str(n)]
+    return [*cmd, "--profile", profile, *knob_flags(knobs)]
 
 
 def knob_flags(knobs: Mapping[str, float | bool]) -> list[str]:
