@@ -1,4 +1,25 @@
-"""Command line of the sandbox: `serve` a Zoho-compatible CRM, or `generate` a JSON data set."""
+"""Command line of the sandbox: `serve` a Zoho-compatible CRM, or `generate` a JSON data set.
+
+`serve --profile zoho` plays Zoho as strictly as its v8 docs describe; `--profile default` (the
+default) is fast and lets everything through. Each knob is a flag (its profile's value unless
+given) and can be changed at run time with POST /__sandbox/profile (docs/sandbox.md):
+
+  --latency-ms (zoho 300), --jitter-ms (50)   time each API call takes, plus 0..jitter
+  --max-concurrency (10)                      calls in flight; beyond: 429 TOO_MANY_REQUESTS
+  --token-grants-per-window (10), --token-window-seconds (600)
+                                              grants per refresh token; beyond: "Access Denied"
+  --max-live-tokens (15)                      the next grant evicts the oldest (INVALID_OAUTHTOKEN)
+  --credit-budget (50000), --credit-window-seconds (86400)
+                                              1 credit per API call; beyond: 429
+  --validate-writes / --no-validate-writes    malformed emails, missing lookups: INVALID_DATA
+  --bulk-page-records (200000)                records per Bulk Read job page
+  --bulk-job-base-seconds (2), --bulk-job-seconds-per-record (0.0002)
+                                              a job's time until COMPLETED
+  --bulk-downloads-per-minute (10)            result downloads; beyond: 429
+  --bulk-fail-every (0)                       every Nth job ends FAILED
+
+0 switches a cap off; the default profile has every cap off and no latency.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +28,25 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from crm_books import config as crm_config
 from zoho_sandbox.generator import Generator
+from zoho_sandbox.profiles import PROFILES, Knobs
 from zoho_sandbox.server import SandboxConfig, SandboxServer
 
 _DEFAULT_SIZES = {"accounts": 1000, "contacts": 3000, "deals": 500}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m zoho_sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m zoho_sandbox",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the sandbox CRM over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
@@ -31,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--org-name", default="Sandbox Org")
     serve.add_argument("--time-zone", default="Asia/Kolkata")
     serve.add_argument("--clock", help="freeze the clock at this ISO-8601 time")
+    serve.add_argument("--profile", choices=sorted(PROFILES), default="default")
+    _knob_flags(serve)
     generate = sub.add_parser("generate", help="write generated records as Zoho-format JSON")
     generate.add_argument("--out", type=Path, required=True)
     generate.add_argument("--clock", help="generated times end at this ISO-8601 time")
@@ -45,6 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--contacts", type=int)
         p.add_argument("--deals", type=int)
     return parser
+
+
+def _knob_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per knob; None (not given) keeps the profile's value."""
+    for f in fields(Knobs):
+        flag = "--" + f.name.replace("_", "-")
+        values = ", ".join(f"{name} {getattr(k, f.name)}" for name, k in PROFILES.items())
+        if f.type in (bool, "bool"):
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, help=values
+            )
+        else:
+            kind = int if f.type in (int, "int") else float
+            parser.add_argument(flag, dest=f.name, type=kind, metavar="N", help=values)
+
+
+def knob_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The knobs given on the command line."""
+    return {
+        f.name: getattr(args, f.name) for f in fields(Knobs) if getattr(args, f.name) is not None
+    }
 
 
 def _sizes(args: argparse.Namespace, from_file: bool) -> dict[str, int]:
@@ -104,6 +154,8 @@ def _serve(args: argparse.Namespace) -> int:
         org_name=args.org_name,
         clock_start=_clock(args.clock),
         time_zone=args.time_zone,
+        profile=args.profile,
+        knobs=knob_overrides(args),
     )
     server = SandboxServer(config, host=args.host, port=args.port)
     if args.data is not None:
@@ -111,7 +163,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"loaded {loaded} records from {args.data}", file=sys.stderr)
     counts = {m: server.store.count(m) for m in server.store.tables}
     print(
-        f"CRM sandbox on http://{args.host}:{args.port} (org {config.org_id}, {counts}); "
+        f"CRM sandbox on http://{args.host}:{args.port} (org {config.org_id}, {counts}, "
+        f"profile {config.profile}); "
         f"client_id={server.client_id} refresh_token={server.refresh_token}",
         file=sys.stderr,
         flush=True,

@@ -1,4 +1,5 @@
-"""The admin API under /__sandbox/: health, stats, clock, faults, org, and records as stored."""
+"""The admin API under /__sandbox/: health, stats, clock, faults, profile knobs, org, and records
+as stored."""
 
 from __future__ import annotations
 
@@ -65,6 +66,16 @@ def _faults(sb: SandboxServer, payload: Any) -> Response:
     return Response(200, asdict(sb.faults))
 
 
+def _profile(sb: SandboxServer, payload: Any) -> Response:
+    """GET: the profile and knobs in force. POST {"name": ..., knob: value, ...}: a profile's
+    defaults (when named), then the knobs given; knobs not named keep their value."""
+    if payload:
+        settings = dict(payload)
+        name = settings.pop("name", None)
+        sb.set_knobs(str(name) if name else None, **settings)
+    return Response(200, {"profile": sb.knob_switch.name, "knobs": sb.knobs.as_dict()})
+
+
 def _org(sb: SandboxServer, payload: Any) -> Response:
     sb.set_org(
         str(payload.get("org_id", sb.org.id)),
@@ -91,6 +102,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "clock"): _clock,
     ("POST", "faults"): _faults,
     ("POST", "org"): _org,
+    ("GET", "profile"): _profile,
+    ("POST", "profile"): _profile,
 }
 
 

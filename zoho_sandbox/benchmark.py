@@ -44,6 +44,17 @@ class BenchResult:
         return line
 
 
+def sandbox_credentials(base_url: str) -> CrmCredentials:
+    """The product's CRM credentials for a sandbox at `base_url` (its fixed OAuth client)."""
+    return CrmCredentials(
+        api_base_url=base_url,
+        accounts_url=base_url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+    )
+
+
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -67,13 +78,7 @@ def bench_serve(records: int, seed: int = 7) -> BenchResult:
     is what the sandbox takes from the machine an extract runs on."""
     accounts = records * 2 // 5
     with sandbox_process(accounts, records - accounts, seed=seed) as (base_url, pid):
-        credentials = CrmCredentials(
-            api_base_url=base_url,
-            accounts_url=base_url,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            refresh_token=REFRESH_TOKEN,
-        )
+        credentials = sandbox_credentials(base_url)
 
         def read(module: str) -> int:
             client = ZohoCrmClient(credentials)

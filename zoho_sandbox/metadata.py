@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,55 +121,95 @@ def _address(prefix: str, label: str, code: str) -> list[FieldMeta]:
     ]
 
 
+_PICKLISTS: dict[str, tuple[str, ...]] = {
+    "ACCOUNT_TYPES": ACCOUNT_TYPES,
+    "INDUSTRIES": INDUSTRIES,
+    "SALUTATIONS": SALUTATIONS,
+    "LEAD_SOURCES": LEAD_SOURCES,
+    "DEAL_STAGES": DEAL_STAGES,
+    "DEAL_TYPES": ("New Business", "Existing Business"),
+}
+
+# Each module's own fields, one a line, columns two or more spaces apart: api_name, data_type,
+# length, then options: `required`, `label=...` (else the api name's words), `picklist=NAME`
+# (of _PICKLISTS), `lookup=Module`.
+_ACCOUNT_FIELDS = """
+Account_Name    text      200    required
+Account_Number  text      40
+Account_Type    picklist  120    picklist=ACCOUNT_TYPES
+Industry        picklist  120    picklist=INDUSTRIES
+Annual_Revenue  currency  16
+Employees       integer   9
+Phone           phone     30
+Fax             text      30
+Website         website   255
+Description     textarea  32000
+Parent_Account  lookup    120    lookup=Accounts
+"""
+_CONTACT_FIELDS = """
+Salutation       picklist  120    picklist=SALUTATIONS
+First_Name       text      40
+Last_Name        text      80     required
+Full_Name        text      120    label=Contact Name
+Email            email     100
+Secondary_Email  email     100
+Phone            phone     30
+Mobile           phone     30
+Fax              text      30
+Title            text      100
+Department       text      100
+Lead_Source      picklist  120    picklist=LEAD_SOURCES
+Account_Name     lookup    120    lookup=Accounts
+Description      textarea  32000
+"""
+_DEAL_FIELDS = """
+Deal_Name     text      120    required
+Amount        currency  16
+Stage         picklist  120    required  picklist=DEAL_STAGES
+Probability   integer   3      label=Probability (%)
+Closing_Date  date      20
+Type          picklist  120    picklist=DEAL_TYPES
+Lead_Source   picklist  120    picklist=LEAD_SOURCES
+Account_Name  lookup    120    lookup=Accounts
+Contact_Name  lookup    120    lookup=Contacts
+Description   textarea  32000
+"""
+
+
+def _fields(table: str) -> list[FieldMeta]:
+    """FieldMeta of each line of a field table (see _ACCOUNT_FIELDS)."""
+    out = []
+    for line in table.strip().splitlines():
+        api_name, data_type, length, *options = re.split(r"\s{2,}", line.strip())
+        opts = dict(o.partition("=")[::2] for o in options)
+        out.append(
+            FieldMeta(
+                api_name,
+                data_type,
+                opts.get("label") or api_name.replace("_", " "),
+                int(length),
+                lookup_module=opts.get("lookup"),
+                required="required" in opts,
+                picklist=_PICKLISTS[opts["picklist"]] if "picklist" in opts else (),
+            )
+        )
+    return out
+
+
 MODULE_META: dict[str, list[FieldMeta]] = {
     config.ACCOUNTS: [
         *_common(),
-        FieldMeta("Account_Name", "text", "Account Name", 200, required=True),
-        FieldMeta("Account_Number", "text", "Account Number", 40),
-        FieldMeta("Account_Type", "picklist", "Account Type", 120, picklist=ACCOUNT_TYPES),
-        FieldMeta("Industry", "picklist", "Industry", 120, picklist=INDUSTRIES),
-        FieldMeta("Annual_Revenue", "currency", "Annual Revenue", 16),
-        FieldMeta("Employees", "integer", "Employees", 9),
-        FieldMeta("Phone", "phone", "Phone", 30),
-        FieldMeta("Fax", "text", "Fax", 30),
-        FieldMeta("Website", "website", "Website", 255),
-        FieldMeta("Description", "textarea", "Description", 32000),
-        FieldMeta("Parent_Account", "lookup", "Parent Account", 120, lookup_module="Accounts"),
+        *_fields(_ACCOUNT_FIELDS),
         *_address("Billing", "Billing", "Code"),
         *_address("Shipping", "Shipping", "Code"),
     ],
     config.CONTACTS: [
         *_common(),
-        FieldMeta("Salutation", "picklist", "Salutation", 120, picklist=SALUTATIONS),
-        FieldMeta("First_Name", "text", "First Name", 40),
-        FieldMeta("Last_Name", "text", "Last Name", 80, required=True),
-        FieldMeta("Full_Name", "text", "Contact Name", 120),
-        FieldMeta("Email", "email", "Email", 100),
-        FieldMeta("Secondary_Email", "email", "Secondary Email", 100),
-        FieldMeta("Phone", "phone", "Phone", 30),
-        FieldMeta("Mobile", "phone", "Mobile", 30),
-        FieldMeta("Fax", "text", "Fax", 30),
-        FieldMeta("Title", "text", "Title", 100),
-        FieldMeta("Department", "text", "Department", 100),
-        FieldMeta("Lead_Source", "picklist", "Lead Source", 120, picklist=LEAD_SOURCES),
-        FieldMeta("Account_Name", "lookup", "Account Name", 120, lookup_module="Accounts"),
-        FieldMeta("Description", "textarea", "Description", 32000),
+        *_fields(_CONTACT_FIELDS),
         *_address("Mailing", "Mailing", "Zip"),
         *_address("Other", "Other", "Zip"),
     ],
-    config.DEALS: [
-        *_common(),
-        FieldMeta("Deal_Name", "text", "Deal Name", 120, required=True),
-        FieldMeta("Amount", "currency", "Amount", 16),
-        FieldMeta("Stage", "picklist", "Stage", 120, required=True, picklist=DEAL_STAGES),
-        FieldMeta("Probability", "integer", "Probability (%)", 3),
-        FieldMeta("Closing_Date", "date", "Closing Date", 20),
-        FieldMeta("Type", "picklist", "Type", 120, picklist=("New Business", "Existing Business")),
-        FieldMeta("Lead_Source", "picklist", "Lead Source", 120, picklist=LEAD_SOURCES),
-        FieldMeta("Account_Name", "lookup", "Account Name", 120, lookup_module="Accounts"),
-        FieldMeta("Contact_Name", "lookup", "Contact Name", 120, lookup_module="Contacts"),
-        FieldMeta("Description", "textarea", "Description", 32000),
-    ],
+    config.DEALS: [*_common(), *_fields(_DEAL_FIELDS)],
 }
 
 MODULE_NAMES: tuple[str, ...] = tuple(MODULE_META)

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import requests
@@ -18,26 +18,20 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def sandbox_process(
-    accounts: int, contacts: int, *, seed: int, deals: int = 0, timeout: float = 300.0
+    accounts: int,
+    contacts: int,
+    *,
+    seed: int,
+    deals: int = 0,
+    timeout: float = 300.0,
+    profile: str = "default",
+    knobs: Mapping[str, float | bool] | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """The sandbox CRM CLI in its own process (its own core and GIL); yields (base URL, pid)."""
+    """The sandbox CRM CLI in its own process (its own core and GIL); yields (base URL, pid).
+    `profile` and `knobs` (e.g. {"latency_ms": 5}) become `--profile` and knob flags."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "zoho_sandbox",
-        "serve",
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-        "--accounts",
-        str(accounts),
-        "--contacts",
-        str(contacts),
-        "--deals",
-        str(deals),
-    ]
+    sizes = {"accounts": accounts, "contacts": contacts, "deals": deals}
+    cmd = serve_command(port, seed, sizes, profile, knobs or {})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -68,6 +62,28 @@ def sandbox_process(
         stop(proc)
         if proc.stderr:
             proc.stderr.close()
+
+
+def serve_command(
+    port: int, seed: int, sizes: Mapping[str, int], profile: str, knobs: Mapping[str, float | bool]
+) -> list[str]:
+    """The CLI command serving these sizes (accounts, contacts, deals) on `port`."""
+    cmd = [sys.executable, "-m", "zoho_sandbox", "serve", "--port", str(port), "--seed", str(seed)]
+    for name, n in sizes.items():
+        cmd += [f"--{name}", str(n)]
+    return [*cmd, "--profile", profile, *knob_flags(knobs)]
+
+
+def knob_flags(knobs: Mapping[str, float | bool]) -> list[str]:
+    """CLI flags for knob values: `--latency-ms 5`, `--validate-writes` / `--no-validate-writes`."""
+    flags: list[str] = []
+    for name, value in knobs.items():
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags += [f"--{flag}", str(value)]
+    return flags
 
 
 def free_port() -> int:

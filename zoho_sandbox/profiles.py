@@ -1,51 +1,106 @@
-"""Profiles: how strictly a sandbox plays Zoho, as the gates its calls pass (only "default" yet)."""
+"""Profiles: how strictly the sandbox plays Zoho, as knobs read by the gates every call passes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+import threading
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Protocol
 
+from zoho_sandbox.errors import invalid
 from zoho_sandbox.messages import Request, Response
-
-if TYPE_CHECKING:
-    from zoho_sandbox.server import SandboxConfig
 
 
 class Gate(Protocol):
     """A policy an incoming call passes before its endpoint runs. `admit` answers in the
     endpoint's place (a refusal, an injected failure) or returns None to let the call through;
-    `release` runs after the endpoint of every admitted call, e.g. to free a concurrency slot
-    or to charge credits by what was served."""
+    `release` runs after the endpoint of every admitted call, e.g. to free a concurrency slot."""
 
     def admit(self, request: Request) -> Response | None: ...
 
     def release(self, request: Request) -> None: ...
 
 
-GateFactory = Callable[["SandboxConfig"], Gate]
-
-
 @dataclass(frozen=True)
-class Profile:
-    """Gates added to the fault switches: `api_gates` for authenticated CRM API calls (after
-    the fault switches), `token_gates` for the OAuth token endpoint. A strict "zoho" profile
-    (latency, concurrency cap, token-grant limits, credits) is meant to be a new entry of
-    PROFILES, and Bulk Read a new set of routes in `routes`."""
+class Knobs:
+    """Zoho's limits as the sandbox enforces them; 0 switches a cap off (see docs/sandbox.md)."""
 
-    name: str
-    api_gates: tuple[GateFactory, ...] = ()
-    token_gates: tuple[GateFactory, ...] = ()
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    max_concurrency: int = 0
+    token_grants_per_window: int = 0
+    token_window_seconds: float = 600.0
+    max_live_tokens: int = 0
+    credit_budget: int = 0
+    credit_window_seconds: float = 86400.0
+    validate_writes: bool = False
+    bulk_page_records: int = 200_000
+    bulk_job_base_seconds: float = 0.0
+    bulk_job_seconds_per_record: float = 0.0
+    bulk_downloads_per_minute: int = 0
+    bulk_fail_every: int = 0
+
+    def updated(self, settings: dict[str, Any]) -> Knobs:
+        """These knobs with some replaced (admin JSON or CLI values, coerced to each type)."""
+        types = {f.name: f.type for f in fields(self)}
+        unknown = set(settings) - set(types)
+        if unknown:
+            raise invalid(f"unknown knobs: {sorted(unknown)} (known: {sorted(types)})")
+        coerced = {name: _coerce(name, types[name], v) for name, v in settings.items()}
+        return replace(self, **coerced)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-PROFILES: dict[str, Profile] = {"default": Profile("default")}
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind in (bool, "bool"):
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        number = float(value)
+    except (TypeError, ValueError):
+        raise invalid(f"knob {name} must be a number", knob=name) from None
+    if number < 0:
+        raise invalid(f"knob {name} must be at least 0", knob=name)
+    return int(number) if kind in (int, "int") else number
 
 
-def profile(name: str) -> Profile:
+ZOHO = Knobs(
+    latency_ms=300.0,
+    jitter_ms=50.0,
+    max_concurrency=10,
+    token_grants_per_window=10,
+    max_live_tokens=15,
+    credit_budget=50_000,
+    validate_writes=True,
+    bulk_job_base_seconds=2.0,
+    bulk_job_seconds_per_record=0.0002,
+    bulk_downloads_per_minute=10,
+)
+PROFILES: dict[str, Knobs] = {"default": Knobs(), "zoho": ZOHO}
+
+
+def profile(name: str) -> Knobs:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown sandbox profile {name!r} (known: {sorted(PROFILES)})") from None
+        raise invalid(f"unknown sandbox profile {name!r} (known: {sorted(PROFILES)})") from None
+
+
+class KnobSwitch:
+    """The profile and knobs in force; gates read `knobs` on every call, the admin API sets them."""
+
+    def __init__(self, name: str, overrides: dict[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.name = name
+        self.knobs = profile(name).updated(overrides or {})
+
+    def set(self, name: str | None, settings: dict[str, Any]) -> Knobs:
+        """Start from profile `name`'s defaults when given, then apply `settings`."""
+        with self._lock:
+            base = profile(name) if name else self.knobs
+            self.knobs = base.updated(settings)
+            self.name = name or self.name
+            return self.knobs
 
 
 def admit(gates: tuple[Gate, ...], request: Request) -> tuple[Response | None, int]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from zoho_sandbox import metadata
 from zoho_sandbox.errors import ApiError, limit_exceeded, missing_param, record_error
 from zoho_sandbox.messages import Response
 from zoho_sandbox.store import SANDBOX_USER, Store
+from zoho_sandbox.write_checks import refused_values
 
 MAX_WRITE_RECORDS = 100
 _INVALID_ID = "the id given seems to be invalid"
@@ -16,8 +18,9 @@ _INVALID_ID = "the id given seems to be invalid"
 class RecordWrites:
     """POST and PUT /crm/v8/{module}[/{id}], DELETE /crm/v8/{module}?ids= and /{module}/{id}."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, validate: Callable[[], bool] = lambda: False) -> None:
         self.store = store
+        self.validate = validate  # the validate_writes knob, read per call
 
     def write(self, module: str, method: str, payload: dict[str, Any]) -> Response:
         records = payload.get("data")
@@ -31,10 +34,10 @@ class RecordWrites:
                 limit=MAX_WRITE_RECORDS,
                 api_name="data",
             )
-        results = [self._write_one(module, method, rec) for rec in records]
+        results = [self._write_one(module, method, i, rec) for i, rec in enumerate(records)]
         return Response(_status(results, 201 if method == "POST" else 200), {"data": results})
 
-    def _write_one(self, module: str, method: str, rec: Any) -> dict[str, Any]:
+    def _write_one(self, module: str, method: str, index: int, rec: Any) -> dict[str, Any]:
         refused = _refused_fields(module, rec)
         if refused is not None:
             return refused
@@ -42,6 +45,8 @@ class RecordWrites:
             refused = (
                 self._refused_id(module, rec) if method == "PUT" else _refused_new(module, rec)
             )
+            if refused is None and self.validate():
+                refused = refused_values(self.store, module, index, rec)
             if refused is not None:
                 return refused
             saved = self.store.upsert(module, self._resolve_lookups(module, rec))

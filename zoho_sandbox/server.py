@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from crm_books import config as crm_config
 from zoho_sandbox import admin, profiles
+from zoho_sandbox.bulk_read import BULK_PREFIX, BulkRead
 from zoho_sandbox.clock import Clock, offset_minutes
 from zoho_sandbox.errors import bad_method, bad_url, safely
 from zoho_sandbox.faults import Faults, FaultSwitch
 from zoho_sandbox.generator import Generator
 from zoho_sandbox.http_server import HTTPServer, http_server
+from zoho_sandbox.limits import ConcurrencyGate, CreditGate, LatencyGate
 from zoho_sandbox.messages import Request, Response
 from zoho_sandbox.oauth import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH, TokenIssuer
 from zoho_sandbox.org_settings import Org
 from zoho_sandbox.params import check_module
-from zoho_sandbox.profiles import Gate
+from zoho_sandbox.profiles import Gate, Knobs, KnobSwitch
 from zoho_sandbox.record_reads import Limits, RecordReads
 from zoho_sandbox.record_writes import RecordWrites
 from zoho_sandbox.routes import API_PREFIX, CrmApi
@@ -40,7 +42,7 @@ __all__ = [
 @dataclass(frozen=True)
 class SandboxConfig:
     """What the sandbox serves. Sizes are generated records per module; limits are Zoho's;
-    the profile names the gates calls pass (see `profiles`)."""
+    the profile names the knobs' defaults ("default" or "zoho"), `knobs` overrides some."""
 
     seed: int = 7
     accounts: int = 100
@@ -53,6 +55,7 @@ class SandboxConfig:
     clock_start: datetime | None = None
     time_zone: str = "Asia/Kolkata"
     profile: str = "default"
+    knobs: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SandboxServer:
@@ -74,20 +77,28 @@ class SandboxServer:
         self.store = Store(self.generator, self.clock.now)
         self.org = Org(cfg.org_id, cfg.org_name, cfg.time_zone)
         self.store.tz_offset_minutes = offset_minutes(cfg.time_zone, self.clock.now())
-        self.tokens = TokenIssuer()
+        self._stats = Stats()
+        self.knob_switch = KnobSwitch(cfg.profile, dict(cfg.knobs))
+        usage = self._stats.usage
+        self.tokens = TokenIssuer(self._knobs, usage)
         self.client_id, self.client_secret, self.refresh_token = (
             self.tokens.client_id,
             self.tokens.client_secret,
             self.tokens.refresh_token,
         )
         self._faults = FaultSwitch()
-        profile = profiles.profile(cfg.profile)
-        self._api_gates: tuple[Gate, ...] = (self._faults, *(g(cfg) for g in profile.api_gates))
-        self._token_gates: tuple[Gate, ...] = tuple(g(cfg) for g in profile.token_gates)
+        # refusals of Zoho's caps come first; latency last, holding the call's slot
+        self._api_gates: tuple[Gate, ...] = (
+            ConcurrencyGate(self._knobs, usage),
+            CreditGate(self._knobs, usage),
+            self._faults,
+            LatencyGate(self._knobs, cfg.seed),
+        )
         limits = Limits(cfg.discrete_page_limit, cfg.query_record_limit)
         reads = RecordReads(self.store, self.clock.now, limits)
-        self.crm = CrmApi(self.store, self.org, reads, RecordWrites(self.store))
-        self._stats = Stats()
+        writes = RecordWrites(self.store, lambda: self._knobs().validate_writes)
+        self.crm = CrmApi(self.store, self.org, reads, writes)
+        self.bulk = BulkRead(self.store, self._knobs, usage, self.clock.now)
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -149,7 +160,9 @@ class SandboxServer:
         if request.path == TOKEN_PATH:
             resp = self._token(request)
         elif request.path.startswith(API_PREFIX):
-            resp = safely(lambda: self._api(request))
+            resp = safely(lambda: self._api(request, self.crm.handle))
+        elif request.path == BULK_PREFIX or request.path.startswith(BULK_PREFIX + "/"):
+            resp = safely(lambda: self._api(request, self.bulk.handle))
         else:
             resp = bad_url().response()
         self._stats.record(request.method, request.path, resp.status, resp.code)
@@ -158,7 +171,7 @@ class SandboxServer:
     def _token(self, request: Request) -> Response:
         if request.method != "POST":
             return bad_method().response()
-        return self._through(self._token_gates, request, self._grant)
+        return self._grant(request)
 
     def _grant(self, request: Request) -> Response:
         # the address the caller used: under docker-compose that is not the bind address
@@ -166,9 +179,9 @@ class SandboxServer:
         domain = f"http://{host}" if host else self.base_url
         return self.tokens.grant(request, domain, self.faults.token_ttl_seconds)
 
-    def _api(self, request: Request) -> Response:
+    def _api(self, request: Request, endpoint: Callable[[Request], Response]) -> Response:
         self.tokens.check(request.headers.get("Authorization"), self.faults.token_ttl_seconds)
-        return self._through(self._api_gates, request, self.crm.handle)
+        return self._through(self._api_gates, request, endpoint)
 
     @staticmethod
     def _through(
@@ -182,6 +195,18 @@ class SandboxServer:
             profiles.release(gates[:admitted], request)
 
     # -- admin ------------------------------------------------------------------------------
+    def _knobs(self) -> Knobs:
+        return self.knob_switch.knobs
+
+    @property
+    def knobs(self) -> Knobs:
+        """Zoho's limits in force (the profile's defaults and any overrides)."""
+        return self.knob_switch.knobs
+
+    def set_knobs(self, profile: str | None = None, **settings: Any) -> Knobs:
+        """Switch to a profile's defaults (when named), then set the given knobs."""
+        return self.knob_switch.set(profile, settings)
+
     @property
     def faults(self) -> Faults:
         return self._faults.settings
@@ -216,7 +241,8 @@ class SandboxServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters: total, by_status {int: n}, by_path, by_code (Zoho codes), by_request."""
+        """Counters: total, by_status {int: n}, by_path, by_code (Zoho codes), by_request, and
+        usage: token grants, calls in flight and their peak, credits, Bulk Read jobs, refusals."""
         return self._stats.snapshot()
 
     def reset_stats(self) -> None:

@@ -1,4 +1,5 @@
-"""Request counters of the sandbox (API and token endpoint; admin calls are not counted)."""
+"""Request counters of the sandbox (API and token endpoint; admin calls are not counted), and the
+usage of Zoho's limits: token grants, calls in flight, credits and Bulk Read jobs."""
 
 from __future__ import annotations
 
@@ -6,12 +7,66 @@ import threading
 from collections import Counter
 from typing import Any
 
+USAGE_COUNTERS = (
+    "token_grants",
+    "token_denials",
+    "tokens_evicted",
+    "credits_used",
+    "concurrency_refusals",
+    "credit_refusals",
+    "bulk_jobs",
+    "bulk_downloads",
+    "bulk_download_refusals",
+)
 
-class Stats:
-    """Counts by status, path, Zoho error code and "METHOD path status"."""
+
+class Usage:
+    """What the calls used of Zoho's limits; `peak_in_flight` is the most calls ever in flight
+    at once since the last reset."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += n
+
+    def enter(self, cap: int = 0) -> bool:
+        """One more call in flight, unless `cap` (0: none) are already; False if refused."""
+        with self._lock:
+            if cap and self.in_flight >= cap:
+                return False
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def reset(self) -> None:
+        """Clears the counters; the peak restarts from the calls in flight now."""
+        with self._lock:
+            self.counts.clear()
+            self.peak_in_flight = self.in_flight
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            out = {name: self.counts[name] for name in USAGE_COUNTERS}
+            out["in_flight"] = self.in_flight
+            out["peak_in_flight"] = self.peak_in_flight
+            return out
+
+
+class Stats:
+    """Counts by status, path, Zoho error code and "METHOD path status", plus the usage."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.usage = Usage()
         self.reset()
 
     def reset(self) -> None:
@@ -20,6 +75,7 @@ class Stats:
             self.by_path: Counter[str] = Counter()
             self.by_code: Counter[str] = Counter()
             self.by_request: Counter[str] = Counter()
+        self.usage.reset()
 
     def record(self, method: str, path: str, status: int, code: str | None) -> None:
         with self._lock:
@@ -31,10 +87,12 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            out: dict[str, Any] = {
                 "total": sum(self.by_status.values()),
                 "by_status": dict(self.by_status),
                 "by_path": dict(self.by_path),
                 "by_code": dict(self.by_code),
                 "by_request": dict(self.by_request),
             }
+        out["usage"] = self.usage.snapshot()
+        return out

@@ -147,6 +147,12 @@ class ModuleTable:
         s2 = self.extra_index.get(record_id)  # loaded ids, and ids re-created after a delete
         return s2 if s2 is not None and self.alive[s2] else None
 
+    def live_columns(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(slots, (ids, created, modified)) of the live records, as numpy arrays."""
+        live = np.flatnonzero(np.frombuffer(self.alive, dtype=np.uint8))
+        cols = (_int64s(self.ids)[live], _int64s(self.created)[live], _int64s(self.modified)[live])
+        return live, cols
+
     def body(self, slot: int) -> dict[str, Any]:
         found = self.overrides.get(slot)
         if found is not None:

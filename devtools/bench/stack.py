@@ -24,18 +24,10 @@ def sandbox_admin(base: str, path: str, payload: Any) -> Any:
 
 def crm_client(base: str) -> Any:
     """A CRM client for the sandbox (its fixed OAuth client)."""
-    from crm_books.zoho.auth import CrmCredentials
     from crm_books.zoho.client import ZohoCrmClient
-    from zoho_sandbox.server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+    from zoho_sandbox.benchmark import sandbox_credentials
 
-    credentials = CrmCredentials(
-        api_base_url=base,
-        accounts_url=base,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        refresh_token=REFRESH_TOKEN,
-    )
-    return ZohoCrmClient(credentials)
+    return ZohoCrmClient(sandbox_credentials(base))
 
 
 def _create_pg_database(server_uri: str, name: str) -> str:

@@ -337,6 +337,11 @@ COMMANDS: dict[str, Entry] = {
     "python -m zoho_sandbox serve --seed 7 --accounts A --contacts C --deals 0": runs(
         BENCH_CLI, note="the bench starts the sandbox this way"
     ),
+    "python -m zoho_sandbox serve --profile zoho --port 8765": runs(
+        "tests/integration/test_sandbox_zoho_profile.py::"
+        "test_serve_profile_zoho_starts_the_cli_with_zohos_limits_and_the_flags_given",
+        note="through sandbox_process, with small knobs as flags",
+    ),
 }
 
 

@@ -21,6 +21,8 @@ from crm_books.zoho.auth import CrmCredentials
 from crm_books.zoho.client import ZohoCrmClient
 from zoho_sandbox import SandboxConfig, SandboxServer
 
+TIMEOUT = 10
+
 
 class Sleeps(list[float]):
     """Records the waits the client asks for instead of sleeping; `then` runs after each."""
@@ -108,3 +110,37 @@ def api_requests(sb: SandboxServer, path_part: str, status: int) -> int:
 
 def token_calls(sb: SandboxServer) -> int:
     return int(sb.stats["by_path"].get("/oauth/v2/token", 0))
+
+
+def access_token(sb: SandboxServer, session: requests.Session) -> str:
+    resp = session.post(
+        f"{sb.accounts_url}/oauth/v2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+            "refresh_token": sb.refresh_token,
+        },
+        timeout=TIMEOUT,
+    )
+    return str(resp.json()["access_token"])
+
+
+class Api:
+    """A minimal authenticated caller of the sandbox (the real client is tested elsewhere)."""
+
+    def __init__(self, sb: SandboxServer) -> None:
+        self.sb = sb
+        self.session = requests.Session()
+        self.token = access_token(sb, self.session)
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        h = {"Authorization": f"Zoho-oauthtoken {self.token}", **(headers or {})}
+        return self.session.request(
+            method, f"{self.sb.base_url}{path}", headers=h, timeout=TIMEOUT, **kwargs
+        )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("GET", path, **kwargs)

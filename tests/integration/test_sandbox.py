@@ -22,45 +22,11 @@ import pytest
 import requests
 
 from crm_books import config
+from tests.integration.sandbox_client import TIMEOUT, Api, access_token
 from zoho_sandbox import SandboxConfig, SandboxServer, metadata
 from zoho_sandbox.process import stop
 
-TIMEOUT = 10
 ACCOUNT_FIELDS = ",".join(config.MODULE_FIELDS[config.ACCOUNTS])
-
-
-def _token(sb: SandboxServer, session: requests.Session) -> str:
-    resp = session.post(
-        f"{sb.accounts_url}/oauth/v2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": sb.client_id,
-            "client_secret": sb.client_secret,
-            "refresh_token": sb.refresh_token,
-        },
-        timeout=TIMEOUT,
-    )
-    return str(resp.json()["access_token"])
-
-
-class Api:
-    """A minimal authenticated caller (the real client is tested elsewhere)."""
-
-    def __init__(self, sb: SandboxServer) -> None:
-        self.sb = sb
-        self.session = requests.Session()
-        self.token = _token(sb, self.session)
-
-    def call(
-        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> requests.Response:
-        h = {"Authorization": f"Zoho-oauthtoken {self.token}", **(headers or {})}
-        return self.session.request(
-            method, f"{self.sb.base_url}{path}", headers=h, timeout=TIMEOUT, **kwargs
-        )
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.call("GET", path, **kwargs)
 
 
 @pytest.fixture
@@ -158,7 +124,7 @@ def test_tokens_expire_after_the_configured_ttl(sandbox: SandboxServer, api: Api
     time.sleep(0.5)
     expired = api.get("/crm/v8/org")
     assert expired.status_code == 401 and expired.json()["code"] == "INVALID_TOKEN"
-    api.token = _token(sandbox, api.session)
+    api.token = access_token(sandbox, api.session)
     assert api.get("/crm/v8/org").status_code == 200
 
 
@@ -543,7 +509,7 @@ def test_cli_serve_starts_and_answers(tmp_path: Any) -> None:
                 "refresh_token": "sandbox-refresh",
             },
         )
-        token = _token(sb, requests.Session())  # type: ignore[arg-type]
+        token = access_token(sb, requests.Session())  # type: ignore[arg-type]
         rec = requests.get(
             f"{base}/crm/v8/Accounts/5843104000000123456",
             headers={"Authorization": f"Zoho-oauthtoken {token}"},

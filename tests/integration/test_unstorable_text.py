@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from crm_books.warehouse.engine import create_warehouse_engine
 from tests.dag_runs import run_dag
+from tests.integration.sandbox_client import access_token
 
 pytestmark = pytest.mark.slow
 
@@ -76,16 +77,7 @@ class Crm:
 
     def __init__(self, sb: Any) -> None:
         self.sb = sb
-        token = requests.post(
-            f"{sb.accounts_url}/oauth/v2/token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": sb.client_id,
-                "client_secret": sb.client_secret,
-                "refresh_token": sb.refresh_token,
-            },
-            timeout=TIMEOUT,
-        ).json()["access_token"]
+        token = access_token(sb, requests.Session())
         self.headers = {"Authorization": f"Zoho-oauthtoken {token}"}
 
     def create(self, module: str, record: dict[str, Any]) -> str:
