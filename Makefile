@@ -72,8 +72,10 @@ image:
 	$(DOCKER_BUILD) --target sandbox --tag $(SANDBOX_IMAGE) .
 
 # No registry: the same images on a local stand-in for apache/airflow (debootstrap + docker import).
+STANDIN_REPO ?= crm-books/airflow-standin
 image-offline:
-	$(MAKE) image AIRFLOW_IMAGE_REPO=$$(devtools/image/build_base.sh $(AIRFLOW_VERSION) | sed 's/:.*//')
+	STANDIN_REPO=$(STANDIN_REPO) devtools/image/build_base.sh $(AIRFLOW_VERSION)
+	$(MAKE) image AIRFLOW_IMAGE_REPO=$(STANDIN_REPO)
 
 # Runs the image: the three DAGs parse without import errors, no dev tools inside.
 image-check: $(STAMP)

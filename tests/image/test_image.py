@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -24,16 +25,17 @@ RUN_TIMEOUT = 600
 
 
 def lock_pins(name: str) -> dict[str, str]:
+    """{distribution: version} of requirements/<name> (a uv pip compile output)."""
     pins = {}
     for line in (ROOT / "requirements" / name).read_text().splitlines():
-        if "==" in line and not line.lstrip().startswith("#"):
+        if re.match(r"^[A-Za-z0-9]", line):
             package, version = line.split(";")[0].strip().split("==")
             pins[canonical(package)] = version
     return pins
 
 
 def canonical(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def engine_answers() -> bool:
