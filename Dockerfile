@@ -2,9 +2,12 @@
 # lock and the project's DAGs, library and SQL; no tests, dev tools or test libraries.
 # Targets: `airflow` (the default, every Airflow service of docker-compose.yaml) and `sandbox`
 # (the same plus the sandbox CRM package, used only by the crm-sandbox service).
+# AIRFLOW_IMAGE_REPO names another image with the official one's layout, e.g. the offline
+# stand-in `make image-offline` builds (docs/image.md).
+ARG AIRFLOW_IMAGE_REPO=apache/airflow
 ARG AIRFLOW_VERSION=3.3.2
 ARG PYTHON_VERSION=3.11
-FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS runtime
+FROM ${AIRFLOW_IMAGE_REPO}:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS runtime
 
 # The lock pins apache-airflow to the same version as the base image, so installing it keeps
 # Airflow in place and only adds the project's dependencies (installed as the airflow user,
