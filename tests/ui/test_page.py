@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
+from crm_books.customers.merge_rules import Customer, MergeRequest
 from crm_books.warehouse.timestamps import db_timestamp
 from crm_books_ui.page import render_page
 from crm_books_ui.queries import (
@@ -45,17 +47,18 @@ def _dashboard(**overrides: object) -> Dashboard:
     return Dashboard(**values)  # type: ignore[arg-type]
 
 
+def _dup(cid: int, name: str, *, crm: str | None = None, email: str | None = None) -> Any:
+    source = "crm" if crm else "books"
+    return DuplicateCustomer(Customer(cid, source, crm, None, name, "active", None), email, None)
+
+
 def test_hostile_values_are_rendered_as_text() -> None:
     group = DuplicateGroup(
         group_key=HOSTILE,
         match_reason=HOSTILE,
         flagged_at=NOW,
-        customers=(
-            DuplicateCustomer(1, HOSTILE, HOSTILE, None, "crm", "active", HOSTILE),
-            DuplicateCustomer(2, "b", None, None, "books", "active", None),
-        ),
-        master_customer_id=1,
-        merge_customer_ids=(2,),
+        customers=(_dup(1, HOSTILE, crm=HOSTILE, email=HOSTILE), _dup(2, "b")),
+        proposal=MergeRequest(1, (2,)),
     )
     page = render_page(
         _dashboard(
@@ -73,23 +76,20 @@ def test_hostile_values_are_rendered_as_text() -> None:
     assert not re.search(r"=\"[^\"]*<script", page)
 
 
-def test_merge_link_opens_the_merge_dag_with_its_params_shown() -> None:
+def test_merge_buttons_carry_the_groups_params_and_the_dag_link_stays() -> None:
     group = DuplicateGroup(
         "k",
         "name",
         NOW,
-        (
-            DuplicateCustomer(3, "a", None, None, "books", "active", None),
-            DuplicateCustomer(9, "b", None, None, "crm", "active", "acc-9"),
-            DuplicateCustomer(4, "c", None, None, "books", "active", None),
-        ),
-        9,
-        (3, 4),
+        (_dup(3, "a"), _dup(9, "b", crm="acc-9"), _dup(4, "c")),
+        MergeRequest(9, (3, 4)),
     )
     page = render_page(_dashboard(duplicate_groups=(group,)), generated_at=NOW)
-    href = unescape(re.search(r'class="button merge-link" target="_top" href="([^"]+)"', page)[1])
+    href = unescape(re.search(r'class="merge-link muted" target="_top" href="([^"]+)"', page)[1])
     assert href == "../dags/books_merge_customers"
-    conf = unescape(re.search(r'<code class="merge-conf">([^<]+)</code>', page)[1])
+    conf = unescape(re.search(r'<td class="merge" data-conf="([^"]+)"><button', page)[1])
+    assert "Dry run</button>" in page and "Merge for real…</button>" in page
+    assert 'src="./page.js" data-dag="books_merge_customers" data-confirm="MERGE"' in page
     assert json.loads(conf) == {
         "master_customer_id": 9,
         "merge_customer_ids": [3, 4],
@@ -111,7 +111,7 @@ def test_chart_rises_from_zero_to_the_customer_total() -> None:
 def test_empty_sections_say_what_to_do() -> None:
     page = render_page(_dashboard(), generated_at=NOW)
     assert "No sync has run yet: trigger crm_books_sync." in page
-    assert 'id="customer-trend-empty"' in page
+    assert 'id="customer-trend-empty"' in page and 'id="run-chart-empty"' in page
     for section in ("duplicates", "locked-documents", "pending-deals", "rejected-records"):
         assert f'id="{section}-empty"' in page
 
