@@ -44,7 +44,7 @@ def check_status(document_type: str, status: str) -> str:
     allowed = STATUSES.get(document_type, ())
     if status not in allowed:
         raise EditRefused(
-            f"status {status!r} is not one a {document_type} can have: choose one of "
+            f"status {status!r} is not allowed for an {document_type}: choose one of "
             + ", ".join(allowed)
         )
     return status

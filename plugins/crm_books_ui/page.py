@@ -69,9 +69,10 @@ class RunBar:
     title: str
 
 
-@dataclass(frozen=True)
-class RunChart:
-    bars: tuple[RunBar, ...]
+@dataclass(frozen=True, kw_only=True)
+class ChartFrame:
+    """An SVG chart's size, plot area, y-axis top value and first and last x labels."""
+
     peak: int
     first: str
     last: str
@@ -81,6 +82,13 @@ class RunChart:
     top: int = _PAD
     right: int = CHART_WIDTH - _PAD
     bottom: int = CHART_HEIGHT - _PAD
+
+
+@dataclass(frozen=True)
+class RunChart(ChartFrame):
+    """One bar per module run."""
+
+    bars: tuple[RunBar, ...]
 
 
 @dataclass(frozen=True)
@@ -98,21 +106,12 @@ class PageState:
 
 
 @dataclass(frozen=True)
-class TrendChart:
+class TrendChart(ChartFrame):
     """The cumulative customer count as an SVG line chart, in the SVG's own coordinates."""
 
     total: int
-    peak: int
-    first_day: str
-    last_day: str
     line: str
     dots: tuple[ChartDot, ...]
-    width: int = CHART_WIDTH
-    height: int = CHART_HEIGHT
-    left: int = _PAD
-    top: int = _PAD
-    right: int = CHART_WIDTH - _PAD
-    bottom: int = CHART_HEIGHT - _PAD
 
 
 def when(value: datetime | None) -> str:
@@ -165,8 +164,8 @@ def trend_chart(points: Sequence[TrendPoint]) -> TrendChart | None:
     return TrendChart(
         total=points[-1].total,
         peak=peak,
-        first_day=points[0].day.isoformat(),
-        last_day=points[-1].day.isoformat(),
+        first=points[0].day.isoformat(),
+        last=points[-1].day.isoformat(),
         line=" ".join(f"{x},{y}" for x, y in coords),
         dots=dots,
     )

@@ -126,23 +126,32 @@ def api_client(
 ) -> Iterator[object]:
     """Airflow's own API app (with this project's plugins) in-process, one known admin user."""
     passwords = tmp_path / "passwords.json"
-    passwords.write_text(json.dumps({"ops": "s3cret-pass"}))
+    passwords.write_text(json.dumps({"ops": "s3cret-pass", "ed": "ed1t-pass"}))
     monkeypatch.setenv(
         "AIRFLOW__CORE__AUTH_MANAGER",
         "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
     )
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "ops:viewer")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "ops:viewer,ed:user")
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-secret-" + "x" * 64)
     monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", warehouse_uri)
     with warehouse.begin() as conn:
-        conn.execute(
+        acme = conn.execute(
             text(
                 "INSERT INTO books.customers (source, customer_sub_type, contact_name, status,"
                 " created_at, updated_at) VALUES ('books', 'business', :n, 'active', :t, :t)"
+                " RETURNING customer_id"
             ),
             {"n": "Acme", "t": db_timestamp(NOW)},
+        ).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO books.invoices (invoice_number, customer_id, crm_deal_id, status,"
+                " workflow_status, total, date, created_at, updated_at)"
+                " VALUES ('INV-9', :c, 'd9', 'draft', 'draft', 10, '2026-11-20', :t, :t)"
+            ),
+            {"c": acme, "t": db_timestamp(NOW)},
         )
         conn.execute(
             text(
@@ -183,3 +192,45 @@ def test_plugin_page_needs_an_airflow_login(api_client: object) -> None:
     # The Airflow UI sends the same JWT as the _token cookie.
     api_client.cookies.set("_token", jwt)
     assert api_client.get("/crm-books/").status_code == 200
+
+
+def _login(client: Any, user: str, password: str) -> str:
+    jwt = client.post("/auth/token", json={"username": user, "password": password})
+    client.cookies.set("_token", jwt.json()["access_token"])
+    page = client.get("/crm-books/", params={"doc": "invoice:INV-9"})
+    assert page.status_code == 200 and 'id="document-edit"' in page.text
+    return unescape(re.search(r'name="csrf-token" content="([^"]+)"', page.text)[1])
+
+
+def test_an_edit_needs_an_editor_a_form_token_and_this_site(
+    api_client: Any, warehouse: Engine
+) -> None:
+    url = "/crm-books/documents/invoice/INV-9"
+    form = {"status": "paid", "total": "12.00"}
+    assert api_client.post(url, data=form).status_code == 401
+    viewer_token = _login(api_client, "ops", "s3cret-pass")
+    # A viewer may read the page but not change a document.
+    assert api_client.post(url, data={**form, "csrf_token": viewer_token}).status_code == 403
+    token = _login(api_client, "ed", "ed1t-pass")
+    assert api_client.post(url, data=form).status_code == 403
+    assert api_client.post(url, data={**form, "csrf_token": viewer_token}).status_code == 403
+    cross = api_client.post(
+        url,
+        data={**form, "csrf_token": token},
+        headers={"Origin": "https://evil.example", "Accept": "text/html"},
+    )
+    assert cross.status_code == 403 and "came from https://evil.example" in cross.text
+    with warehouse.connect() as conn:
+        assert conn.execute(text("SELECT status FROM books.invoices")).scalar() == "draft"
+    saved = api_client.post(
+        url, data={**form, "csrf_token": token, "q": "Acme"}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"].startswith("/crm-books/?q=Acme&doc=invoice%3AINV-9&notice=")
+    page = api_client.get(saved.headers["location"])
+    assert "Saved by ed" in page.text and "set by person" in page.text
+    refused = api_client.post(url, data={"status": "accepted", "total": "1", "csrf_token": token})
+    assert "Not saved: status &#x27;accepted&#x27; is not allowed for an invoice" in refused.text
+    with warehouse.connect() as conn:
+        row = conn.execute(text("SELECT status, workflow_status, total FROM books.invoices")).one()
+    assert (row[0], row[1], float(row[2])) == ("paid", "draft", 12.0)

@@ -83,7 +83,7 @@ def test_an_edit_from_the_page_locks_the_document_and_is_audited(warehouse: Engi
 @pytest.mark.parametrize(
     ("status", "total", "message"),
     [
-        ("paid", "10", "not one a estimate can have"),
+        ("paid", "10", "is not allowed for an estimate"),
         ("draft", "-1", "between 0 and"),
         ("draft", "12.345", "more than two decimals"),
         ("draft", "ten", "is not a number"),
