@@ -115,6 +115,22 @@ class RunPoint:
 
 
 @dataclass(frozen=True)
+class QualityRow:
+    """One expectation the quality gate ran on one frame of a run's chunk."""
+
+    run_id: str
+    module: str
+    chunk: str
+    frame: str
+    expectation: str
+    column: str | None
+    rows_checked: int
+    failed_rows: int
+    success: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
 class LastSuccess:
     """When a module last synced successfully, and by which run."""
 
@@ -141,6 +157,7 @@ class Dashboard:
     people: dict[str, int] = field(default_factory=dict)
     run_points: tuple[RunPoint, ...] = ()
     last_successes: tuple[LastSuccess, ...] = ()
+    quality: tuple[QualityRow, ...] = ()
 
 
 SYNC_COUNT_COLUMNS = (
@@ -198,6 +215,10 @@ def load_dashboard(
                 LastSuccess(str(r["module"]), as_utc(r["finished_at"]), r["run_id"])
                 for r in _rows(conn, "ui/select_last_successful_syncs")
             ),
+            quality=tuple(
+                quality_row(r)
+                for r in _rows(conn, "ui/select_quality_results", {"runs": 3, "limit": 4 * limit})
+            ),
         )
 
 
@@ -234,6 +255,22 @@ def run_point(row: Mapping[str, Any]) -> RunPoint:
         written=int(row["inserted"] or 0) + int(row["updated"] or 0),
         rejected=int(row["rejected"] or 0),
         started_at=as_utc(row["started_at"]),
+    )
+
+
+def quality_row(row: Mapping[str, Any]) -> QualityRow:
+    until = row["chunk_until"]
+    return QualityRow(
+        run_id=str(row["run_id"]),
+        module=str(row["module"]),
+        chunk=f"{row['chunk_after'] or '(start)'} .. {until or '(end)'}",
+        frame=str(row["frame"]),
+        expectation=str(row["expectation"]),
+        column=row["column_name"],
+        rows_checked=int(row["rows_checked"]),
+        failed_rows=int(row["failed_rows"]),
+        success=bool(row["success"]),
+        error=row["error"],
     )
 
 

@@ -244,3 +244,9 @@ def test_a_stale_run_log_shows_the_freshness_warning(
     assert warning and "Accounts 30 h ago" in warning and "26" in warning, warning
     assert "Contacts" not in warning
     tab.shoot("#freshness-warning", SHOTS / "freshness_warning.png", pad=40)
+    # At 1,280 px (what shoot lays the page out at) every run table fits, Message column included.
+    fits = tab.evaluate(
+        "[...document.querySelectorAll('.wide')].map(w => w.scrollWidth <= w.clientWidth"
+        " && w.getBoundingClientRect().right <= document.documentElement.clientWidth)"
+    )
+    assert fits and all(fits), fits
