@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -36,6 +37,19 @@ def find_chromium() -> str | None:
         if path := shutil.which(name):
             return path
     return None
+
+
+def require_chromium() -> str:
+    """The browser, or the test skipped (locally) or failed (in CI) saying how to install it."""
+    import pytest
+
+    executable = find_chromium()
+    if executable is None:
+        message = "chromium is not installed: run tests/ui/install_chromium.sh"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"the browser test must run in CI; {message}")
+        pytest.skip(message)
+    return executable
 
 
 class Page:

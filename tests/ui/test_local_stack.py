@@ -23,7 +23,7 @@ from sqlalchemy import text
 from crm_books.warehouse.engine import create_warehouse_engine
 from crm_books.warehouse.timestamps import db_timestamp
 from devtools.local_airflow import LocalAirflow, StackConfig
-from tests.ui.chromium import browser, find_chromium
+from tests.ui.chromium import browser, require_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -215,12 +215,7 @@ def _text_of(dom: str, element_id: str) -> str:
 def test_page_in_headless_chromium_matches_the_warehouse(
     stack: LocalAirflow, synced: dict[str, Any]
 ) -> None:
-    executable = find_chromium()
-    if executable is None:
-        message = "chromium is not installed: run tests/ui/install_chromium.sh"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"the browser test must run in CI; {message}")
-        pytest.skip(message)
+    executable = require_chromium()
     assert synced["state"] == "success"
     ids = _seed_known_rows(stack)
     customers = _scalar(stack, "SELECT COUNT(*) FROM books.customers")
