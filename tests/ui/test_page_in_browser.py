@@ -203,11 +203,15 @@ def test_dry_run_a_merge_from_the_duplicate_list_then_merge_for_real(
         "[...document.querySelectorAll('td.merge')].find(c => JSON.parse(c.dataset.conf)"
         f".merge_customer_ids.includes({int(seeded['native'])}))"
     )
+    # "Merge for real" appears only after a dry run.
+    real_shown = f"getComputedStyle({cell}.querySelector('.merge-real')).display !== 'none'"
+    assert tab.evaluate(real_shown) is False
     tab.evaluate(f"{cell}.querySelector('.merge-dry-run').click()")
     tab.wait_for(f"{cell}.querySelector('.dry-run-report, .warning')", timeout=300)
     report = tab.evaluate(f"{cell}.querySelector('.merge-result').innerText")
     assert "Dry run, nothing changed" in report, report
     assert f"into master {seeded['crm_id']}" in report
+    assert tab.evaluate(real_shown) is True
     tab.evaluate(f"{cell}.closest('tr').id = 'merge-shot'")
     tab.shoot("#merge-shot", SHOTS / "merge_dry_run.png")
     assert (
