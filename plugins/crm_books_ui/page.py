@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
@@ -17,57 +17,101 @@ from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
 
 from crm_books.config import MERGE_DAG_ID
-from crm_books_ui.queries import SYNC_COUNT_COLUMNS, Dashboard, DuplicateGroup, TrendPoint
+from crm_books.customers.merge_rules import CONFIRM_WORD
+from crm_books_ui.documents import DocumentDetail, DocumentSearch
+from crm_books_ui.edits import STATUSES
+from crm_books_ui.freshness import FRESHNESS_VARIABLE, Freshness
+from crm_books_ui.queries import (
+    SYNC_COUNT_COLUMNS,
+    Dashboard,
+    DuplicateGroup,
+    RunPoint,
+    SyncRun,
+    TrendPoint,
+)
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 180
 _PAD = 36
 _LINE_BREAK = re.compile(r"\n\s*")
 
+# Short headers (and the run id in small type) keep the table inside 1,280 px; the full names
+# are the headers' tooltips.
+_SHORT = {"extracted": "Read", "unchanged": "Same", "inactivated": "Inactive", "rejected": "Rej."}
 SYNC_RUN_HEADERS = (
-    "Module",
-    "Run",
-    "Status",
-    "Started (UTC)",
-    *(c.capitalize() for c in SYNC_COUNT_COLUMNS),
-    "Message",
+    ("Module", "CRM module"),
+    ("Run", "Airflow run id"),
+    ("Status", "run status"),
+    ("Started (UTC)", "when the run started"),
+    *((_SHORT.get(c, c.capitalize()), c) for c in SYNC_COUNT_COLUMNS),
+    ("Message", "why a run failed, or what it noted"),
+)
+RUN_KINDS = (
+    ("scheduled", "Scheduled runs"),
+    ("manual", "Manual runs"),
+    ("backfill", "Backfill runs"),
 )
 
 
-@dataclass(frozen=True)
-class Kpi:
-    """One headline figure; ``key`` is its element id."""
-
-    key: str
-    label: str
-    value: int
+Kpi = tuple[str, str, int]  # element id, label and value of one headline figure
+ChartDot = tuple[str, str, str]  # x, y and tooltip of one day's point on the chart
 
 
 @dataclass(frozen=True)
-class ChartDot:
-    """One day's point on the chart, with its tooltip."""
+class RunBar:
+    """One run on the run chart: its bar, colour class and tooltip."""
 
     x: str
     y: str
+    width: str
+    height: str
+    status: str
     title: str
 
 
-@dataclass(frozen=True)
-class TrendChart:
-    """The cumulative customer count as an SVG line chart, in the SVG's own coordinates."""
+@dataclass(frozen=True, kw_only=True)
+class ChartFrame:
+    """An SVG chart's size, plot area, y-axis top value and first and last x labels."""
 
-    total: int
     peak: int
-    first_day: str
-    last_day: str
-    line: str
-    dots: tuple[ChartDot, ...]
+    first: str
+    last: str
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
     left: int = _PAD
     top: int = _PAD
     right: int = CHART_WIDTH - _PAD
     bottom: int = CHART_HEIGHT - _PAD
+
+
+@dataclass(frozen=True)
+class RunChart(ChartFrame):
+    """One bar per module run."""
+
+    bars: tuple[RunBar, ...]
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What the request asked for beyond the dashboard: a search, a document, a CSRF token."""
+
+    search: DocumentSearch | None = None
+    document: DocumentDetail | None = None
+    csrf_token: str = ""
+    notice: str | None = None
+    error: str | None = None
+    freshness: tuple[Freshness, ...] = ()
+    threshold_hours: float = 26.0
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class TrendChart(ChartFrame):
+    """The cumulative customer count as an SVG line chart, in the SVG's own coordinates."""
+
+    total: int
+    line: str
+    dots: tuple[ChartDot, ...]
 
 
 def when(value: datetime | None) -> str:
@@ -81,8 +125,8 @@ def money(value: Decimal | None) -> str:
 def merge_conf(group: DuplicateGroup) -> dict[str, object]:
     """The merge DAG's Params for this group: the proposed master, the others, a dry run first."""
     return {
-        "master_customer_id": group.master_customer_id,
-        "merge_customer_ids": list(group.merge_customer_ids),
+        "master_customer_id": group.proposal.master_customer_id,
+        "merge_customer_ids": list(group.proposal.merge_customer_ids),
         "dry_run": True,
     }
 
@@ -114,27 +158,69 @@ def trend_chart(points: Sequence[TrendPoint]) -> TrendChart | None:
         for i, p in enumerate(points)
     ]
     dots = tuple(
-        ChartDot(x, y, f"{p.day.isoformat()}: {p.total} customers (+{p.created})")
+        (x, y, f"{p.day.isoformat()}: {p.total} customers (+{p.created})")
         for (x, y), p in zip(coords[1:], points[1:], strict=True)
     )
     return TrendChart(
         total=points[-1].total,
         peak=peak,
-        first_day=points[0].day.isoformat(),
-        last_day=points[-1].day.isoformat(),
+        first=points[0].day.isoformat(),
+        last=points[-1].day.isoformat(),
         line=" ".join(f"{x},{y}" for x, y in coords),
         dots=dots,
     )
 
 
+def run_chart(points: Sequence[RunPoint]) -> RunChart | None:
+    """One bar per module run, oldest first: records read, coloured by status. Useful from the
+    first run on (several runs on one day are several bars), unlike a per-day line."""
+    if not points:
+        return None
+    peak = max(max(p.extracted for p in points), 1)
+    inner_w, inner_h = CHART_WIDTH - 2 * _PAD, CHART_HEIGHT - 2 * _PAD
+    slot = inner_w / len(points)
+    bars = []
+    for i, p in enumerate(points):
+        height = max(inner_h * p.extracted / peak, 1.0)
+        bars.append(
+            RunBar(
+                x=f"{_PAD + slot * i + slot * 0.1:.1f}",
+                y=f"{CHART_HEIGHT - _PAD - height:.1f}",
+                width=f"{max(slot * 0.8, 1.0):.1f}",
+                height=f"{height:.1f}",
+                status=p.status,
+                title=f"{when(p.started_at)} {p.module} {p.run_id}: {p.status}, read "
+                f"{p.extracted}, written {p.written}, rejected {p.rejected}",
+            )
+        )
+    return RunChart(
+        bars=tuple(bars),
+        peak=peak,
+        first=when(points[0].started_at),
+        last=when(points[-1].started_at),
+    )
+
+
+def runs_by_kind(runs: Sequence[SyncRun]) -> list[tuple[str, str, list[SyncRun]]]:
+    """The run log split by how runs were started, scheduled first; kinds without runs left out."""
+    return [
+        (kind, title, [r for r in runs if r.run_kind == kind])
+        for kind, title in RUN_KINDS
+        if any(r.run_kind == kind for r in runs)
+    ]
+
+
 def kpis(d: Dashboard) -> tuple[Kpi, ...]:
     return (
-        Kpi("customers-total", "Customers", d.customers_total),
-        Kpi("customers-active", "Active", d.customers_active),
-        Kpi("customers-books-native", "Created in Books", d.customers_books_native),
-        Kpi("duplicate-groups-total", "Open duplicate groups", d.totals.get("duplicate_groups", 0)),
-        Kpi("pending-deals-total", "Pending deals", d.totals.get("pending_deals", 0)),
-        Kpi("rejected-records-total", "Rejected records", d.totals.get("rejected_records", 0)),
+        ("customers-total", "Customers", d.customers_total),
+        ("customers-from-accounts", "from CRM accounts", d.people.get("from_accounts", 0)),
+        ("customers-from-contacts", "from CRM contacts", d.people.get("from_contacts", 0)),
+        ("contact-persons-total", "Contact persons", d.people.get("contact_persons", 0)),
+        ("customers-active", "Active", d.customers_active),
+        ("customers-books-native", "Created in Books", d.customers_books_native),
+        ("duplicate-groups-total", "Open duplicate groups", d.totals.get("duplicate_groups", 0)),
+        ("pending-deals-total", "Pending deals", d.totals.get("pending_deals", 0)),
+        ("rejected-records-total", "Rejected records", d.totals.get("rejected_records", 0)),
     )
 
 
@@ -187,19 +273,28 @@ def _environment() -> Environment:
         extensions=[_OneLine],
     )
     env.filters.update(when=when, money=money, merge_conf_json=merge_conf_json)
+    env.globals.update(statuses=STATUSES, confirm_word=CONFIRM_WORD, merge_dag_id=MERGE_DAG_ID)
     return env
 
 
 _PAGE = _environment().get_template("page.html")
 
 
-def render_page(dashboard: Dashboard, *, generated_at: datetime) -> str:
+def render_page(
+    dashboard: Dashboard, *, generated_at: datetime, state: PageState | None = None
+) -> str:
     """The whole page as one HTML document."""
+    state = state or PageState()
     return _PAGE.render(
         d=dashboard,
+        s=state,
+        stale=[f for f in state.freshness if f.stale],
+        freshness_variable=FRESHNESS_VARIABLE,
         generated_at=generated_at,
         kpis=kpis(dashboard),
         chart=trend_chart(dashboard.trend),
+        runs_chart=run_chart(dashboard.run_points),
+        run_groups=runs_by_kind(dashboard.sync_runs),
         counts=section_counts(dashboard),
         sync_run_headers=SYNC_RUN_HEADERS,
         sync_count_columns=SYNC_COUNT_COLUMNS,

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from crm_books.customers.merge import _customer as merge_customer
+from crm_books.customers.merge_rules import Customer, MergeRequest
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc
 
@@ -19,8 +21,10 @@ RAW_PAYLOAD_PREVIEW = 200
 
 @dataclass(frozen=True)
 class SyncRun:
-    """One module's share of a sync run, as books.sync_runs records it."""
+    """One module's share of a sync run, as books.sync_runs records it; ``run_kind`` is how the
+    run was started (scheduled, manual or backfill, from Airflow's run id)."""
 
+    run_kind: str
     run_id: str
     module: str
     status: str
@@ -41,13 +45,11 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class DuplicateCustomer:
-    customer_id: int
-    contact_name: str
+    """A customer of a duplicate group: what the merge rules know of it, and how to reach it."""
+
+    customer: Customer
     email: str | None
     phone: str | None
-    source: str
-    status: str
-    crm_id: str | None
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,7 @@ class DuplicateGroup:
     match_reason: str
     flagged_at: datetime | None
     customers: tuple[DuplicateCustomer, ...]
-    master_customer_id: int
-    merge_customer_ids: tuple[int, ...]
+    proposal: MergeRequest
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,44 @@ class RejectedRecord:
 
 
 @dataclass(frozen=True)
+class RunPoint:
+    """One module's run on the run chart."""
+
+    run_id: str
+    module: str
+    status: str
+    extracted: int
+    written: int
+    rejected: int
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    """One expectation the quality gate ran on one frame of a run's chunk."""
+
+    run_id: str
+    module: str
+    chunk: str
+    frame: str
+    expectation: str
+    column: str | None
+    rows_checked: int
+    failed_rows: int
+    success: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class LastSuccess:
+    """When a module last synced successfully, and by which run."""
+
+    module: str
+    finished_at: datetime | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """Everything the page shows, read in one go from the warehouse."""
 
@@ -114,6 +153,11 @@ class Dashboard:
     pending_deals: tuple[PendingDeal, ...]
     rejected_records: tuple[RejectedRecord, ...]
     totals: dict[str, int] = field(default_factory=dict)
+    # Customers from CRM accounts and from individual CRM contacts, and contact persons, apart.
+    people: dict[str, int] = field(default_factory=dict)
+    run_points: tuple[RunPoint, ...] = ()
+    last_successes: tuple[LastSuccess, ...] = ()
+    quality: tuple[QualityRow, ...] = ()
 
 
 SYNC_COUNT_COLUMNS = (
@@ -129,7 +173,12 @@ SYNC_COUNT_COLUMNS = (
 )
 
 
-def load_dashboard(engine: Engine, *, runs_per_module: int = 5, limit: int = 50) -> Dashboard:
+PEOPLE_COLUMNS = ("from_accounts", "from_contacts", "contact_persons")
+
+
+def load_dashboard(
+    engine: Engine, *, runs_per_module: int = 5, limit: int = 50, chart_runs: int = 60
+) -> Dashboard:
     """Read every section of the page; ``limit`` caps each list (totals are counted in full)."""
     with engine.connect() as conn:
         customers = _one(conn, "ui/count_customers")
@@ -158,6 +207,18 @@ def load_dashboard(engine: Engine, *, runs_per_module: int = 5, limit: int = 50)
                 for r in _rows(conn, "ui/select_rejected_records", {"limit": limit})
             ),
             totals=totals,
+            people={k: int(customers.get(k) or 0) for k in PEOPLE_COLUMNS},
+            run_points=tuple(
+                run_point(r) for r in _rows(conn, "ui/select_run_chart", {"limit": chart_runs})
+            ),
+            last_successes=tuple(
+                LastSuccess(str(r["module"]), as_utc(r["finished_at"]), r["run_id"])
+                for r in _rows(conn, "ui/select_last_successful_syncs")
+            ),
+            quality=tuple(
+                quality_row(r)
+                for r in _rows(conn, "ui/select_quality_results", {"runs": 3, "limit": 4 * limit})
+            ),
         )
 
 
@@ -174,6 +235,7 @@ def _one(conn: Connection, name: str) -> Mapping[str, Any]:
 
 def sync_run(row: Mapping[str, Any]) -> SyncRun:
     return SyncRun(
+        run_kind=str(row["run_kind"]),
         run_id=str(row["run_id"]),
         module=str(row["module"]),
         status=str(row["status"]),
@@ -181,6 +243,34 @@ def sync_run(row: Mapping[str, Any]) -> SyncRun:
         message=row["message"],
         started_at=as_utc(row["started_at"]),
         finished_at=as_utc(row["finished_at"]),
+    )
+
+
+def run_point(row: Mapping[str, Any]) -> RunPoint:
+    return RunPoint(
+        run_id=str(row["run_id"]),
+        module=str(row["module"]),
+        status=str(row["status"]),
+        extracted=int(row["extracted"] or 0),
+        written=int(row["inserted"] or 0) + int(row["updated"] or 0),
+        rejected=int(row["rejected"] or 0),
+        started_at=as_utc(row["started_at"]),
+    )
+
+
+def quality_row(row: Mapping[str, Any]) -> QualityRow:
+    until = row["chunk_until"]
+    return QualityRow(
+        run_id=str(row["run_id"]),
+        module=str(row["module"]),
+        chunk=f"{row['chunk_after'] or '(start)'} .. {until or '(end)'}",
+        frame=str(row["frame"]),
+        expectation=str(row["expectation"]),
+        column=row["column_name"],
+        rows_checked=int(row["rows_checked"]),
+        failed_rows=int(row["failed_rows"]),
+        success=bool(row["success"]),
+        error=row["error"],
     )
 
 
@@ -200,7 +290,7 @@ def cumulative_trend(rows: Iterable[Mapping[str, Any]]) -> list[TrendPoint]:
 
 def choose_master(customers: Sequence[DuplicateCustomer]) -> DuplicateCustomer:
     """The CRM-linked customer must be the master (B6); among equals, the oldest id."""
-    return min(customers, key=lambda c: (c.source != "crm", c.customer_id))
+    return min(customers, key=lambda c: (c.customer.crm_link is None, c.customer.customer_id))
 
 
 def group_duplicates(rows: Iterable[Mapping[str, Any]]) -> list[DuplicateGroup]:
@@ -211,18 +301,13 @@ def group_duplicates(rows: Iterable[Mapping[str, Any]]) -> list[DuplicateGroup]:
     result: list[DuplicateGroup] = []
     for key, members in groups.items():
         customers = tuple(
-            DuplicateCustomer(
-                customer_id=int(m["customer_id"]),
-                contact_name=str(m["contact_name"]),
-                email=m["email"],
-                phone=m["phone"],
-                source=str(m["source"]),
-                status=str(m["status"]),
-                crm_id=m["crm_account_id"] or m["crm_contact_id"],
-            )
+            DuplicateCustomer(customer=merge_customer(m), email=m["email"], phone=m["phone"])
             for m in sorted(members, key=lambda m: int(m["customer_id"]))
         )
-        master = choose_master(customers)
+        master = choose_master(customers).customer.customer_id
+        others = tuple(
+            c.customer.customer_id for c in customers if c.customer.customer_id != master
+        )
         flagged = [t for t in (as_utc(m["flagged_at"]) for m in members) if t is not None]
         result.append(
             DuplicateGroup(
@@ -230,10 +315,7 @@ def group_duplicates(rows: Iterable[Mapping[str, Any]]) -> list[DuplicateGroup]:
                 match_reason=", ".join(sorted({str(m["match_reason"]) for m in members})),
                 flagged_at=max(flagged) if flagged else None,
                 customers=customers,
-                master_customer_id=master.customer_id,
-                merge_customer_ids=tuple(
-                    c.customer_id for c in customers if c.customer_id != master.customer_id
-                ),
+                proposal=MergeRequest(master_customer_id=master, merge_customer_ids=others),
             )
         )
     return result

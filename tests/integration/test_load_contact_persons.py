@@ -436,3 +436,33 @@ def test_moves_keep_merged_customers_and_their_masters(warehouse: Engine) -> Non
     )
     assert merged == [(master,)]
     assert [p[:2] for p in persons(warehouse)] == [("C-1", "A-1"), ("C-2", "A-1")]
+
+
+def test_deletions_are_counted_on_the_module_the_deleted_record_came_from(
+    warehouse: Engine,
+) -> None:
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_account(warehouse, "r1", "A-2", "Globex")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    stage_individual(warehouse, "r1", "C-7", "Cy Doe", T1)
+    load(warehouse, "r1")
+    start_run_log(warehouse, "r2")
+    with warehouse.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO books.stg_crm_deleted (run_id, module, crm_id, deleted_time)"
+                " VALUES ('r2', 'Contacts', 'C-1', :t), ('r2', 'Contacts', 'C-7', :t),"
+                " ('r2', 'Accounts', 'A-2', :t)"
+            ),
+            {"t": T2},
+        )
+    apply_deletions(warehouse, SyncRun(run_id="r2", modules=config.SYNC_MODULES))
+    by_module = dict(
+        (r[0], (int(r[1]), int(r[2])))
+        for r in rows(
+            warehouse,
+            "SELECT module, deleted, inactivated FROM books.sync_runs WHERE run_id = 'r2'",
+        )
+    )
+    # Globex on Accounts; Ann (a contact person) and Cy (an individual customer) on Contacts.
+    assert by_module == {config.ACCOUNTS: (1, 0), config.CONTACTS: (2, 0)}

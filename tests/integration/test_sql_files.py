@@ -100,6 +100,6 @@ def test_writes_count_themselves_and_lists_expand(warehouse: Engine) -> None:
         counts = count_returned(conn, "sync/apply_crm_deletions", {"run_id": "r", "now": now})
         left = conn.execute(text("SELECT crm_account_id FROM books.customers")).scalars().all()
         deals = run_sql(conn, "workflow/select_deals", {"deal_ids": ["D1", "D2"]}).all()
-    assert counts == {"deleted": 2}
+    assert counts == {"Accounts:deleted": 2}  # labelled with the module the records came from
     assert left == ["A3"]
     assert deals == []

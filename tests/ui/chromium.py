@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -38,6 +39,19 @@ def find_chromium() -> str | None:
     return None
 
 
+def require_chromium() -> str:
+    """The browser, or the test skipped (locally) or failed (in CI) saying how to install it."""
+    import pytest
+
+    executable = find_chromium()
+    if executable is None:
+        message = "chromium is not installed: run tests/ui/install_chromium.sh"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"the browser test must run in CI; {message}")
+        pytest.skip(message)
+    return executable
+
+
 class Page:
     """One browser tab; ``call`` sends a DevTools command and returns its result."""
 
@@ -67,12 +81,7 @@ class Page:
     ) -> None:
         """Navigate and wait until the JavaScript condition ``ready`` holds."""
         self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.evaluate(f"Boolean({ready})"):
-                return
-            time.sleep(0.5)
-        raise TimeoutError(f"{url} did not get ready ({ready}) within {timeout:.0f} s")
+        self.wait_for(ready, timeout=timeout)
 
     def screenshot(self, path: Path, *, width: int = 1280, height: int = 1600) -> Path:
         self.call(
@@ -86,6 +95,52 @@ class Page:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
         return path
+
+    def shoot(self, selector: str, path: Path, *, width: int = 1280, pad: int = 8) -> Path:
+        """A PNG of one element of the page (laid out at ``width`` px), for docs and reports."""
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=900,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        box = self.evaluate(
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+            ".getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, r.width,"
+            " r.height]; })()"
+        )
+        x, y, w, h = (float(v) for v in box)
+        clip = {
+            "x": max(x - pad, 0),
+            "y": max(y - pad, 0),
+            "width": w + 2 * pad,
+            "height": h + 2 * pad,
+            "scale": 1,
+        }
+        data = self.call(
+            "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
+        )["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def type_into(self, selector: str, value: str) -> None:
+        """Focus a field, clear it and type ``value`` as keyboard input."""
+        self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.focus(); e.select && e.select(); })()"
+        )
+        self.call("Input.insertText", text=value)
+
+    def wait_for(self, condition: str, *, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.evaluate(f"Boolean({condition})"):
+                return
+            time.sleep(0.5)
+        text = self.evaluate("document.body && document.body.innerText")
+        raise TimeoutError(f"{condition} did not hold within {timeout:.0f} s; page: {text!r:.2000}")
 
 
 @contextmanager

@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
 
+from crm_books.customers.merge_rules import Customer
 from crm_books.warehouse.engine import create_warehouse_engine
 from crm_books.warehouse.timestamps import db_timestamp
+from crm_books_ui.freshness import DEFAULT_THRESHOLD, BadThreshold, freshness, threshold_hours
 from crm_books_ui.queries import (
     DuplicateCustomer,
     choose_master,
@@ -53,14 +56,17 @@ def _customer(
     )
 
 
-def _sync_run(conn: Any, run_id: str, module: str, started: datetime, **counts: int) -> None:
+def _sync_run(
+    conn: Any, run_id: str, module: str, started: datetime, status: str = "success", **counts: int
+) -> None:
     conn.execute(
         text(
             "INSERT INTO books.sync_runs (run_id, module, status, extracted, inserted, updated,"
             " rejected, started_at, finished_at)"
-            " VALUES (:r, :m, 'success', :x, :i, :u, :rej, :s, :s)"
+            " VALUES (:r, :m, :st, :x, :i, :u, :rej, :s, :s)"
         ),
         {
+            "st": status,
             "r": run_id,
             "m": module,
             "s": _ts(started),
@@ -164,9 +170,9 @@ def test_open_duplicates_are_grouped_with_the_crm_customer_as_master(warehouse: 
     d = _dashboard(warehouse)
     assert len(d.duplicate_groups) == 1 and d.totals["duplicate_groups"] == 1
     group = d.duplicate_groups[0]
-    assert group.master_customer_id == crm
-    assert group.merge_customer_ids == (native,)
-    assert [c.customer_id for c in group.customers] == sorted([native, crm])
+    assert group.proposal.master_customer_id == crm
+    assert group.proposal.merge_customer_ids == (native,)
+    assert [c.customer.customer_id for c in group.customers] == sorted([native, crm])
 
 
 def _document(
@@ -260,10 +266,11 @@ def test_cumulative_trend_sorts_days_and_merges_repeats() -> None:
 
 def test_master_is_crm_linked_even_when_a_books_customer_is_older() -> None:
     def c(cid: int, source: str) -> DuplicateCustomer:
-        return DuplicateCustomer(cid, "x", None, None, source, "active", None)
+        crm = f"acc-{cid}" if source == "crm" else None
+        return DuplicateCustomer(Customer(cid, source, crm, None, "x", "active", None), None, None)
 
-    assert choose_master([c(1, "books"), c(7, "crm"), c(5, "crm")]).customer_id == 5
-    assert choose_master([c(3, "books"), c(2, "books")]).customer_id == 2
+    assert choose_master([c(1, "books"), c(7, "crm"), c(5, "crm")]).customer.customer_id == 5
+    assert choose_master([c(3, "books"), c(2, "books")]).customer.customer_id == 2
 
 
 def test_payload_preview_is_one_compact_line_and_cut() -> None:
@@ -271,3 +278,94 @@ def test_payload_preview_is_one_compact_line_and_cut() -> None:
     assert payload_preview("not json\n at all") == "not json at all"
     cut = payload_preview("x" * 500, limit=50)
     assert len(cut) == 50 and cut.endswith("…")
+
+
+def test_backfill_runs_are_listed_apart_and_do_not_hide_scheduled_runs(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        for i in range(2):
+            _sync_run(conn, f"scheduled__2026-11-0{i + 1}", "Accounts", T0 + timedelta(days=i))
+        for i in range(5):  # newer than every scheduled run
+            _sync_run(conn, f"backfill__2026-10-{10 + i}", "Accounts", T0 + timedelta(days=5 + i))
+        _sync_run(conn, "manual__x", "Contacts", T0 + timedelta(days=9))
+    runs = _dashboard(warehouse, runs_per_module=3).sync_runs
+    kinds = [(r.run_kind, r.run_id) for r in runs]
+    assert kinds[:2] == [
+        ("scheduled", "scheduled__2026-11-02"),
+        ("scheduled", "scheduled__2026-11-01"),
+    ]
+    assert ("manual", "manual__x") in kinds
+    assert [k for k in kinds if k[0] == "backfill"] == [
+        ("backfill", "backfill__2026-10-14"),
+        ("backfill", "backfill__2026-10-13"),
+        ("backfill", "backfill__2026-10-12"),
+    ]
+
+
+def test_run_chart_has_a_point_per_module_run_from_the_first_day(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        _sync_run(conn, "r1", "Accounts", T0, extracted=40, inserted=40)
+        _sync_run(conn, "r1", "Contacts", T0, extracted=120, inserted=100, rejected=3)
+        _sync_run(conn, "r2", "Accounts", T0 + timedelta(hours=1), "failed", extracted=5)
+    points = _dashboard(warehouse).run_points
+    assert [(p.run_id, p.module, p.status, p.extracted) for p in points] == [
+        ("r1", "Accounts", "success", 40),
+        ("r1", "Contacts", "success", 120),
+        ("r2", "Accounts", "failed", 5),
+    ]
+    assert points[1].written == 100 and points[1].rejected == 3
+
+
+def test_customers_and_contact_persons_are_counted_apart(warehouse: Engine) -> None:
+    with warehouse.begin() as conn:
+        acme = _customer(conn, "Acme", crm="a1")
+        _customer(conn, "Native", source="books")
+        conn.execute(
+            text(
+                "INSERT INTO books.customers (source, crm_contact_id, customer_sub_type,"
+                " contact_name, status, created_at, updated_at)"
+                " VALUES ('crm', 'c9', 'individual', 'Ann Doe', 'active', :t, :t)"
+            ),
+            {"t": _ts(T0)},
+        )
+        for cid in ("c1", "c2"):
+            conn.execute(
+                text(
+                    "INSERT INTO books.contact_persons (customer_id, crm_contact_id, first_name,"
+                    " created_at, updated_at) VALUES (:c, :id, 'Bo', :t, :t)"
+                ),
+                {"c": acme, "id": cid, "t": _ts(T0)},
+            )
+    d = _dashboard(warehouse)
+    assert d.customers_total == 3
+    assert d.people == {"from_accounts": 1, "from_contacts": 1, "contact_persons": 2}
+
+
+def test_freshness_warns_about_a_stale_run_log(warehouse: Engine) -> None:
+    now = T0 + timedelta(days=3)
+    with warehouse.begin() as conn:
+        _sync_run(conn, "old", "Accounts", now - timedelta(hours=30))
+        _sync_run(conn, "newer-failed", "Accounts", now - timedelta(hours=2), "failed")
+        _sync_run(conn, "fresh", "Contacts", now - timedelta(hours=3))
+    d = _dashboard(warehouse)
+    ages = {f.module: f for f in freshness(d.last_successes, now=now, threshold=DEFAULT_THRESHOLD)}
+    assert (ages["Accounts"].stale, ages["Accounts"].age_text, ages["Accounts"].run_id) == (
+        True,
+        "30 h ago",
+        "old",
+    )
+    assert (ages["Contacts"].stale, ages["Contacts"].age_text) == (False, "3 h ago")
+    relaxed = freshness(d.last_successes, now=now, threshold=threshold_hours("36"))
+    assert not any(f.stale for f in relaxed)
+    empty = freshness((), now=now, threshold=DEFAULT_THRESHOLD)
+    assert [(f.module, f.stale, f.age_text) for f in empty] == [
+        ("Accounts", True, "never synced successfully"),
+        ("Contacts", True, "never synced successfully"),
+    ]
+
+
+def test_a_wrong_freshness_variable_says_how_to_fix_it() -> None:
+    assert threshold_hours(None) == DEFAULT_THRESHOLD == threshold_hours(" ")
+    assert threshold_hours("12.5") == timedelta(hours=12.5)
+    for bad in ("0", "-3", "a day"):
+        with pytest.raises(BadThreshold, match="books_freshness_threshold_hours"):
+            threshold_hours(bad)

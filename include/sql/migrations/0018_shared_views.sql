@@ -16,13 +16,18 @@ SELECT 'invoice', i.invoice_id, i.invoice_number, i.customer_id, i.crm_deal_id, 
        i.workflow_status, i.total, i.date, i.line_item, i.created_at, i.updated_at
 FROM books.invoices AS i;
 
--- B8: documents a person changed in Books (the status differs from the one the workflow set):
--- the workflow never touches them again.
+-- B8: documents a person changed, in Books (the status differs from the one the workflow set) or
+-- on the CRM -> Books page (a manual_edit event; an edit that keeps the status clears
+-- workflow_status): the workflow never touches them again.
 {{create_view}} books.locked_documents AS
 SELECT d.document_type, d.document_id, d.document_number, d.customer_id, d.crm_deal_id, d.status,
        d.workflow_status, d.total, d.date, d.line_item, d.created_at, d.updated_at
 FROM books.documents AS d
-WHERE d.workflow_status IS NOT NULL AND d.status <> d.workflow_status;
+WHERE d.status <> d.workflow_status
+   OR (d.workflow_status IS NULL AND EXISTS (
+       SELECT 1 FROM books.workflow_events AS w
+       WHERE w.document_type = d.document_type AND w.document_id = d.document_id
+         AND w.action = 'manual_edit'));
 
 -- B2: this run's valid staged contact persons whose account customer exists and that nothing is
 -- held for: they join that customer, or the master it was merged into, straight from staging.

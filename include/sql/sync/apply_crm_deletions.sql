@@ -1,16 +1,17 @@
 -- B5: customers of deleted CRM records (books.crm_deleted_customers) are deleted, or kept inactive
 -- when they have history; a deleted contact leaves its customer's contact persons and the held
--- list. Each counted write returns one row per row it changed, named for the run log (RETURNING):
--- the contact persons of deleted contacts go first, so the count sees them all.
+-- list. Each counted write returns one row per row it changed, named for the run log and the module
+-- the deleted record came from (RETURNING): the contact persons of deleted contacts go first, so the
+-- count sees them all.
 DELETE FROM books.contact_persons
 WHERE crm_contact_id IN (SELECT crm_id FROM books.crm_deletions WHERE module = 'Contacts')
-RETURNING 'contact_persons_removed';
+RETURNING 'Contacts:contact_persons_removed';
 DELETE FROM books.pending_contact_persons
 WHERE crm_contact_id IN (SELECT crm_id FROM books.crm_deletions WHERE module = 'Contacts');
 
 UPDATE books.customers SET status = 'inactive', crm_deleted_time = :now, updated_at = :now
 WHERE customer_id IN (SELECT customer_id FROM books.crm_deleted_customers WHERE has_history = 1)
-RETURNING 'inactivated';
+RETURNING CASE WHEN crm_account_id IS NULL THEN 'Contacts:inactivated' ELSE 'Accounts:inactivated' END;
 
 -- A deleted customer goes with its contact persons and its duplicate-candidate rows.
 DELETE FROM books.contact_persons
@@ -19,4 +20,4 @@ DELETE FROM books.duplicate_candidates
 WHERE customer_id IN (SELECT customer_id FROM books.crm_deleted_customers WHERE has_history = 0);
 DELETE FROM books.customers
 WHERE customer_id IN (SELECT customer_id FROM books.crm_deleted_customers WHERE has_history = 0)
-RETURNING 'deleted'
+RETURNING CASE WHEN crm_account_id IS NULL THEN 'Contacts:deleted' ELSE 'Accounts:deleted' END

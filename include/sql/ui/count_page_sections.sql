@@ -1,9 +1,6 @@
 -- Totals of the listed sections, so the page can say when a list is cut short.
 SELECT
-    (SELECT COUNT(*) FROM books.estimates
-      WHERE workflow_status IS NOT NULL AND status <> workflow_status)
-  + (SELECT COUNT(*) FROM books.invoices
-      WHERE workflow_status IS NOT NULL AND status <> workflow_status) AS locked_documents,
+    (SELECT COUNT(*) FROM books.locked_documents) AS locked_documents,
     (SELECT COUNT(*) FROM books.deals WHERE state = 'pending') AS pending_deals,
     (SELECT COUNT(*) FROM books.rejected_records) AS rejected_records,
     (SELECT COUNT(DISTINCT group_key) FROM books.duplicate_candidates

@@ -30,20 +30,23 @@ def apply_deletions(engine: Engine, run: SyncRun) -> dict[str, int]:
                 {**module_params, "deleted_high_water_mark": deleted_hwm},
             )
         effects = count_returned(conn, "sync/apply_crm_deletions", params)
+        # Each module's row counts the deletions of its own records (a contact's, on Contacts).
+        for module in run.modules:
+            run_sql(
+                conn,
+                "sync/update_sync_run_deletions",
+                {
+                    **params,
+                    "module": module,
+                    "deleted": effects[f"{module}:deleted"]
+                    + effects[f"{module}:contact_persons_removed"],
+                    "inactivated": effects[f"{module}:inactivated"],
+                },
+            )
         counts = {
-            key: effects[key] for key in ("deleted", "inactivated", "contact_persons_removed")
+            key: sum(effects[f"{m}:{key}"] for m in run.modules)
+            for key in ("deleted", "inactivated", "contact_persons_removed")
         }
-        # The run log shows deletion effects on the run's first module row only, not twice.
-        run_sql(
-            conn,
-            "sync/update_sync_run_deletions",
-            {
-                **params,
-                "module": run.modules[0],
-                "deleted": counts["deleted"] + counts["contact_persons_removed"],
-                "inactivated": counts["inactivated"],
-            },
-        )
     log.info(
         "deletions: %d customers deleted, %d kept inactive (they have transactions), "
         "%d contact persons removed",

@@ -24,6 +24,7 @@ from crm_books.customers.quality_checks import (
     customer_checks,
     shown,
 )
+from crm_books.customers.quality_report import ExpectationOutcome, outcomes
 
 MAX_ROWS = 5_000_000
 # Below this many rows a few bad records say nothing about the batch as a whole.
@@ -44,6 +45,8 @@ class QualityResult:
     rejects: pd.DataFrame
     table_errors: list[str] = field(default_factory=list)
     summary: dict[str, int] = field(default_factory=dict)
+    # Every expectation that ran and how many rows failed it (books.quality_results).
+    expectations: tuple[ExpectationOutcome, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -166,6 +169,7 @@ def _validate(frame: pd.DataFrame, kind: _Frame, max_reject_fraction: float) -> 
             "rejected": len(rejects),
             "table_errors": len(errors),
         },
+        expectations=outcomes(results),
     )
 
 

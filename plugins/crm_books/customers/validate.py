@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from crm_books import config
 from crm_books.customers.plan import SyncRun
+from crm_books.customers.quality_report import record_outcomes
 from crm_books.customers.run_log import mark_run_failed
 from crm_books.customers.staging import (
     TRANSFORM_CHUNK,
@@ -46,6 +47,7 @@ def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]
     labels = ["customers", *(["contact persons"] if module == config.CONTACTS else [])]
     counts: dict[str, Any] = {"rows": 0, "rejected": 0, "errors": []}
     rejects = []
+    checked = []
     for label in labels:
         frame = staged_chunk(engine, GATE_QUERIES[label], run, chunk)
         if frame.empty:
@@ -59,6 +61,7 @@ def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]
                 frame, module=module, max_reject_fraction=run.max_reject_fraction
             )
         rejects.append(result.rejects)
+        checked.append((label, len(frame), result.expectations))
         counts["rows"] += len(frame)
         counts["rejected"] += len(result.rejects)
         counts["errors"] += [f"{module} {label}: {e}" for e in result.table_errors]
@@ -68,6 +71,7 @@ def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]
         stage_rejects(conn, rejects, run.run_id, "quality")
         if counts["rejected"]:
             run_sql(conn, "sync/fill_reject_payloads", params)
+        record_outcomes(conn, params, checked)
     log_chunk("quality gate", chunk, counts["rows"], started)
     return counts
 
