@@ -155,6 +155,10 @@ def not_here(reason: str, *checked_by: str) -> Entry:
     return Entry(same=checked_by, reason=reason)
 
 
+IMAGE_CHECKS = (
+    "tests/image/test_image.py::test_the_three_dags_parse_in_the_image_with_no_import_errors",
+    "tests/image/test_image.py::test_no_test_lint_or_dev_tool_is_in_the_image",
+)
 MAKE_DEMO = "make demo"
 CI = "CI: .ci/run runs `make test`"
 THIS = "tests/docs/test_readme_commands.py"
@@ -184,6 +188,13 @@ COMMANDS: dict[str, Entry] = {
     "N=1000000 make bench": runs(BENCH_CLI, note="N only sets --records; the test uses 300"),
     "make -o .venv/.installed bench": runs(BENCH_CLI, note="-o only skips the venv stamp"),
     "make airflow": runs(MAKE_AIRFLOW),
+    "make image": not_here("needs a Docker engine and apache/airflow from a registry", *IMAGE_CHECKS),
+    "make image-offline": not_here(
+        "needs root, debootstrap and a running dockerd; results in docs/image.md", *IMAGE_CHECKS
+    ),
+    "make image-check": runs(
+        *IMAGE_CHECKS, note="pytest tests/image with the image names set; skips without Docker"
+    ),
     "AIRFLOW_PORT=8181 make airflow": runs(
         MAKE_AIRFLOW, f"{LOCAL}::test_ports_come_from_flags_or_environment"
     ),
