@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -11,23 +13,30 @@ import requests
 from crm_books.zoho.endpoints import AUTH_SCHEME
 from crm_books.zoho.errors import CrmApiError, classify, network_failure
 from crm_books.zoho.retry import Outcome, Retrier, parse_retry_after
+from crm_books.zoho.usage import UsageMeter
 
 if TYPE_CHECKING:
     from crm_books.zoho.auth import TokenSource
+    from crm_books.zoho.limiter import CallLimiter
 
 
+@dataclass
 class Transport:
     """Sends requests to Zoho (the API or the accounts server) with bounded retries.
 
     :param session: the `requests.Session` that keeps connections open.
     :param retrier: the retry loop and its bounds.
     :param timeout: seconds per HTTP request.
+    :param limiter: holds a slot of the org's concurrency cap around each API call (the token
+        endpoint is the accounts server's, outside the cap); None: no cap.
+    :param meter: counts the API calls and the credits they cost.
     """
 
-    def __init__(self, session: requests.Session, retrier: Retrier, *, timeout: float) -> None:
-        self.session = session
-        self.retrier = retrier
-        self.timeout = timeout
+    session: requests.Session
+    retrier: Retrier
+    timeout: float
+    limiter: CallLimiter | None = None
+    meter: UsageMeter = field(default_factory=UsageMeter)
 
     def call(
         self,
@@ -71,12 +80,14 @@ class Transport:
     ) -> Outcome:
         """One request: the usable body, or the failure it met."""
         try:
-            response = self.session.request(
-                method, url, params=params, data=data, headers=headers, timeout=self.timeout
-            )
+            response = self._send(method, url, params, data, headers, authorized)
         except (requests.ConnectionError, requests.Timeout) as exc:
+            if authorized:
+                self.meter.record_call(None)
             return network_failure(exc)
         status = response.status_code
+        if authorized:
+            self.meter.record_call(status)
         if status in (204, 304):  # no records, nothing modified
             return None
         body = _json_or_none(response)
@@ -92,6 +103,22 @@ class Transport:
                 fix="check the zoho_crm connection's host and extra.accounts_url",
             )
         return body
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        data: dict[str, str] | None,
+        headers: dict[str, str],
+        authorized: bool,
+    ) -> requests.Response:
+        """One HTTP request; an API call holds a slot of the concurrency cap while in flight."""
+        slot = self.limiter.slot() if authorized and self.limiter else nullcontext()
+        with slot:
+            return self.session.request(
+                method, url, params=params, data=data, headers=headers, timeout=self.timeout
+            )
 
 
 _decode_json = msgspec.json.Decoder().decode
