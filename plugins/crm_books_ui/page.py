@@ -29,7 +29,7 @@ SYNC_RUN_HEADERS = (
     "Run",
     "Status",
     "Started (UTC)",
-    *(c.capitalize() for c in SYNC_COUNT_COLUMNS),
+    *(c.replace("_", " ").capitalize().replace("Api", "API") for c in SYNC_COUNT_COLUMNS),
     "Message",
 )
 
