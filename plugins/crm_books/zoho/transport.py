@@ -61,7 +61,8 @@ class Transport:
             if auth is not None:
                 token = auth.token()
                 request_headers["Authorization"] = f"{AUTH_SCHEME} {token}"
-            return self._exchange(method, url, params, data, request_headers, auth is not None)
+            request = Request(method, url, params, data, request_headers, auth is not None)
+            return self._exchange(request)
 
         def refresh() -> None:
             if auth is not None and token is not None:
@@ -69,56 +70,64 @@ class Transport:
 
         return self.retrier.run(attempt, request=f"{method} {_path(url)}", refresh=refresh)
 
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, Any] | None,
-        data: dict[str, str] | None,
-        headers: dict[str, str],
-        authorized: bool,
-    ) -> Outcome:
+    def _exchange(self, request: Request) -> Outcome:
         """One request: the usable body, or the failure it met."""
         try:
-            response = self._send(method, url, params, data, headers, authorized)
+            response = self._send(request)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            if authorized:
-                self.meter.record_call(None)
             return network_failure(exc)
         status = response.status_code
-        if authorized:
-            self.meter.record_call(status)
         if status in (204, 304):  # no records, nothing modified
             return None
         body = _json_or_none(response)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        failure = classify(status, body, authorized=authorized, retry_after=retry_after)
+        failure = classify(status, body, authorized=request.authorized, retry_after=retry_after)
         if failure is not None:
             return failure
         if not isinstance(body, dict):
             raise CrmApiError(
                 status,
                 "UNEXPECTED_RESPONSE",
-                f"{method} {url} did not return JSON",
+                f"{request.method} {request.url} did not return JSON",
                 fix="check the zoho_crm connection's host and extra.accounts_url",
             )
         return body
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, Any] | None,
-        data: dict[str, str] | None,
-        headers: dict[str, str],
-        authorized: bool,
-    ) -> requests.Response:
-        """One HTTP request; an API call holds a slot of the concurrency cap while in flight."""
-        slot = self.limiter.slot() if authorized and self.limiter else nullcontext()
-        with slot:
-            return self.session.request(
-                method, url, params=params, data=data, headers=headers, timeout=self.timeout
-            )
+    def _send(self, request: Request) -> requests.Response:
+        """One HTTP exchange. An API call holds a slot of the concurrency cap while in flight,
+        and is counted with its status (None: no answer) by the meter."""
+        if not request.authorized:  # the accounts server: outside the API's cap and credits
+            return self._request(request)
+        status: int | None = None
+        try:
+            with self.limiter.slot() if self.limiter else nullcontext():
+                response = self._request(request)
+            status = response.status_code
+            return response
+        finally:
+            self.meter.record_call(status)
+
+    def _request(self, request: Request) -> requests.Response:
+        return self.session.request(
+            request.method,
+            request.url,
+            params=request.params,
+            data=request.data,
+            headers=request.headers,
+            timeout=self.timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as the transport sends it."""
+
+    method: str
+    url: str
+    params: dict[str, Any] | None
+    data: dict[str, str] | None
+    headers: dict[str, str]
+    authorized: bool  # carries an access token: an API call, not the token endpoint
 
 
 _decode_json = msgspec.json.Decoder().decode
