@@ -37,7 +37,15 @@ _LINE_BREAK = re.compile(r"\n\s*")
 
 # Short headers (and the run id in small type) keep the table inside 1,280 px; the full names
 # are the headers' tooltips.
-_SHORT = {"extracted": "Read", "unchanged": "Same", "inactivated": "Inactive", "rejected": "Rej."}
+_SHORT = {
+    "extracted": "Read",
+    "unchanged": "Same",
+    "inactivated": "Inactive",
+    "rejected": "Rej.",
+    "api_calls": "Calls",
+    "api_credits": "Credits",
+    "bulk_jobs": "Bulk",
+}
 SYNC_RUN_HEADERS = (
     ("Module", "CRM module"),
     ("Run", "Airflow run id"),

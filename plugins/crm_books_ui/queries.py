@@ -170,6 +170,9 @@ SYNC_COUNT_COLUMNS = (
     "flagged",
     "rejected",
     "held",
+    "api_calls",
+    "api_credits",
+    "bulk_jobs",
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from crm_books.warehouse.engine import create_warehouse_engine
 from crm_books.warehouse.timestamps import utcnow
 from tests.dag_runs import run_dag
+from tests.integration.sandbox_client import token_calls
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +126,10 @@ def test_first_import_updates_rerun_and_backfill(airflow_env: Any, warehouse_uri
     }
     assert log["Accounts"].extracted == 2 and log["Accounts"].inserted == 2
     assert log["Contacts"].inserted == 2 and log["Contacts"].status == "success"
+    # The org check and both extracts share one access token, and the run log counts the calls.
+    assert token_calls(sb) == 1
+    assert all(r.api_calls >= 1 and r.api_credits == r.api_calls for r in log.values())
+    assert all(r.bulk_jobs == 0 for r in log.values())
 
     # 2. An update in the CRM reaches Books on the next interval; nothing else changes.
     sb.store.upsert("Accounts", {"id": globex["id"], "Phone": "+44 20 7946 0000"})
@@ -154,6 +159,7 @@ def test_first_import_updates_rerun_and_backfill(airflow_env: Any, warehouse_uri
     # 4. Backfilling an older interval after a newer one regresses nothing.
     assert_success(sync(T0 - timedelta(days=3)))
     assert snapshot(warehouse_uri) == after_update
+    assert token_calls(sb) == 1  # four runs, one access token
 
 
 def test_deletions_and_books_native_customers(airflow_env: Any, warehouse_uri: str) -> None:

@@ -100,6 +100,29 @@ def test_test_connection_names_a_missing_field(
     assert sandbox.stats["total"] == 0
 
 
+@pytest.mark.parametrize("value", ["four", 0, 2.5])
+def test_a_bad_max_concurrency_names_the_extra_and_the_caps(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, value: Any
+) -> None:
+    extra = {"refresh_token": sandbox.refresh_token, "max_concurrency": value}
+    use_connection(monkeypatch, sandbox, extra=extra)
+
+    ok, message = ZohoCrmHook().test_connection()
+
+    assert ok is False and "max_concurrency" in message and "Standard 10" in message
+    assert sandbox.stats["total"] == 0
+
+
+def test_the_max_concurrency_extra_sets_the_cap(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {"refresh_token": sandbox.refresh_token, "accounts_url": sandbox.accounts_url}
+    use_connection(monkeypatch, sandbox, extra={**extra, "max_concurrency": "7"})
+    assert ZohoCrmHook().get_client().max_concurrency == 7
+    use_connection(monkeypatch, sandbox, extra=extra)
+    assert ZohoCrmHook().get_client().max_concurrency == 4
+
+
 def test_test_connection_to_a_failing_crm_answers_within_seconds(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,8 +62,8 @@ def _sync_run(
     conn.execute(
         text(
             "INSERT INTO books.sync_runs (run_id, module, status, extracted, inserted, updated,"
-            " rejected, started_at, finished_at)"
-            " VALUES (:r, :m, :st, :x, :i, :u, :rej, :s, :s)"
+            " rejected, api_credits, started_at, finished_at)"
+            " VALUES (:r, :m, :st, :x, :i, :u, :rej, :credits, :s, :s)"
         ),
         {
             "st": status,
@@ -74,6 +74,7 @@ def _sync_run(
             "i": counts.get("inserted", 0),
             "u": counts.get("updated", 0),
             "rej": counts.get("rejected", 0),
+            "credits": counts.get("api_credits", 0),
         },
     )
 
@@ -121,7 +122,7 @@ def test_last_sync_runs_are_the_newest_per_module_with_their_counts(warehouse: E
                 inserted=i,
                 updated=2 * i,
             )
-        _sync_run(conn, "run-0", "Contacts", T0, extracted=7, rejected=3)
+        _sync_run(conn, "run-0", "Contacts", T0, extracted=7, rejected=3, api_credits=5)
     runs = _dashboard(warehouse, runs_per_module=2).sync_runs
     assert [(r.module, r.run_id) for r in runs] == [
         ("Accounts", "run-2"),
@@ -129,7 +130,7 @@ def test_last_sync_runs_are_the_newest_per_module_with_their_counts(warehouse: E
         ("Contacts", "run-0"),
     ]
     assert runs[0].counts["extracted"] == 12 and runs[0].counts["updated"] == 4
-    assert runs[2].counts["rejected"] == 3
+    assert runs[2].counts["rejected"] == 3 and runs[2].counts["api_credits"] == 5
     assert runs[0].started_at == T0 + timedelta(hours=24)
 
 

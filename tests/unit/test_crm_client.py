@@ -76,7 +76,7 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     [
         (200, {"data": []}, True, None),
         (200, {"error": "Access Denied"}, True, None),  # an API body, not the accounts server's
-        (200, {"error": "Access Denied"}, False, Verdict.RETRY),  # accounts server throttling
+        (200, {"error": "Access Denied"}, False, Verdict.WAIT),  # accounts server throttling
         (200, {"error": "invalid_client"}, False, None),  # the token refresh reports it
         (429, _err("TOO_MANY_REQUESTS", "too many"), True, Verdict.RETRY),
         (503, None, True, Verdict.RETRY),

@@ -265,3 +265,12 @@ def test_unset_setting_means_off_and_the_sensor_still_watches(
     monkeypatch.delenv("AIRFLOW_VAR_BOOKS_POTENTIAL_WORKFLOW")
     deal(crm)
     assert sensor.poke({}) is True
+
+
+def test_twenty_pokes_share_one_access_token(
+    crm: Any, warehouse: Engine, sensor: DealChangesSensor
+) -> None:
+    # Each poke builds a new client (in production a new process); they share the warehouse's.
+    for _ in range(20):
+        assert sensor.poke({}) is False
+    assert crm.stats["by_path"]["/oauth/v2/token"] == 1

@@ -1,12 +1,16 @@
 -- A run's row per module; re-running a task overwrites the counts it owns.
 INSERT INTO books.sync_runs (run_id, module, dag_id, interval_start, interval_end, read_from,
-                             full_refresh, extracted, status, started_at)
+                             full_refresh, extracted, api_calls, api_credits, bulk_jobs, status,
+                             started_at)
 VALUES (:run_id, :module, :dag_id, :interval_start, :interval_end, :read_from,
-        :full_refresh, :extracted, 'running', :now)
+        :full_refresh, :extracted, :api_calls, :api_credits, :bulk_jobs, 'running', :now)
 ON CONFLICT (run_id, module) DO UPDATE SET
     read_from = excluded.read_from,
     full_refresh = excluded.full_refresh,
     extracted = excluded.extracted,
+    api_calls = excluded.api_calls,
+    api_credits = excluded.api_credits,
+    bulk_jobs = excluded.bulk_jobs,
     status = 'running',
     message = NULL,
     finished_at = NULL

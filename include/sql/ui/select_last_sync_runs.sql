@@ -1,7 +1,9 @@
--- The latest runs of each module with their counts, newest first (the page's run log), kept apart
--- by how the run was started (Airflow's run id prefix), so backfills do not hide scheduled runs.
+-- The latest runs of each module with their counts and Zoho API cost, newest first (the page's run
+-- log), kept apart by how the run was started (Airflow's run id prefix), so backfills do not hide
+-- scheduled runs.
 SELECT run_kind, run_id, module, status, extracted, inserted, updated, unchanged, deleted,
-       inactivated, flagged, rejected, held, message, started_at, finished_at
+       inactivated, flagged, rejected, held, api_calls, api_credits, bulk_jobs, message,
+       started_at, finished_at
 FROM (
     SELECT k.*,
            ROW_NUMBER() OVER (PARTITION BY run_kind, module

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from crm_books.warehouse.bulk import bulk_insert
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.text import id_problem, quoted
 from crm_books.warehouse.timestamps import as_utc, db_now, db_timestamp
+from crm_books.zoho.windows import merged
 
 if TYPE_CHECKING:
     from crm_books.zoho.client import ZohoCrmClient
@@ -60,10 +59,12 @@ def extract_module(
     """Stream one module's changed and deleted records from the CRM into staging."""
     window = read_window(engine, run, module)
     started = time.monotonic()
+    used_before = client.usage()
     extracted = _stage_records(engine, client, run, module, window.since)
     deleted_seen = (
         _stage_deletions(engine, client, run, module, window) if window.read_deletions else 0
     )
+    used = client.usage() - used_before
     with engine.begin() as conn:
         run_sql(
             conn,
@@ -77,22 +78,31 @@ def extract_module(
                 "read_from": db_timestamp(window.since),
                 "full_refresh": run.full_refresh,
                 "extracted": extracted,
+                "api_calls": used.api_calls,
+                "api_credits": used.api_credits,
+                "bulk_jobs": used.bulk_jobs,
                 "now": db_now(),
             },
         )
     elapsed = time.monotonic() - started
     log.info(
-        "extracted %s: %d records and %d deletions in %.1f s (%.0f records/s)",
+        "extracted %s: %d records and %d deletions in %.1f s (%.0f records/s), "
+        "%d API calls, %d credits, %d bulk jobs",
         module,
         extracted,
         deleted_seen,
         elapsed,
         extracted / elapsed if elapsed else 0.0,
+        used.api_calls,
+        used.api_credits,
+        used.bulk_jobs,
     )
     return {
         "module": module,
         "extracted": extracted,
         "deleted_seen": deleted_seen,
+        "api_calls": used.api_calls,
+        "api_credits": used.api_credits,
         "read_from": window.since.isoformat() if window.since else None,
     }
 
@@ -147,7 +157,10 @@ def _stage_records(
     rejects: list[tuple[Any, ...]] = []
     # The next pages are read while this thread files the current one, so the CRM builds them
     # while the rows are encoded and copied into staging.
-    pages = client.iter_pages(module, config.MODULE_FIELDS[module], modified_since=since)
+    # An incremental read is cut into windows up to the run's interval end, read concurrently.
+    pages = client.iter_pages(
+        module, config.MODULE_FIELDS[module], modified_since=since, split_until=run.interval_end
+    )
     for page in read_ahead(pages):
         for record in page:
             raw, reject = _raw_row(run.run_id, module, record)
@@ -225,40 +238,7 @@ def _flush(engine: Engine, table_name: str, rows: list[tuple[Any, ...]]) -> int:
 def read_ahead(items: Iterator[T], depth: int = READ_AHEAD_PAGES) -> Iterator[T]:
     """Yield what ``items`` yields, in order, while a thread already fetches up to ``depth``
     more. Its exception is raised here; a caller that stops early stops the thread too."""
-    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(("item", item)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put(("error", exc))
-
-    thread = threading.Thread(target=produce, name="crm-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = ready.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
+    return merged([items], depth)
 
 
 def progress_line(done: int, expected: int | None, elapsed: float) -> str:

@@ -30,7 +30,8 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
     for row in rows:
         log.info(
             "run summary %s: extracted=%s inserted=%s updated=%s unchanged=%s deleted=%s "
-            "inactivated=%s flagged=%s rejected=%s rejected_again=%s held=%s",
+            "inactivated=%s flagged=%s rejected=%s rejected_again=%s held=%s api_calls=%s "
+            "api_credits=%s bulk_jobs=%s",
             row["module"],
             row["extracted"],
             row["inserted"],
@@ -42,6 +43,9 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
             row["rejected"],
             row["rejected_again"],
             row["held"],
+            row["api_calls"],
+            row["api_credits"],
+            row["bulk_jobs"],
         )
     return rows
 

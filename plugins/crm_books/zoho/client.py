@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Generator, Iterator, Sequence
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import requests
 
 from crm_books.config import DISCRETE_PAGE_LIMIT, MAX_FIELDS_PER_CALL, PER_PAGE, QUERY_RECORD_LIMIT
-from crm_books.zoho.auth import CrmCredentials, TokenSource, ZohoAuthenticator
+from crm_books.zoho.auth import (
+    CrmCredentials,
+    DenialPolicy,
+    TokenSource,
+    TokenStore,
+    ZohoAuthenticator,
+)
 from crm_books.zoho.endpoints import (
     COUNT_PATH,
     DELETED_PATH,
@@ -24,9 +31,12 @@ from crm_books.zoho.endpoints import (
     SORT_FIELD,
 )
 from crm_books.zoho.errors import CrmApiError
-from crm_books.zoho.paging import Page, Pager, ReadStats, format_zoho_time, split_fields
+from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, host_limiter
+from crm_books.zoho.paging import Boundary, Page, Pager, ReadStats, format_zoho_time, split_fields
 from crm_books.zoho.retry import Retrier, RetryPolicy
 from crm_books.zoho.transport import Transport
+from crm_books.zoho.usage import Usage
+from crm_books.zoho.windows import Window, windowed_pages
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,12 @@ class ZohoCrmClient:
     :param on_token: called with each new access token, e.g. Airflow's `mask_secret`.
     :param authenticator: the access tokens to use, e.g. one shared by several clients; by
         default the client refreshes its own (through its session, retries and `on_token`).
+    :param token_store: where the access token is shared with other clients, tasks and workers
+        (e.g. the warehouse's, zoho/token_store.py); by default this client's own, in memory.
+    :param denial: how long to wait out the accounts server's "Access Denied".
+    :param max_concurrency: API calls in flight at most, shared with every client of the same
+        org and app on this host (zoho/limiter.py); incremental reads are cut into this many
+        windows read concurrently. None: no cap, one window.
     :param per_page: records per page (Zoho allows at most 200).
     :param discrete_page_limit: records reachable with `page`; beyond it `page_token` is used.
     :param query_record_limit: records one query can page through before it must restart.
@@ -58,6 +74,9 @@ class ZohoCrmClient:
         sleep: Callable[[float], None] = time.sleep,
         on_token: Callable[[str], object] | None = None,
         authenticator: TokenSource | None = None,
+        token_store: TokenStore | None = None,
+        denial: DenialPolicy = DenialPolicy(),
+        max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY,
         per_page: int = PER_PAGE,
         discrete_page_limit: int = DISCRETE_PAGE_LIMIT,
         query_record_limit: int = QUERY_RECORD_LIMIT,
@@ -66,11 +85,22 @@ class ZohoCrmClient:
         if not 1 <= per_page <= PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {PER_PAGE}")
         self.credentials = credentials
+        self.max_concurrency = max_concurrency
+        limiter = (
+            host_limiter(credentials.api_base_url, credentials.client_id, max_concurrency)
+            if max_concurrency
+            else None
+        )
         self.transport = Transport(
-            session or requests.Session(), Retrier(retry, sleep=sleep), timeout=timeout
+            session or _session(max_concurrency), Retrier(retry, sleep=sleep), timeout, limiter
         )
         self.authenticator = authenticator or ZohoAuthenticator(
-            credentials, self.transport, on_token=on_token
+            credentials,
+            self.transport,
+            store=token_store,
+            on_token=on_token,
+            denial=denial,
+            sleep=sleep,
         )
         self.pager = Pager(
             self._get,
@@ -110,15 +140,59 @@ class ZohoCrmClient:
                 ),
             )
 
+    def usage(self) -> Usage:
+        """The API calls, credits and Bulk Read jobs this client has used so far."""
+        return self.transport.meter.snapshot()
+
     def iter_pages(
-        self, module: str, fields: Sequence[str], *, modified_since: datetime | None = None
+        self,
+        module: str,
+        fields: Sequence[str],
+        *,
+        modified_since: datetime | None = None,
+        split_until: datetime | None = None,
     ) -> Iterator[Page]:
-        """Yield `module`'s records page by page, each record once, sorted by Modified_Time.
+        """Yield `module`'s records page by page, each record once.
+
+        An incremental read (`modified_since` set) whose first page is full is cut into up to
+        `max_concurrency` windows of Modified_Time read concurrently (zoho/windows.py); pages
+        then come in the order they arrive, each sorted by Modified_Time. A full read, and a
+        read of one page or none (a quiet interval costs one call), are sorted throughout.
 
         :param module: module API name (Accounts, Contacts, Deals).
         :param fields: field API names to read; more than the per-call limit are merged by id.
         :param modified_since: only records modified at or after this time (naive means UTC).
+        :param split_until: where the windows' even split ends (default now, the last window
+            is open-ended either way), e.g. the run's interval end.
         """
+        stats: list[ReadStats] = []
+        yield from windowed_pages(
+            partial(self._window_pages, module, fields),
+            modified_since,
+            split_until or datetime.now(UTC),
+            count=self.max_concurrency or 1,
+            per_page=self.pager.per_page,
+            stats=stats,
+        )
+        log.info(
+            "Read %d %s records in %d pages and %d queries (%d windows) in %.1fs",
+            sum(s.records for s in stats),
+            module,
+            sum(s.pages for s in stats),
+            sum(s.queries for s in stats),
+            len(stats),
+            time.monotonic() - stats[0].started,
+        )
+
+    def _window_pages(
+        self,
+        module: str,
+        fields: Sequence[str],
+        window: Window,
+        stats: ReadStats,
+        boundary: Boundary | None = None,
+    ) -> Generator[Page, None, None]:
+        """One window's pages, sorted by Modified_Time; `boundary`: what was read already."""
         chunks = split_fields(fields, self.max_fields_per_call)
         params: dict[str, Any] = {
             "fields": ",".join(chunks[0]),
@@ -127,20 +201,14 @@ class ZohoCrmClient:
             "sort_order": "asc",
         }
         path = RECORDS_PATH.format(module=module)
-        stats = ReadStats()
-        for page in self.pager.sorted_pages(module, path, params, modified_since, stats):
+        pages = self.pager.sorted_pages(
+            module, path, params, window.start, stats, window.end, boundary
+        )
+        for page in pages:
             if len(chunks) > 1:
                 self._merge_chunks(path, page, chunks[1:])
             stats.records += len(page)
             yield page
-        log.info(
-            "Read %d %s records in %d pages and %d queries in %.1fs",
-            stats.records,
-            module,
-            stats.pages,
-            stats.queries,
-            time.monotonic() - stats.started,
-        )
 
     def iter_deleted(self, module: str, *, deleted_since: datetime | None = None) -> Iterator[Page]:
         """Yield pages of `module`'s deleted records (`id`, `deleted_time`, ...), type=all."""
@@ -184,3 +252,13 @@ class ZohoCrmClient:
         return self.transport.call(
             "GET", self._api_base + path, params=params, headers=headers, auth=self.authenticator
         )
+
+
+def _session(max_concurrency: int | None) -> requests.Session:
+    """A session keeping a connection open per concurrent call (requests keeps 10 by default)."""
+    session = requests.Session()
+    size = max(10, max_concurrency or 0)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

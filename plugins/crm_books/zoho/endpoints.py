@@ -19,6 +19,10 @@ IDS_PER_CALL = 100
 
 # Error codes from Zoho's responses that change what the client does.
 INVALID_TOKEN = "INVALID_TOKEN"
+# An access token killed by a 16th grant elsewhere (Zoho keeps 15 alive per refresh token).
+INVALID_OAUTHTOKEN = "INVALID_OAUTHTOKEN"
+# The accounts server's answer (HTTP 200) to more than 10 grants in 10 minutes.
+ACCESS_DENIED = "Access Denied"
 DISCRETE_PAGINATION_LIMIT_EXCEEDED = "DISCRETE_PAGINATION_LIMIT_EXCEEDED"
 PAGINATION_LIMIT_EXCEEDED = "PAGINATION_LIMIT_EXCEEDED"
 REQUIRED_SCOPES = "ZohoCRM.modules.ALL and ZohoCRM.org.READ (plus ZohoCRM.settings.fields.READ)"

@@ -6,9 +6,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from crm_books.zoho.endpoints import INVALID_TOKEN, REQUIRED_SCOPES
+from crm_books.zoho.endpoints import (
+    ACCESS_DENIED,
+    INVALID_OAUTHTOKEN,
+    INVALID_TOKEN,
+    REQUIRED_SCOPES,
+)
 
-RETRYABLE_TOKEN_ERRORS = {"Access Denied"}  # Zoho accounts' "too many requests" answer
+REFRESH_CODES = {INVALID_TOKEN, INVALID_OAUTHTOKEN}
 
 
 class CrmApiError(RuntimeError):
@@ -93,8 +98,9 @@ def error_from_body(status: int, body: Any) -> tuple[str, str, Any]:
 class Verdict(Enum):
     """What the caller should do about a failed answer."""
 
-    RETRY = "retry"  # 429, 5xx, network failure, the accounts server's throttling
+    RETRY = "retry"  # 429, 5xx, network failure
     REFRESH = "refresh"  # 401 INVALID_TOKEN: a fresh access token may cure it
+    WAIT = "wait"  # the accounts server's "Access Denied": the token store waits out its window
     FATAL = "fatal"  # any other 4xx: configuration, which no retry can fix
 
 
@@ -140,9 +146,11 @@ def classify(
     code, message, details = error_from_body(status, body)
     if details:
         message = f"{message} ({details})"
-    if status == 401 and authorized and code == INVALID_TOKEN:
+    if throttled:  # retrying at once would only be refused again: see ZohoAuthenticator
+        return Failure(Verdict.WAIT, status, code, message)
+    if status == 401 and authorized and code in REFRESH_CODES:
         return Failure(Verdict.REFRESH, status, code, message)
-    if status == 429 or status >= 500 or code in RETRYABLE_TOKEN_ERRORS:
+    if status == 429 or status >= 500:
         return Failure(Verdict.RETRY, status, code, message, retry_after)
     return Failure(Verdict.FATAL, status, code, message)
 
@@ -155,4 +163,4 @@ def network_failure(exc: Exception) -> Failure:
 
 
 def _throttled(body: dict[str, Any]) -> bool:
-    return "error" in body and body["error"] in RETRYABLE_TOKEN_ERRORS
+    return body.get("error") == ACCESS_DENIED

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
+from sqlalchemy import inspect
 
-from crm_books.config import CRM_CONN_ID
-from crm_books.zoho.auth import CrmCredentials
+from crm_books.config import CRM_CONN_ID, WAREHOUSE_CONN_ID
+from crm_books.zoho.auth import CrmCredentials, MemoryTokenStore, TokenStore
 from crm_books.zoho.client import ZohoCrmClient
 from crm_books.zoho.errors import CrmApiError
+from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY
 from crm_books.zoho.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.connection import Connection
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ACCOUNTS_URL = "https://accounts.zoho.com"
 # The UI's Test button waits for the answer: fail within seconds, not a task's five minutes.
@@ -31,7 +36,10 @@ class ZohoCrmHook(BaseHook):
     """Reads the `zoho_crm` connection and hands out a configured ZohoCrmClient.
 
     The connection: host = API base URL (e.g. https://www.zohoapis.com), login = client id,
-    password = client secret, extra = {"refresh_token": ..., "accounts_url": ...}.
+    password = client secret, extra = {"refresh_token": ..., "accounts_url": ...,
+    "max_concurrency": 4}. Clients share their access token through the warehouse
+    (books.crm_access_tokens, when the `books_warehouse` connection exists) and their calls in
+    flight through a per-host limiter of `max_concurrency` slots.
 
     :param zoho_crm_conn_id: id of the Airflow connection to read.
     """
@@ -50,19 +58,26 @@ class ZohoCrmHook(BaseHook):
         return self.get_client()
 
     def get_client(self, **client_options: Any) -> ZohoCrmClient:
-        """A client for the connection; each new access token is masked in Airflow logs.
+        """A client for the connection; each access token is masked in Airflow logs.
 
-        :param client_options: keyword options passed on to ZohoCrmClient (retry, timeout, ...).
+        :param client_options: keyword options passed on to ZohoCrmClient (retry, timeout, ...);
+            by default the token store is the warehouse's and `max_concurrency` the extra's.
         """
         conn = self.get_connection(self.zoho_crm_conn_id)
         credentials = credentials_from_connection(conn)
         mask_secret(credentials.refresh_token)
+        client_options.setdefault("max_concurrency", max_concurrency_from(conn))
+        if "token_store" not in client_options and "authenticator" not in client_options:
+            client_options["token_store"] = warehouse_token_store(credentials)
         return ZohoCrmClient(credentials, on_token=mask_secret, **client_options)
 
     def test_connection(self) -> tuple[bool, str]:
         """What the Airflow UI's Test button shows: the organisation reached, or why not."""
         try:
-            client = self.get_client(retry=TEST_RETRY, timeout=TEST_TIMEOUT_SECONDS)
+            # Its own token: the Test button must work before the warehouse is set up.
+            client = self.get_client(
+                retry=TEST_RETRY, timeout=TEST_TIMEOUT_SECONDS, token_store=MemoryTokenStore()
+            )
             org = client.organization()
         except (CrmApiError, CrmConnectionError) as exc:  # both name the likely fix
             return False, str(exc)
@@ -83,7 +98,10 @@ class ZohoCrmHook(BaseHook):
             "placeholders": {
                 "host": "https://www.zohoapis.com",
                 "login": "1000.XXXXXXXX",
-                "extra": '{"refresh_token": "1000.xxxx", "accounts_url": "https://accounts.zoho.com"}',
+                "extra": (
+                    '{"refresh_token": "1000.xxxx", "accounts_url": "https://accounts.zoho.com", '
+                    '"max_concurrency": 4}'
+                ),
             },
         }
 
@@ -112,6 +130,54 @@ def credentials_from_connection(conn: Connection) -> CrmCredentials:
         client_secret=str(conn.password),
         refresh_token=str(refresh_token),
     )
+
+
+def max_concurrency_from(conn: Connection) -> int:
+    """The extra's `max_concurrency` (API calls in flight on this host), 4 when unset."""
+    value = (conn.extra_dejson or {}).get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(value).strip() != str(number):
+        raise CrmConnectionError(
+            f"Connection {conn.conn_id!r}: extra max_concurrency must be a whole number of API "
+            f"calls in flight, at least 1 (got {value!r}); leave it out for "
+            f"{DEFAULT_MAX_CONCURRENCY}, or use at most the org's cap (Free 5, Standard 10, "
+            "Professional 15, Enterprise 20, Ultimate 25) less what other apps use"
+        )
+    return number
+
+
+def warehouse_token_store(
+    credentials: CrmCredentials, conn_id: str = WAREHOUSE_CONN_ID
+) -> TokenStore | None:
+    """The access-token store in the warehouse of `conn_id`; None (each client keeps its own
+    token) when that connection does not exist, e.g. where only the CRM is configured, or its
+    warehouse is not migrated yet."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from crm_books.warehouse.engine import WarehouseConfigError, warehouse_engine
+    from crm_books.zoho.token_store import TOKEN_TABLE, WarehouseTokenStore
+
+    try:
+        reader = warehouse_engine(conn_id, read_only=True)
+    except AirflowNotFoundException:
+        log.warning("No %s connection: this client's access token is not shared", conn_id)
+        return None
+    try:
+        migrated = inspect(reader).has_table(TOKEN_TABLE, schema="books")
+    except WarehouseConfigError:  # e.g. the SQLite file is not created yet
+        migrated = False
+    if not migrated:
+        log.warning(
+            "The %s warehouse has no books.%s yet (ensure_schema migrates it): this client's "
+            "access token is not shared",
+            conn_id,
+            TOKEN_TABLE,
+        )
+        return None
+    return WarehouseTokenStore(warehouse_engine(conn_id), credentials, reader=reader)
 
 
 def api_base_url(host: str, schema: str | None = None, port: int | None = None) -> str:

@@ -50,6 +50,18 @@ def split_fields(fields: Sequence[str], max_per_call: int) -> list[tuple[str, ..
     return [keys + tuple(rest[i : i + room]) for i in range(0, len(rest), room)]
 
 
+def before(records: Page, until: datetime | None) -> Page:
+    """The records modified before ``until`` (all of them without one), in order, up to the first
+    record at or after it."""
+    if until is None:
+        return records
+    for position, record in enumerate(records):
+        raw = record.get(SORT_FIELD)
+        if raw and parse_zoho_time(raw) >= until:
+            return records[:position]
+    return records
+
+
 class Boundary:
     """The latest Modified_Time yielded and the ids yielded at exactly that time.
 
@@ -101,6 +113,7 @@ class Cursor:
         return {**base, "page_token": self.token} if self.token else {**base, "page": self.page}
 
 
+@dataclass
 class Pager:
     """Zoho's paging rules for one client's reads.
 
@@ -110,13 +123,10 @@ class Pager:
     :param query_record_limit: records one query can page through before it must restart.
     """
 
-    def __init__(
-        self, get: Get, *, per_page: int, discrete_page_limit: int, query_record_limit: int
-    ) -> None:
-        self.get = get
-        self.per_page = per_page
-        self.discrete_page_limit = discrete_page_limit
-        self.query_record_limit = query_record_limit
+    get: Get
+    per_page: int
+    discrete_page_limit: int
+    query_record_limit: int
 
     def sorted_pages(
         self,
@@ -125,10 +135,14 @@ class Pager:
         params: dict[str, Any],
         since: datetime | None,
         stats: ReadStats,
+        until: datetime | None = None,
+        boundary: Boundary | None = None,
     ) -> Iterator[Page]:
         """Pages of a query sorted by Modified_Time, restarted from the last Modified_Time
-        whenever its ceiling is reached; each record once."""
-        boundary = Boundary()
+        whenever its ceiling is reached; each record once. With ``until``, only records
+        modified before it: the read stops at the first record at or after it. ``boundary``
+        holds what an earlier read yielded at ``since``, so it is not yielded again."""
+        boundary = boundary or Boundary()
         query_since = since
         while True:
             stats.queries += 1
@@ -138,8 +152,11 @@ class Pager:
                 ceiling = at_ceiling  # the last page's says whether the query must restart
                 fresh = boundary.admit(records)
                 fresh_in_query += len(fresh)
-                if fresh:
-                    yield fresh
+                kept = before(fresh, until)
+                if kept:
+                    yield kept
+                if len(kept) < len(fresh):
+                    return  # sorted ascending: every later record is past the window's end
             if not ceiling:
                 return
             query_since = self._restart_time(module, boundary, fresh_in_query, stats.queries)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -11,23 +13,30 @@ import requests
 from crm_books.zoho.endpoints import AUTH_SCHEME
 from crm_books.zoho.errors import CrmApiError, classify, network_failure
 from crm_books.zoho.retry import Outcome, Retrier, parse_retry_after
+from crm_books.zoho.usage import UsageMeter
 
 if TYPE_CHECKING:
     from crm_books.zoho.auth import TokenSource
+    from crm_books.zoho.limiter import CallLimiter
 
 
+@dataclass
 class Transport:
     """Sends requests to Zoho (the API or the accounts server) with bounded retries.
 
     :param session: the `requests.Session` that keeps connections open.
     :param retrier: the retry loop and its bounds.
     :param timeout: seconds per HTTP request.
+    :param limiter: holds a slot of the org's concurrency cap around each API call (the token
+        endpoint is the accounts server's, outside the cap); None: no cap.
+    :param meter: counts the API calls and the credits they cost.
     """
 
-    def __init__(self, session: requests.Session, retrier: Retrier, *, timeout: float) -> None:
-        self.session = session
-        self.retrier = retrier
-        self.timeout = timeout
+    session: requests.Session
+    retrier: Retrier
+    timeout: float
+    limiter: CallLimiter | None = None
+    meter: UsageMeter = field(default_factory=UsageMeter)
 
     def call(
         self,
@@ -52,7 +61,8 @@ class Transport:
             if auth is not None:
                 token = auth.token()
                 request_headers["Authorization"] = f"{AUTH_SCHEME} {token}"
-            return self._exchange(method, url, params, data, request_headers, auth is not None)
+            request = Request(method, url, params, data, request_headers, auth is not None)
+            return self._exchange(request)
 
         def refresh() -> None:
             if auth is not None and token is not None:
@@ -60,20 +70,10 @@ class Transport:
 
         return self.retrier.run(attempt, request=f"{method} {_path(url)}", refresh=refresh)
 
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, Any] | None,
-        data: dict[str, str] | None,
-        headers: dict[str, str],
-        authorized: bool,
-    ) -> Outcome:
+    def _exchange(self, request: Request) -> Outcome:
         """One request: the usable body, or the failure it met."""
         try:
-            response = self.session.request(
-                method, url, params=params, data=data, headers=headers, timeout=self.timeout
-            )
+            response = self._send(request)
         except (requests.ConnectionError, requests.Timeout) as exc:
             return network_failure(exc)
         status = response.status_code
@@ -81,17 +81,53 @@ class Transport:
             return None
         body = _json_or_none(response)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        failure = classify(status, body, authorized=authorized, retry_after=retry_after)
+        failure = classify(status, body, authorized=request.authorized, retry_after=retry_after)
         if failure is not None:
             return failure
         if not isinstance(body, dict):
             raise CrmApiError(
                 status,
                 "UNEXPECTED_RESPONSE",
-                f"{method} {url} did not return JSON",
+                f"{request.method} {request.url} did not return JSON",
                 fix="check the zoho_crm connection's host and extra.accounts_url",
             )
         return body
+
+    def _send(self, request: Request) -> requests.Response:
+        """One HTTP exchange. An API call holds a slot of the concurrency cap while in flight,
+        and is counted with its status (None: no answer) by the meter."""
+        if not request.authorized:  # the accounts server: outside the API's cap and credits
+            return self._request(request)
+        status: int | None = None
+        try:
+            with self.limiter.slot() if self.limiter else nullcontext():
+                response = self._request(request)
+            status = response.status_code
+            return response
+        finally:
+            self.meter.record_call(status)
+
+    def _request(self, request: Request) -> requests.Response:
+        return self.session.request(
+            request.method,
+            request.url,
+            params=request.params,
+            data=request.data,
+            headers=request.headers,
+            timeout=self.timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as the transport sends it."""
+
+    method: str
+    url: str
+    params: dict[str, Any] | None
+    data: dict[str, str] | None
+    headers: dict[str, str]
+    authorized: bool  # carries an access token: an API call, not the token endpoint
 
 
 _decode_json = msgspec.json.Decoder().decode
