@@ -56,6 +56,8 @@ def rerun(uri: str, run: RunOutcome, *task_ids: str) -> None:
         interval_end=_aware(row.interval_end),
     ).to_dict()
     bodies = {
+        "extract_accounts": lambda: tasks.extract("Accounts", plan),
+        "extract_contacts": lambda: tasks.extract("Contacts", plan),
         "transform_records": lambda: tasks.transform_records(
             [tasks.transform_chunk(plan, c) for c in tasks.list_chunks(plan)]
         ),
@@ -148,6 +150,8 @@ def test_each_task_retried_after_success_changes_nothing(
     assert log["Accounts"].deleted == 1 and log["Accounts"].flagged > 0
 
     for task_id in (
+        "extract_accounts",
+        "extract_contacts",
         "transform_records",
         "validate_records",
         "load_customers",

@@ -1,3 +1,4 @@
 -- A run's modules whose load has committed, with the counts it recorded.
-SELECT module, inserted, updated, unchanged, rejected, rejected_again, held, loaded_at
+SELECT module, extracted, read_from, inserted, updated, unchanged, rejected, rejected_again, held,
+       loaded_at
 FROM books.sync_runs WHERE run_id = :run_id AND loaded_at IS NOT NULL ORDER BY module

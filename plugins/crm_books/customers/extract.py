@@ -56,7 +56,13 @@ class ReadWindow:
 def extract_module(
     engine: Engine, client: ZohoCrmClient, run: SyncRun, module: str
 ) -> dict[str, Any]:
-    """Stream one module's changed and deleted records from the CRM into staging."""
+    """Stream one module's changed and deleted records from the CRM into staging.
+
+    A run whose load has committed is not read again (its staging is gone and its run log is
+    final): clearing only the extract of a finished run changes nothing."""
+    loaded = _loaded_extract(engine, run, module)
+    if loaded is not None:
+        return loaded
     window = read_window(engine, run, module)
     started = time.monotonic()
     used_before = client.usage()
@@ -104,6 +110,31 @@ def extract_module(
         "api_calls": used.api_calls,
         "api_credits": used.api_credits,
         "read_from": window.since.isoformat() if window.since else None,
+    }
+
+
+def _loaded_extract(engine: Engine, run: SyncRun, module: str) -> dict[str, Any] | None:
+    """What the extract of an already loaded run recorded, or None when the run is not loaded."""
+    with engine.connect() as conn:
+        rows = run_sql(conn, "sync/select_loaded_sync_runs", {"run_id": run.run_id}).all()
+    row = next((r for r in rows if r.module == module), None)
+    if row is None:
+        return None
+    read_from_at = as_utc(row.read_from)
+    log.info(
+        "run %s was loaded at %s; %s is not read again; trigger a new run, or full_refresh, to"
+        " re-read",
+        run.run_id,
+        as_utc(row.loaded_at),
+        module,
+    )
+    return {
+        "module": module,
+        "extracted": int(row.extracted or 0),
+        "deleted_seen": 0,
+        "api_calls": 0,
+        "api_credits": 0,
+        "read_from": read_from_at.isoformat() if read_from_at else None,
     }
 
 
