@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,12 @@ SYNC_DAG_ID = "crm_books_sync"
 RECONCILE_DAG_ID = "potential_reconcile"
 MERGE_DAG_ID = "books_merge_customers"
 CREATE_DOCUMENT_DAG_ID = "books_create_document"
+
+# Documents by hand (books_create_document): the types, and what books.estimates/invoices hold
+# (line_item text, total NUMERIC(18, 2)).
+DOCUMENT_TYPES = ("estimate", "invoice")
+MAX_LINE_ITEM = 500
+MAX_AMOUNT = Decimal("9999999999999999.99")
 
 # Failure mails (off by default): on when this connection exists or the Variable is "true".
 ALERTS_SMTP_CONN_ID = "crm_books_alerts_smtp"

@@ -85,6 +85,37 @@ def test_merge_form_refuses_bad_values(api: Any, conf: dict[str, Any], reason: s
     assert reason in answer.json()["detail"]
 
 
+GOOD_DOCUMENT = {"crm_record_id": "5725767000000412001", "line_item": "Training", "amount": 12.5}
+
+
+@pytest.mark.parametrize(
+    ("conf", "reason"),
+    [
+        ({"document_type": "credit_note"}, "'credit_note' is not one of"),
+        ({"crm_record_id": ""}, "should be non-empty"),
+        ({"crm_record_id": "   "}, "does not match"),
+        ({"line_item": ""}, "should be non-empty"),
+        ({"line_item": "x" * 501}, "is too long"),
+        ({"amount": 0}, "less than or equal to the minimum of 0"),
+        ({"amount": -5}, "less than or equal to the minimum of 0"),
+        ({"amount": "12.50"}, "is not of type 'number'"),
+        ({"amount": 1e17}, "greater than the maximum"),
+        ({"document_date": "05/11/2026"}, "is not a 'date'"),
+    ],
+)
+def test_document_form_refuses_bad_values(api: Any, conf: dict[str, Any], reason: str) -> None:
+    answer = _trigger(api, "books_create_document", {**GOOD_DOCUMENT, **conf})
+    assert answer.status_code == 400, answer.text
+    assert reason in answer.json()["detail"]
+
+
+def test_document_form_needs_an_amount_and_accepts_a_good_request(api: Any) -> None:
+    missing = _trigger(api, "books_create_document", {"crm_record_id": "1", "line_item": "x"})
+    assert missing.status_code == 400, missing.text
+    good = {**GOOD_DOCUMENT, "document_type": "invoice", "document_date": "2026-11-05"}
+    assert _trigger(api, "books_create_document", good).status_code == 200
+
+
 @pytest.mark.parametrize(
     "conf",
     [
