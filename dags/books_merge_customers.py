@@ -4,7 +4,9 @@
 Trigger it from the UI form. Find duplicates in `books.duplicate_candidates` (rows with
 `status = 'open'` sharing a `group_key`), pick the master and the customers to fold into it, and
 run first with **dry_run** on: `check_merge` reports exactly what would move and nothing changes.
-Then trigger again with dry_run off and `MERGE` typed in **confirm**.
+Then trigger again with dry_run off and `MERGE` typed in **confirm** (confirm is needed only then;
+the first task refuses a real merge without it before anything changes). The ids to merge may be
+typed as `1058, 1059` or sent as a list (`[1058, 1059]`) through the REST API.
 
 **Rules** (checked before any change; a broken rule fails the run with a message naming the rule
 and the ids, and nothing changes):
@@ -34,49 +36,63 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task
 
-from crm_books.config import DEFAULT_ARGS, MERGE_DAG_ID, START_DATE, TAGS
+from crm_books.airflow_tasks.alerts import FailureAlert
+from crm_books.config import MERGE_DAG_ID, dag_settings
+from crm_books.customers.merge_rules import CONFIRM_WORD
+
+# Comma-separated customer ids, e.g. "1058, 1059" (an empty text means none).
+CONFIRM_PATTERN = rf"^\s*({CONFIRM_WORD})?\s*$"
+IDS_PATTERN = r"^\s*([1-9][0-9]*(\s*,\s*[1-9][0-9]*)*)?\s*$"
 
 with DAG(
     dag_id=MERGE_DAG_ID,
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    tags=[*TAGS, "merge"],
-    default_args=DEFAULT_ARGS,
+    **dag_settings(__doc__, "merge", on_failure_callback=FailureAlert()),
     params={
         "master_customer_id": Param(
             None,
             type=["null", "integer"],
             minimum=1,
-            title="Master customer id",
+            title="Master customer id (books.customers.customer_id)",
             description=(
-                "books.customers.customer_id that stays and receives everything. It must be "
-                "active, and CRM-linked whenever any customer in the group is CRM-linked."
+                "A customer_id (a whole number, e.g. 1058) of the customer that stays and receives "
+                "everything. It must be active, and CRM-linked whenever any customer in the group "
+                "is CRM-linked."
             ),
         ),
         "merge_customer_ids": Param(
             [],
-            type="array",
+            # A list, one id, or text such as "1058, 1059": the form's text box accepts each.
+            type=["array", "string", "integer"],
             items={"type": "integer", "minimum": 1},
-            title="Customer ids to merge",
+            minimum=1,
+            uniqueItems=True,
+            pattern=IDS_PATTERN,
+            title="Customer ids to merge (books.customers.customer_id)",
             description=(
-                "Customers folded into the master: their estimates, invoices and contact persons "
-                "move to it and they become inactive. Each must be active; no id twice."
+                "customer_ids (whole numbers) folded into the master, comma-separated (1058, 1059) "
+                "or as a list: their estimates, invoices and contact persons move to it and they "
+                "become inactive. Each must be active; no id twice."
             ),
         ),
         "dry_run": Param(
             True,
             type="boolean",
             title="Dry run",
-            description="On: only report what would move, change nothing. Off: merge for real.",
+            description=(
+                "On (default): only report what would move, change nothing. Off: merge for real "
+                "(then Confirm must say MERGE). A yes/no switch, no unit."
+            ),
         ),
         "confirm": Param(
             "",
-            type="string",
-            title="Confirm",
-            description="Type MERGE to merge for real when dry run is off. Merges cannot be undone.",
+            type=["null", "string"],
+            pattern=CONFIRM_PATTERN,
+            title="Confirm (only when dry run is off)",
+            description=(
+                f"Leave empty for a dry run. To merge for real, turn dry run off and type "
+                f"{CONFIRM_WORD} (capital letters): merges cannot be undone."
+            ),
         ),
     },
 ) as dag:

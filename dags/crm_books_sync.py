@@ -10,8 +10,11 @@ flagged in `books.duplicate_candidates` (merge them with `books_merge_customers`
 way only: nothing is written to the CRM, and Books-native customers are never touched.
 
 **Params** (trigger form): `full_refresh` re-reads every record; `modules` limits the run to
-Accounts and/or Contacts; `max_reject_fraction` is the share of rejected rows above which the
-whole batch is refused.
+Accounts and/or Contacts (at least one); `max_reject_fraction` is the share of rejected rows, a
+fraction from 0 to 1 (0.2 = 20 %), above which the whole batch is refused. A value outside its
+bounds is refused by the form and the REST API (HTTP 400), never clamped.
+
+**Failure mails** (off by default): see docs/operating.md, "Failure notifications".
 
 **Backfill** an older window (safe in any order; an older CRM version never overwrites a newer one):
 `airflow backfill create --dag-id crm_books_sync --from-date 2026-11-01 --to-date 2026-11-03 --max-active-runs 1`
@@ -35,14 +38,9 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
 
-from crm_books.config import (
-    CUSTOMERS_ASSET_URI,
-    DEFAULT_ARGS,
-    START_DATE,
-    SYNC_DAG_ID,
-    SYNC_MODULES,
-    TAGS,
-)
+from crm_books.airflow_tasks.alerts import FailureAlert
+from crm_books.config import CUSTOMERS_ASSET_URI, SYNC_DAG_ID, SYNC_MODULES, dag_settings
+from crm_books.customers.plan import DEFAULT_MAX_REJECT_FRACTION
 
 # Task bodies live in crm_books.airflow_tasks.sync, imported inside each task, so the DAG file
 # parses without pandas, Great Expectations, HTTP or database libraries. The types are imported
@@ -63,31 +61,44 @@ def _on_failure(context: Context) -> None:
 with DAG(
     dag_id=SYNC_DAG_ID,
     schedule=CronDataIntervalTimetable("0 */12 * * *", timezone="UTC"),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    tags=[*TAGS, "sync"],
-    default_args={
-        **DEFAULT_ARGS,
-        "retry_delay": timedelta(minutes=2),
-        "on_failure_callback": _on_failure,
-    },
+    **dag_settings(
+        __doc__,
+        "sync",
+        retry_delay=timedelta(minutes=2),
+        on_failure_callback=[_on_failure, FailureAlert()],
+    ),
     params={
-        "full_refresh": Param(False, type="boolean", description="Re-read every CRM record."),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description=(
+                "On: re-read every CRM record of the selected modules. Off (default): only what "
+                "changed since the last successful run (a yes/no switch, no unit)."
+            ),
+        ),
         "modules": Param(
             list(SYNC_MODULES),
             type="array",
+            # examples makes the trigger form a multi-select; items/enum refuses anything else.
+            examples=list(SYNC_MODULES),
             items={"type": "string", "enum": list(SYNC_MODULES)},
             minItems=1,
-            description="CRM modules to sync.",
+            uniqueItems=True,
+            title="CRM modules",
+            description="Which CRM modules to sync: pick Accounts, Contacts or both (at least one).",
         ),
         "max_reject_fraction": Param(
-            0.2,
+            DEFAULT_MAX_REJECT_FRACTION,
             type="number",
             minimum=0,
             maximum=1,
-            description="Refuse the whole batch when more than this share of rows is rejected.",
+            title="Largest share of rejected rows (fraction 0-1)",
+            description=(
+                "A fraction from 0 to 1, not a percentage: 0.2 means 20 %. When more than this "
+                "share of a chunk's rows fail their checks, the whole batch is refused. Values "
+                "outside 0-1 (e.g. 20) are refused, not clamped."
+            ),
         ),
     },
 ) as dag:

@@ -42,18 +42,14 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
-from crm_books.config import DEFAULT_ARGS, RECONCILE_DAG_ID, START_DATE, TAGS
+from crm_books.airflow_tasks.alerts import FailureAlert
+from crm_books.config import RECONCILE_DAG_ID, dag_settings
 from crm_books.deals.sensor import DealChangesSensor
 
 with DAG(
     dag_id=RECONCILE_DAG_ID,
     schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    tags=[*TAGS, "workflow"],
-    default_args=DEFAULT_ARGS,
+    **dag_settings(__doc__, "workflow", on_failure_callback=FailureAlert()),
 ) as dag:
     wait_for_deal_changes = DealChangesSensor(
         task_id="wait_for_deal_changes",

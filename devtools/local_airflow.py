@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,6 +122,38 @@ def sandbox_command(config: StackConfig) -> list[str]:
     return command
 
 
+def port_fix(config: StackConfig, port: int) -> str:
+    """What to do when ``port`` is taken: the variable that moves that part, or stop the other."""
+    variable = "SANDBOX_PORT" if port == config.sandbox_port else "AIRFLOW_PORT"
+    return (
+        f"port {port} on {config.host} is already in use (another Airflow or program listens "
+        f"there): start on a free port with `{variable}={port + 101} make airflow`, or stop the "
+        f"other process (`ss -ltnp 'sport = :{port}'` names it)"
+    )
+
+
+def taken_ports(config: StackConfig) -> list[int]:
+    """The stack's ports that something already listens on (checked before anything starts)."""
+    taken = []
+    for port in (config.port, config.sandbox_port):
+        with socket.socket() as probe:
+            # As uvicorn binds: a port in TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.host, port))
+            except OSError:
+                taken.append(port)
+    return taken
+
+
+def exit_message(name: str, code: int, log: Path, config: StackConfig) -> str:
+    """A part that died: its real exit code, and the fix when its log says its port was taken."""
+    text = log.read_text(errors="replace")[-20_000:] if log.exists() else ""
+    port = config.sandbox_port if name == "sandbox" else config.port
+    reason = f": {port_fix(config, port)}" if "address already in use" in text.lower() else ""
+    return f"{name} exited with code {code}{reason}; see {log}"
+
+
 def unhealthy_components(health: Mapping[str, Any]) -> list[str]:
     """Names of the parts that /api/v2/monitor/health does not report healthy."""
     return [
@@ -198,6 +231,8 @@ class LocalAirflow:
         )
 
     def start(self) -> None:
+        if taken := taken_ports(self.config):
+            raise RuntimeError("; ".join(port_fix(self.config, port) for port in taken))
         self.prepare()
         self._spawn("sandbox", sandbox_command(self.config))
         for part in AIRFLOW_COMPONENTS:
@@ -229,9 +264,8 @@ class LocalAirflow:
         while time.monotonic() < deadline:
             if dead := self.exited():
                 name = next(iter(dead))
-                raise RuntimeError(
-                    f"{name} exited with code {dead[name]}; see {self.log_dir / (name + '.log')}"
-                )
+                log = self.log_dir / f"{name}.log"
+                raise RuntimeError(exit_message(name, dead[name], log, self.config))
             health = self.health()
             last = health
             if health is not None and not unhealthy_components(health) and self.sandbox_up():

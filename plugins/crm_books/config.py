@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,17 @@ WORKFLOW_VARIABLE = "books_potential_workflow"
 SYNC_DAG_ID = "crm_books_sync"
 RECONCILE_DAG_ID = "potential_reconcile"
 MERGE_DAG_ID = "books_merge_customers"
+CREATE_DOCUMENT_DAG_ID = "books_create_document"
+
+# Documents by hand (books_create_document): the types, and what books.estimates/invoices hold
+# (line_item text, total NUMERIC(18, 2)).
+DOCUMENT_TYPES = ("estimate", "invoice")
+MAX_LINE_ITEM = 500
+MAX_AMOUNT = Decimal("9999999999999999.99")
+
+# Failure mails (off by default): on when this connection exists or the Variable is "true".
+ALERTS_SMTP_CONN_ID = "crm_books_alerts_smtp"
+ALERTS_VARIABLE = "crm_books_failure_alerts"
 
 SCHEMA = "books"
 OWNER = "data-team"
@@ -26,6 +38,21 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
 }
+
+
+def dag_settings(doc_md: str | None, tag: str, **default_args: Any) -> dict[str, Any]:
+    """What every DAG of the product is built with, besides its id, schedule and Params:
+    ``DAG(dag_id=..., schedule=..., **dag_settings(__doc__, "sync"))``."""
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "doc_md": doc_md,
+        "tags": [*TAGS, tag],
+        "default_args": {**DEFAULT_ARGS, **default_args},
+    }
+
+
 # The Asset load_customers publishes when customers change (downstream DAGs can schedule on it).
 CUSTOMERS_ASSET_URI = "books://warehouse/customers"
 

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from crm_books.warehouse.sql_files import run_sql
 
@@ -60,23 +60,29 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def crm_records(conn: Connection, crm_id: str) -> list[CrmRecord]:
+    """The Books records a CRM id maps to: its customer, or the customer it is a contact of."""
+    crm_id = crm_id.strip()
+    return [
+        CrmRecord(
+            crm_id=crm_id,
+            record_type=str(r.record_type),
+            customer_id=int(r.customer_id),
+            customer_name=str(r.contact_name),
+            status=str(r.status),
+            merged_into_customer_id=(
+                None if r.merged_into_customer_id is None else int(r.merged_into_customer_id)
+            ),
+        )
+        for r in run_sql(conn, "documents/select_crm_record", {"crm_id": crm_id})
+    ]
+
+
 def crm_documents(engine: Engine, crm_id: str) -> tuple[list[CrmRecord], list[CrmDocument]]:
     """The Books records a CRM id maps to and every document they hold; UnknownCrmRecord if none."""
     crm_id = crm_id.strip()
     with engine.connect() as conn:
-        records = [
-            CrmRecord(
-                crm_id=crm_id,
-                record_type=str(r.record_type),
-                customer_id=int(r.customer_id),
-                customer_name=str(r.contact_name),
-                status=str(r.status),
-                merged_into_customer_id=(
-                    None if r.merged_into_customer_id is None else int(r.merged_into_customer_id)
-                ),
-            )
-            for r in run_sql(conn, "documents/select_crm_record", {"crm_id": crm_id})
-        ]
+        records = crm_records(conn, crm_id)
         if not records:
             raise UnknownCrmRecord(
                 f"CRM id {crm_id!r} is not known to Books: no customer or contact person has it "

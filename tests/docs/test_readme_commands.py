@@ -174,6 +174,7 @@ COMPOSE_CHECKS = (
 )
 MAKE_AIRFLOW = f"{STACK}::test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything"
 REST_TRIGGER = f"{STACK}::test_rest_api_trigger_of_crm_books_sync_completes"
+CLI_SETUP = f"{THIS}::test_cli_setup_reaches_the_make_airflow_metadata_db"
 BENCH_CLI = f"{THIS}::test_bench_cli_runs_the_documented_command_at_a_small_size"
 # airflow-init's seeding run for real, then these two commands, then the seeding again.
 SEEDING = f"{COMPOSE}::test_init_seeding_keeps_what_a_user_changed"
@@ -188,7 +189,9 @@ COMMANDS: dict[str, Entry] = {
     "N=1000000 make bench": runs(BENCH_CLI, note="N only sets --records; the test uses 300"),
     "make -o .venv/.installed bench": runs(BENCH_CLI, note="-o only skips the venv stamp"),
     "make airflow": runs(MAKE_AIRFLOW),
-    "make image": not_here("needs a Docker engine and apache/airflow from a registry", *IMAGE_CHECKS),
+    "make image": not_here(
+        "needs a Docker engine and apache/airflow from a registry", *IMAGE_CHECKS
+    ),
     "make image-offline": not_here(
         "needs root, debootstrap and a running dockerd; results in docs/image.md", *IMAGE_CHECKS
     ),
@@ -201,6 +204,10 @@ COMMANDS: dict[str, Entry] = {
     "AIRFLOW_PORT=8181 SANDBOX_PORT=8766 make airflow": runs(
         MAKE_AIRFLOW, f"{LOCAL}::test_ports_come_from_flags_or_environment"
     ),
+    # README: Airflow's CLI against the make airflow stack
+    "export AIRFLOW_HOME=$PWD/.airflow": runs(CLI_SETUP),
+    "export PATH=$PWD/.venv/bin:$PATH": runs(CLI_SETUP),
+    "airflow connections list": runs(CLI_SETUP),
     "make sandbox": runs(f"{THIS}::test_sandbox_serve_command_serves_the_documented_sizes"),
     "make lock": not_here(
         "re-resolves requirements/runtime.txt and dev.txt against the package index (network);"
@@ -515,6 +522,33 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     run([sys.executable, "-m", "airflow", "db", "migrate"], env, timeout=300)
     run(["airflow", "dags", "reserialize"], env, timeout=300)
     return env
+
+
+def readme_block(first_line: str) -> list[str]:
+    """The commands of the README's ```bash block that starts with ``first_line``."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    [block] = [b for b in blocks if b.startswith(first_line)]
+    return shell_block_commands(block.splitlines())
+
+
+@pytest.mark.slow
+def test_cli_setup_reaches_the_make_airflow_metadata_db(tmp_path: Path) -> None:
+    """The README's CLI block, in a shell, in a project folder whose .airflow is what
+    `make airflow` prepares: the CLI sees the stack's seeded connections, not ~/airflow."""
+    from devtools.local_airflow import LocalAirflow, StackConfig
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".venv").symlink_to(VENV_BIN.parent)
+    # A shell as a user has it: none of the test session's Airflow settings, another HOME.
+    shell = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CRM_BOOKS_"))}
+    shell.update(HOME=str(tmp_path / "home"), PATH="/usr/bin:/bin")
+    config = StackConfig(home=project / ".airflow", warehouse_path=project / "books.db")
+    LocalAirflow(config, base_env=shell).prepare()
+    script = " && ".join(readme_block("export AIRFLOW_HOME"))
+    listed = run(["bash", "-c", f"{script} -o plain"], shell, timeout=300, cwd=project)
+    assert "zoho_crm" in listed.stdout and "books_warehouse" in listed.stdout
+    assert not (tmp_path / "home" / "airflow").exists()  # nothing went to the default home
 
 
 @pytest.mark.slow

@@ -70,7 +70,12 @@ def holders(uri: str) -> dict[str, int]:
 
 
 def merge(
-    when: datetime, master: int, merged: list[int], *, dry_run: bool = True, confirm: str = ""
+    when: datetime,
+    master: int,
+    merged: list[int] | str,
+    *,
+    dry_run: bool = True,
+    confirm: str = "",
 ) -> RunOutcome:
     # Every field is passed: params given to one dag.test() run can linger on the cached DAG.
     conf = {
@@ -166,8 +171,9 @@ def test_duplicates_from_the_crm_dry_run_refusals_merge_and_later_syncs(
     )
     before = snapshot(warehouse_uri)
 
-    # 1. Dry run (the form's default): the report task runs, the merge task is skipped, nothing changes.
-    dry = merge(t0 + timedelta(hours=1), master, [dup, native])
+    # 1. Dry run (the form's default; no confirmation needed, the ids typed as text): the report
+    # task runs, the merge task is skipped, nothing changes.
+    dry = merge(t0 + timedelta(hours=1), master, f"{dup}, {native}")
     assert dry.state == "success", dry.task_states
     assert dry.task_states == {"check_merge": "success", "merge_customers": "skipped"}
     report = said.pop()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from devtools.local_airflow import (
+    LocalAirflow,
     StackConfig,
     airflow_env,
     bin_dir,
     build_parser,
     config_from_args,
+    exit_message,
     sandbox_command,
     stack_seeds,
+    taken_ports,
     unhealthy_components,
 )
 
@@ -106,3 +110,54 @@ def test_health_names_every_part_that_is_not_healthy() -> None:
     }
     assert unhealthy_components(health) == ["scheduler", "dag_processor"]
     assert unhealthy_components({k: healthy for k in health}) == []
+
+
+def _listening() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_a_taken_port_stops_the_start_before_anything_runs_and_names_the_fix(
+    tmp_path: Path,
+) -> None:
+    with _listening() as other, _listening() as free:
+        taken = other.getsockname()[1]
+        free_port = free.getsockname()[1]
+        free.close()
+        config = StackConfig(
+            home=tmp_path / ".airflow",
+            warehouse_path=tmp_path / "books.db",
+            port=taken,
+            sandbox_port=free_port,
+        )
+        assert taken_ports(config) == [taken]
+        stack = LocalAirflow(config)
+        with pytest.raises(RuntimeError) as refused:
+            stack.start()
+    message = str(refused.value)
+    assert f"port {taken} on 127.0.0.1 is already in use" in message
+    assert f"AIRFLOW_PORT={taken + 101} make airflow" in message
+    assert stack.procs == {} and not (tmp_path / ".airflow").exists()  # nothing was started
+
+
+def test_a_part_that_lost_its_port_says_its_real_exit_code_and_the_fix(tmp_path: Path) -> None:
+    # What `airflow api-server` logs and exits with (code 3) when its port is taken.
+    log = tmp_path / "api-server.log"
+    log.write_text(
+        "[error    ] [Errno 98] error while attempting to bind on address ('127.0.0.1', 8080):"
+        " address already in use [uvicorn.error]\n"
+    )
+    config = StackConfig(port=8080, sandbox_port=8765)
+    message = exit_message("api-server", 3, log, config)
+    assert message.startswith("api-server exited with code 3: port 8080")
+    assert "`AIRFLOW_PORT=8181 make airflow`" in message and str(log) in message
+    sandbox = exit_message("sandbox", 1, log, config)
+    assert "`SANDBOX_PORT=8866 make airflow`" in sandbox
+    other = tmp_path / "scheduler.log"
+    other.write_text("Traceback ...\nValueError: boom\n")
+    assert (
+        exit_message("scheduler", 1, other, config) == f"scheduler exited with code 1; see {other}"
+    )

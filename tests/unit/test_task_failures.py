@@ -44,3 +44,22 @@ def test_fail_fast_keeps_the_message_and_the_cause() -> None:
     assert caught.value.__cause__ is cause
     with pytest.raises(CrmApiError, match="HTTP 503"), fail_fast():
         raise CrmApiError(503, "HTTP_503", "gave up")
+
+
+@pytest.mark.parametrize("fraction", [5, 20, -0.1, 1.0001])
+def test_a_plan_whose_reject_fraction_is_not_a_fraction_fails_at_once(fraction: float) -> None:
+    """A run created without the form's checks is refused, never clamped to 0-1."""
+    from crm_books.airflow_tasks.sync import checked_run
+
+    with pytest.raises(AirflowFailException, match="must be a fraction from 0 to 1"):
+        checked_run({"run_id": "manual__x", "max_reject_fraction": fraction})
+
+
+@pytest.mark.parametrize("fraction", [0, 0.2, 1])
+def test_a_plan_with_a_fraction_in_bounds_keeps_it(fraction: float) -> None:
+    from crm_books.airflow_tasks.sync import checked_run
+
+    assert (
+        checked_run({"run_id": "manual__x", "max_reject_fraction": fraction}).max_reject_fraction
+        == fraction
+    )

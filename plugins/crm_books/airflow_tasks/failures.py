@@ -40,6 +40,7 @@ def needs_a_fix(exc: BaseException) -> bool:
     from crm_books.customers.quality import QualityGateError
     from crm_books.deals.settings import StageSettingError
     from crm_books.deals.stages import WorkflowSettingError
+    from crm_books.manual_documents import DocumentRefused
     from crm_books.warehouse.engine import WarehouseConfigError
     from crm_books.zoho.errors import CrmApiError
     from crm_books.zoho.hook import CrmConnectionError
@@ -50,6 +51,7 @@ def needs_a_fix(exc: BaseException) -> bool:
         exc,
         (
             CrmConnectionError,
+            DocumentRefused,
             OrganizationMismatchError,
             QualityGateError,
             StageSettingError,

@@ -20,10 +20,19 @@ log = logging.getLogger(__name__)
 
 
 def request_from(context: Context) -> tuple[MergeRequest, bool]:
+    """The run's request; a real merge without its confirmation is refused first."""
     params = context.get("params") or {}
     dry = bool(params.get("dry_run", True))
     check_confirmation(dry, params.get("confirm"))
-    return parse_request(params.get("master_customer_id"), params.get("merge_customer_ids")), dry
+    ids = customer_ids(params.get("merge_customer_ids"))
+    return parse_request(params.get("master_customer_id"), ids), dry
+
+
+def customer_ids(value: Any) -> Any:
+    """The form's ids as a list: "1058, 1059" (the text box) and [1058, 1059] (REST) alike."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def refuse(exc: MergeRefused) -> Exception:

@@ -66,16 +66,23 @@ def plan_run() -> Plan:
 
 
 def checked_run(plan: Plan) -> SyncRun:
-    """The planned run; a plan that selects no module fails at once.
+    """The planned run; a plan that selects no module, or whose max_reject_fraction is not a
+    fraction, fails at once.
 
-    The trigger form refuses an empty ``modules`` (minItems), but conf can still reach a run that
-    was created without that check.
+    The trigger form and the REST API refuse both (minItems, minimum/maximum), but conf can still
+    reach a run that was created without those checks.
     """
     run = SyncRun.from_dict(plan)
     if not run.modules:
         raise refuse(
             f"Params 'modules' is {list(run.modules)!r}: it selects no CRM module, so nothing "
             f"would sync; choose from {list(config.SYNC_MODULES)}"
+        )
+    if not 0 <= run.max_reject_fraction <= 1:
+        raise refuse(
+            f"Params 'max_reject_fraction' is {run.max_reject_fraction}: it must be a fraction "
+            "from 0 to 1 (0.2 means 20 % of a chunk's rows may be rejected); trigger again "
+            "with a value in that range"
         )
     return run
 

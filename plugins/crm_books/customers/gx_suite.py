@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 import pandas as pd
+
+# GX logs at INFO while it imports (some 200 "Skipping registering function ... because it is a
+# closure" lines) and while it builds its context and validates; in a task log that buries the
+# gate's own lines. Its warnings and errors still show.
+GX_LOG_LEVEL = logging.WARNING
+_GX_LOGGER = "great_expectations"
+
+
+def quiet_gx_logs() -> None:
+    """Raise GX's loggers to GX_LOG_LEVEL: its root logger before the import, and the modules
+    that set a level of their own (e.g. "Created temporary directory ...") after it."""
+    logging.getLogger(_GX_LOGGER).setLevel(GX_LOG_LEVEL)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if (
+            name.startswith(_GX_LOGGER + ".")
+            and isinstance(logger, logging.Logger)
+            and logger.level != logging.NOTSET
+            and logger.level < GX_LOG_LEVEL
+        ):
+            logger.setLevel(GX_LOG_LEVEL)
+
+
+# Before anything in this package imports GX.
+quiet_gx_logs()
 
 _POSITION = "crm_books_position"
 # COMPLETE lists every failing row. GX reports rows by the frame's index, which the gate resets
@@ -23,6 +48,7 @@ def gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations
 
+    quiet_gx_logs()
     return great_expectations
 
 
