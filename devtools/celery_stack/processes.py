@@ -120,9 +120,14 @@ class ProcessGroup:
             child.proc.wait(5)
         child.out.close()
 
-    def stop_all(self) -> None:
+    def stop_all(self, timeout: float = 20) -> None:
+        """SIGTERM every group at once, then stop each (killing what has not exited by then)."""
+        for child in self.children.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
         for name in reversed(list(self.children)):
-            self.stop(name)
+            self.stop(name, timeout=max(deadline - time.monotonic(), 0.1))
 
 
 def wait_until(

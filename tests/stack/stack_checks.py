@@ -85,14 +85,18 @@ def now() -> str:
 
 
 def wait_for_running_task(
-    api: AirflowApi, dag_id: str, run_id: str, tasks: set[str], timeout: float
+    api: AirflowApi, dag_id: str, run_id: str, tasks: set[str], timeout: float, settle: float = 2
 ) -> dict[str, Any]:
-    """The first task instance of `tasks` seen running (with its worker's hostname)."""
+    """The first task instance of `tasks` seen running (with its worker's hostname) that still
+    runs `settle` seconds later, so a kill lands in the task's work, not in its start-up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for ti in api.task_instances(dag_id, run_id):
             if ti["task_id"] in tasks and ti["state"] == "running" and ti.get("hostname"):
-                return ti
+                time.sleep(settle)
+                now_ti = api.tries(dag_id, run_id, ti["task_id"], ti["map_index"])[-1]
+                if now_ti["state"] == "running":
+                    return ti
         time.sleep(0.3)
     raise TimeoutError(f"no task of {sorted(tasks)} ran within {timeout:.0f} s")
 
@@ -111,11 +115,10 @@ def watch_retry(
             timeline["killed_try_state"] = first["state"]
             timeline["killed_try_end_date"] = first.get("end_date")
         retry = [t for t in tries if t["try_number"] > ti["try_number"]]
-        if retry and retry[-1].get("start_date") and "retry_started" not in timeline:
-            timeline["retry_started"] = retry[-1]["start_date"]
-            timeline["retry_worker"] = worker_of(retry[-1].get("hostname"))
         if retry and retry[-1]["state"] == "success":
+            timeline["retry_started"] = retry[-1].get("start_date")
             timeline["retry_succeeded"] = retry[-1].get("end_date")
+            timeline["retry_worker"] = worker_of(retry[-1].get("hostname"))
             return
         time.sleep(2)
     raise TimeoutError(f"{ti['task_id']} was not retried to success within {timeout:.0f} s")
