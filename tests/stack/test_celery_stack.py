@@ -82,13 +82,24 @@ def test_potential_reconcile_runs_on_the_stack(celery_stack: RunningStack) -> No
     assert check.count(celery_stack, "estimates") > 0
 
 
-def test_backfill_with_one_run_at_a_time_converges(celery_stack: RunningStack) -> None:
-    argv = ["airflow", "backfill", "create", "--dag-id", SYNC]
-    argv += ["--from-date", "2026-11-01", "--to-date", "2026-11-02", "--max-active-runs", "1"]
+def airflow_cli(running: RunningStack, *args: str) -> str:
+    """The venv's `airflow` with the stack's AIRFLOW_HOME and settings (docs/operating.md)."""
     done = subprocess.run(
-        argv, env=celery_stack.cli_env, capture_output=True, text=True, timeout=300
+        ["airflow", *args], env=running.cli_env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_backfill_with_one_run_at_a_time_converges(celery_stack: RunningStack) -> None:
+    listed = airflow_cli(celery_stack, "dags", "list")
+    assert SYNC in listed and RECONCILE in listed, listed
+    # Two calendar days of 12-hour intervals, from 2026-11-01 00:00 up to 2026-11-02 00:00.
+    airflow_cli(
+        celery_stack,
+        *("backfill", "create", "--dag-id", SYNC, "--from-date", "2026-11-01"),
+        *("--to-date", "2026-11-02", "--max-active-runs", "1"),
+    )
     api = celery_stack.api
 
     def backfill_runs() -> list[dict[str, Any]]:
