@@ -165,6 +165,7 @@ THIS = "tests/docs/test_readme_commands.py"
 STACK = "tests/ui/test_local_stack.py"
 LOCAL = "tests/ui/test_local_airflow.py"
 COMPOSE = "tests/test_docker_compose.py"
+CELERY_STACK = "tests/stack/test_celery_stack.py"
 DOCUMENTS = "tests/integration/test_crm_documents.py"
 NO_DOCKER = "no Docker engine here (tests check the compose file and image instead)"
 NO_ZOHO = "needs Zoho's real accounts server and a grant code; no network to Zoho here"
@@ -256,6 +257,28 @@ COMMANDS: dict[str, Entry] = {
     ),
     "docker compose down": not_here(NO_DOCKER, *COMPOSE_CHECKS),
     "docker compose down -v": not_here(NO_DOCKER, *COMPOSE_CHECKS),
+    # docs/docker-compose.md: workers, recovery, the stack test (compose run on loopback)
+    "docker compose ps airflow-worker": not_here(
+        NO_DOCKER,
+        f"{CELERY_STACK}::test_every_service_answers_its_compose_healthcheck_within_its_timeout",
+    ),
+    "docker compose stop": not_here(NO_DOCKER, *COMPOSE_CHECKS),
+    "docker compose up -d --scale airflow-worker=N": not_here(
+        NO_DOCKER,
+        f"{CELERY_STACK}::test_killed_worker_task_is_retried_and_the_warehouse_matches_a_clean_run",
+    ),
+    ".venv/bin/python -m pytest tests/stack -s": runs(
+        CI, note="make test runs tests/stack with every other test"
+    ),
+    # docs/operating.md: the CLI against a running stack
+    "export AIRFLOW_HOME=$PWD/.airflow PATH=$PWD/.venv/bin:$PATH": same(
+        f"{CELERY_STACK}::test_backfill_with_one_run_at_a_time_converges",
+        note="the stack test runs the CLI with the stack's AIRFLOW_HOME and the venv's bin on PATH",
+    ),
+    "airflow dags list": runs(f"{CELERY_STACK}::test_backfill_with_one_run_at_a_time_converges"),
+    "docker compose run --rm airflow-cli airflow dags list": not_here(
+        NO_DOCKER, f"{CELERY_STACK}::test_backfill_with_one_run_at_a_time_converges"
+    ),
     # README: warehouse, backfill, documents, sandbox
     "python -m crm_books migrate": runs(
         f"{THIS}::test_migrate_command_creates_then_applies_nothing"
