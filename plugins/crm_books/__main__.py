@@ -23,7 +23,13 @@ def _warehouse_uri(explicit: str | None) -> str:
 
             return warehouse_uri()
         except Exception as exc:  # no Airflow connection: fall back to the embedded default
-            logging.getLogger(__name__).debug("no books_warehouse connection: %s", exc)
+            logging.getLogger(__name__).warning(
+                "could not read the %s connection here (%s); using the embedded SQLite warehouse"
+                " %s. To use another warehouse, pass --warehouse or set BOOKS_WAREHOUSE_URI",
+                config.WAREHOUSE_CONN_ID,
+                exc,
+                config.DEFAULT_WAREHOUSE_URI,
+            )
     return config.DEFAULT_WAREHOUSE_URI
 
 
