@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from crm_books.json_text import xcom_dict
 from crm_books.warehouse.sql_files import run_sql
 
 _CENT = Decimal("0.01")
@@ -41,14 +42,7 @@ class CrmDocument:
     customer_id: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "document_type": self.document_type,
-            "document_number": self.document_number,
-            "status": self.status,
-            "total": str(self.total),
-            "date": self.date.isoformat(),
-            "customer_id": self.customer_id,
-        }
+        return xcom_dict(self)
 
 
 def _money(value: Any) -> Decimal:

@@ -5,8 +5,11 @@ written as its ``\\udXXX`` escape, as Zoho serves it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -65,3 +68,19 @@ def is_plain(value: Any) -> bool:
     if kind is list or kind is tuple:
         return all(is_plain(v) for v in value)
     return False
+
+
+def xcom_dict(record: Any) -> dict[str, Any]:
+    """A dataclass as the JSON-ready dict a task returns: Decimals as text (no float rounding),
+    dates and datetimes in ISO 8601, tuples as lists; everything else as it is."""
+    return {f.name: _xcom_value(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
+def _xcom_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_xcom_value(v) for v in value]
+    return value

@@ -10,10 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-# The Potential workflow's numbers (EST-000001, INV-000042), from the same sequence.
 from crm_books.config import DOCUMENT_TYPES, MAX_AMOUNT, MAX_LINE_ITEM
+
+# The Potential workflow's numbers (EST-000001, INV-000042), from the same sequence.
 from crm_books.deals.store import document_number
 from crm_books.documents import CrmRecord, crm_records
+from crm_books.json_text import xcom_dict
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.text import id_problem, text_problem
@@ -39,13 +41,7 @@ class DocumentRequest:
     document_date: date
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "document_type": self.document_type,
-            "crm_record_id": self.crm_record_id,
-            "line_item": self.line_item,
-            "amount": str(self.amount),
-            "document_date": self.document_date.isoformat(),
-        }
+        return xcom_dict(self)
 
 
 @dataclass(frozen=True)
@@ -59,13 +55,7 @@ class CreatedDocument:
     created: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "document_type": self.document_type,
-            "document_id": self.document_id,
-            "document_number": self.document_number,
-            "customer_id": self.customer_id,
-            "created": self.created,
-        }
+        return xcom_dict(self)
 
 
 # --- checking the request (pure) -----------------------------------------------------------------

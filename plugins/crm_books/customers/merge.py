@@ -19,6 +19,7 @@ from crm_books.customers.merge_rules import (
     MergeState,
     plan_merge,
 )
+from crm_books.json_text import xcom_dict
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc, db_timestamp, utcnow
@@ -40,16 +41,7 @@ class MergeReport:
     merged_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "master_customer_id": self.master_customer_id,
-            "merged_customer_ids": list(self.merged_customer_ids),
-            "moved": self.moved,
-            "run_id": self.run_id,
-            "merge_id": self.merge_id,
-            "merged_by": self.merged_by,
-            "merged_at": self.merged_at,
-        }
+        return xcom_dict(self)
 
     def summary(self) -> str:
         verb = "would move" if self.dry_run else "moved"
