@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from crm_books import config
+from tests.locks import canonical, lock_pins
 from tests.stack.compose_plan import (
     COMPOSE_FILE,
     ROOT,
@@ -65,20 +66,6 @@ def depends_on(name: str) -> dict[str, str]:
     if isinstance(raw, list):
         return dict.fromkeys(raw, "service_started")
     return {dep: spec.get("condition", "service_started") for dep, spec in raw.items()}
-
-
-def lock_pins(name: str) -> dict[str, str]:
-    """{distribution: version} of requirements/<name> (a uv pip compile output)."""
-    pins = {}
-    for line in (ROOT / "requirements" / name).read_text().splitlines():
-        if re.match(r"^[A-Za-z0-9]", line):
-            package, version = line.split(";")[0].strip().split("==")
-            pins[canonical(package)] = version
-    return pins
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def lock_version(package: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from functools import cache
@@ -17,25 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.locks import canonical, lock_pins
+
 ROOT = Path(__file__).resolve().parents[2]
 DAG_IDS = {"crm_books_sync", "potential_reconcile", "books_merge_customers"}
 SPLIT = "----8<----"
 # A slow 2-core host needs about a minute for `airflow db migrate` plus a DAG folder parse.
 RUN_TIMEOUT = 600
-
-
-def lock_pins(name: str) -> dict[str, str]:
-    """{distribution: version} of requirements/<name> (a uv pip compile output)."""
-    pins = {}
-    for line in (ROOT / "requirements" / name).read_text().splitlines():
-        if re.match(r"^[A-Za-z0-9]", line):
-            package, version = line.split(";")[0].strip().split("==")
-            pins[canonical(package)] = version
-    return pins
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def engine_answers() -> bool:
