@@ -145,8 +145,9 @@ def test_look_up_a_record_open_a_document_edit_it_and_see_it_locked(
     assert (row[0], row[1], float(row[2])) == ("sent", "draft", 275.5)
     # The Refresh button re-reads the record's list, which now says a person set the status.
     tab.evaluate("document.getElementById('documents-refresh').click()")
-    tab.wait_for("document.querySelector('#documents-table tbody tr')?.innerText.includes('sent')")
-    assert "person" in tab.evaluate("document.querySelector('#documents-table tbody tr').innerText")
+    # One check of the re-drawn row (the table is replaced while the refresh is under way).
+    row_text = "document.querySelector('#documents-table tbody tr')?.innerText"
+    tab.wait_for(f"{row_text}?.includes('sent') && {row_text}?.includes('person')")
 
 
 def test_a_forged_or_anonymous_edit_is_refused(stack: LocalAirflow, seeded: dict[str, Any]) -> None:
