@@ -20,6 +20,8 @@ _ENCODER = msgspec.json.Encoder()
 _PLAIN_FLOATS = (1e-4, 1e16)
 _INT64 = (-(1 << 63), 1 << 64)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Values msgspec always writes like json.dumps (bool is not an int here: type() is exact).
+_SCALARS = frozenset((str, bool, type(None)))
 
 
 def json_bytes(value: Any, plain: bool = False) -> bytes:
@@ -57,16 +59,23 @@ def is_plain(value: Any) -> bool:
     """True when msgspec encodes ``value`` byte for byte like json.dumps: str keys, and only
     str, None, bool, 64-bit ints and floats in the range both write the same way."""
     kind = type(value)
-    if kind is str or value is None or kind is bool:
+    if kind is dict:
+        # A loop, not all() over a generator: a CRM record is mostly str and None values, and
+        # the extract checks every record, so the per-value cost is the extract's CPU.
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _SCALARS and not is_plain(item):
+                return False
+        return True
+    if kind in _SCALARS:
         return True
     if kind is int:
         return _INT64[0] <= value < _INT64[1]
     if kind is float:
         return value == 0.0 or _PLAIN_FLOATS[0] <= abs(value) < _PLAIN_FLOATS[1]
-    if kind is dict:
-        return all(type(k) is str and is_plain(v) for k, v in value.items())
     if kind is list or kind is tuple:
-        return all(is_plain(v) for v in value)
+        return all(type(item) in _SCALARS or is_plain(item) for item in value)
     return False
 
 

@@ -29,6 +29,7 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, Counts]:
         loaded = _already_loaded(conn, run)
         if loaded is not None:
             return loaded
+        run_sql(conn, "sync/load_settings")
         run_sql(conn, "sync/analyze_staging")
         rejected = _file_rejects(conn, params)
         if config.ACCOUNTS in run.modules:

@@ -84,7 +84,8 @@ def raw_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> list[str]:
     """The newest extracted payload of each record in the chunk."""
     with engine.connect() as conn:
         rows = run_sql(conn, "sync/select_latest_raw_records", chunk_params(run, chunk))
-        return [payload for _crm_id, payload in rows.tuples()]
+        # Plain DB-API tuples, all at once: half the CPU of iterating SQLAlchemy Rows.
+        return [payload for _crm_id, payload in rows.cursor.fetchall()]
 
 
 def staged_chunk(engine: Engine, query: str, run: SyncRun, chunk: Chunk) -> pd.DataFrame:
@@ -93,7 +94,9 @@ def staged_chunk(engine: Engine, query: str, run: SyncRun, chunk: Chunk) -> pd.D
 
     with engine.connect() as conn:
         result = run_sql(conn, query, chunk_params(run, chunk))
-        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        # Plain DB-API tuples: given SQLAlchemy Rows, pandas probes each one for attributes (an
+        # AttributeError raised and caught per row), some 0.4 s of CPU per 50,000 rows.
+        frame = pd.DataFrame(result.cursor.fetchall(), columns=list(result.keys()))
     if "crm_modified_time" in frame:
         frame["crm_modified_time"] = pd.to_datetime(
             frame["crm_modified_time"], utc=True, format="ISO8601"

@@ -1,0 +1,1 @@
+-- Nothing to set on SQLite (PostgreSQL turns JIT compilation off for the load's transaction).
