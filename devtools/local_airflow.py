@@ -388,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C stops everything even when this was started from a shell that ignores SIGINT for
+    # background jobs (Python then keeps SIGINT ignored and KeyboardInterrupt never comes).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"starting Airflow in {config.home} (logs in {stack.log_dir}) ...", flush=True)
     started = time.monotonic()
     try:

@@ -315,9 +315,8 @@ def test_make_airflow_prints_url_and_login_and_ctrl_c_stops_everything(tmp_path:
         assert ui.status_code == 200 and "<html" in ui.text
         assert httpx.get(f"http://127.0.0.1:{sandbox_port}/crm/v8/org", timeout=30).status_code
         proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers
-        # stop() gives the parts 20 s to exit, then kills each (5 s wait per part); the rest is
-        # the margin a loaded 2-core CI host needs.
-        assert proc.wait(120) == 0
+        # stop() gives the parts 20 s to exit, then kills each (5 s wait per part).
+        assert proc.wait(90) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
