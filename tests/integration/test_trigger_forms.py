@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.airflow_auth import simple_auth
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def api(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Airflow's REST API in-process, the project's DAGs parsed into its database, an admin token."""
-    passwords = tmp_path_factory.mktemp("auth") / "passwords.json"
-    passwords.write_text(json.dumps({"ops": "s3cret-pass"}))
     with pytest.MonkeyPatch.context() as env:
-        env.setenv(
-            "AIRFLOW__CORE__AUTH_MANAGER",
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        )
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "ops:admin")
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
-        env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-secret-" + "x" * 64)
+        simple_auth(env.setenv, tmp_path_factory.mktemp("auth"), {"ops": ("admin", "s3cret-pass")})
         from airflow.api_fastapi.app import create_app
         from airflow.dag_processing.bundles.manager import DagBundlesManager
         from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db

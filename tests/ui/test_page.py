@@ -25,6 +25,7 @@ from crm_books_ui.queries import (
     RejectedRecord,
     TrendPoint,
 )
+from tests.airflow_auth import simple_auth
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>\"'&"
@@ -125,16 +126,11 @@ def api_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[object]:
     """Airflow's own API app (with this project's plugins) in-process, one known admin user."""
-    passwords = tmp_path / "passwords.json"
-    passwords.write_text(json.dumps({"ops": "s3cret-pass", "ed": "ed1t-pass"}))
-    monkeypatch.setenv(
-        "AIRFLOW__CORE__AUTH_MANAGER",
-        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    simple_auth(
+        monkeypatch.setenv,
+        tmp_path,
+        {"ops": ("viewer", "s3cret-pass"), "ed": ("user", "ed1t-pass")},
     )
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "ops:viewer,ed:user")
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
-    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-secret-" + "x" * 64)
     monkeypatch.setenv("AIRFLOW_CONN_BOOKS_WAREHOUSE", warehouse_uri)
     with warehouse.begin() as conn:
         acme = conn.execute(
