@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from devtools.local_airflow import (
-    LocalAirflow,
+from devtools.local_airflow import LocalAirflow, build_parser, config_from_args
+from devtools.stack_config import (
     StackConfig,
     airflow_env,
     bin_dir,
-    build_parser,
-    config_from_args,
     exit_message,
     sandbox_command,
     stack_seeds,
