@@ -7,10 +7,11 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
 from crm_books import config
-from crm_books.warehouse.sql_files import count_returned, run_sql
+from crm_books.warehouse.sql_files import count_returned, run_sql, with_names
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("plugins", "devtools", "zoho_sandbox", "dags")
@@ -103,3 +104,16 @@ def test_writes_count_themselves_and_lists_expand(warehouse: Engine) -> None:
     assert counts == {"Accounts:deleted": 2}  # labelled with the module the records came from
     assert left == ["A3"]
     assert deals == []
+
+
+def test_one_file_serves_several_tables_through_names_never_values() -> None:
+    script = "UPDATE {{documents}} SET status = :status WHERE {{document_id}} = :id"
+    names = {"documents": "books.invoices", "document_id": "invoice_id"}
+    assert with_names(script, names) == (
+        "UPDATE books.invoices SET status = :status WHERE invoice_id = :id"
+    )
+    with pytest.raises(ValueError, match="is not a table or column name"):
+        with_names(script, {**names, "documents": "books.invoices; DROP TABLE books.customers"})
+    with pytest.raises(KeyError, match="document_id"):
+        with_names(script, {"documents": "books.invoices"})
+    assert with_names("SELECT 1", {}) == "SELECT 1"

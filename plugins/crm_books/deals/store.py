@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 DOCUMENT_PREFIX = {"estimate": "EST", "invoice": "INV"}
+# Each document type's table and key columns: the names workflow/write_documents is run with.
+DOCUMENT_TABLES = {
+    "estimate": {"documents": "books.estimates", "document_id": "estimate_id",
+                 "document_number": "estimate_number"},
+    "invoice": {"documents": "books.invoices", "document_id": "invoice_id",
+                "document_number": "invoice_number"},
+}  # fmt: skip
 # Below SQLite's 32,766 bound-variable limit.
 _ID_CHUNK = 10_000
 # db_timestamp's text form of a UTC time, applied to a whole column at once.
@@ -167,7 +174,9 @@ def apply_plan(conn: Connection, plan: Plan, *, run_id: str, workflow: str) -> d
     writes["date"] = writes["date"].map(_to_date).astype(object)
     staged = writes.loc[:, list(_STAGED_DOCUMENT_COLUMNS)]
     if _stage(conn, "stg_workflow_documents", staged, run_id):
-        run_sql(conn, "workflow/write_documents", params)
+        for doc_type, names in DOCUMENT_TABLES.items():
+            document_params = {**params, "document_type": doc_type}
+            run_sql(conn, "workflow/write_documents", document_params, names=names)
     counts.update(actions["action"].astype(str))
 
     events = plan.events.copy()

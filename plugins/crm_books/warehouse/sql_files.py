@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -12,6 +13,9 @@ from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam,
 from crm_books import config
 
 Params = dict[str, Any] | list[dict[str, Any]] | None
+# What a ``{{placeholder}}`` may be filled with: a table or column name, never a value.
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?")
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 @cache
@@ -31,14 +35,17 @@ def sql(name: str, dialect_name: str | None = None) -> str:
     return _read_sql(name)
 
 
-def run_sql(conn: Connection, name: str, params: Params = None) -> Any:
+def run_sql(
+    conn: Connection, name: str, params: Params = None, names: Mapping[str, str] | None = None
+) -> Any:
     """Execute a SQL file with bind parameters; a file of several statements runs them in order.
 
     Returns the result of the last statement that returns rows (a query, or a write with
     RETURNING), else of the last statement: a step's file may count before it writes. A list or
-    tuple parameter fills ``WHERE id IN :ids`` on both backends.
+    tuple parameter fills ``WHERE id IN :ids`` on both backends. ``names`` fills the file's
+    ``{{placeholder}}`` table and column names, for one file that serves several tables.
     """
-    statements = split_statements(sql(name, dialect(conn)))
+    statements = split_statements(with_names(sql(name, dialect(conn)), names or {}))
     result: Any = None
     returned: Any = None
     for position, statement in enumerate(statements, start=1):
@@ -61,6 +68,23 @@ def count_returned(conn: Connection, name: str, params: Params = None) -> Counte
         if result.returns_rows:
             counts.update(str(row[0]) for row in result)
     return counts
+
+
+def with_names(script: str, names: Mapping[str, str]) -> str:
+    """``script`` with each ``{{placeholder}}`` replaced by its table or column name in ``names``.
+
+    A placeholder without a name, or a name that is not a plain (schema-qualified) lower-case
+    identifier, is refused: values always travel as bind parameters."""
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in names:
+            raise KeyError(f"no name given for {{{{{key}}}}}")
+        if not _IDENTIFIER.fullmatch(names[key]):
+            raise ValueError(f"{names[key]!r} is not a table or column name")
+        return names[key]
+
+    return _PLACEHOLDER.sub(fill, script)
 
 
 def _clause(statement: str, params: Params, dialect_name: str) -> TextClause:
