@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from crm_books.json_text import xcom_dict
+from crm_books.json_text import XcomRecord
 from crm_books.warehouse.sql_files import run_sql
 
 _CENT = Decimal("0.01")
@@ -33,16 +33,13 @@ class CrmRecord:
 
 
 @dataclass(frozen=True)
-class CrmDocument:
+class CrmDocument(XcomRecord):
     document_type: str  # 'estimate' or 'invoice'
     document_number: str
     status: str
     total: Decimal
     date: date
     customer_id: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return xcom_dict(self)
 
 
 def _money(value: Any) -> Decimal:

@@ -79,6 +79,13 @@ def is_plain(value: Any) -> bool:
     return False
 
 
+class XcomRecord:
+    """A dataclass a task returns: ``as_dict()`` is its xcom_dict."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return xcom_dict(self)
+
+
 def xcom_dict(record: Any) -> dict[str, Any]:
     """A dataclass as the JSON-ready dict a task returns: Decimals as text (no float rounding),
     dates and datetimes in ISO 8601, tuples as lists; everything else as it is."""

@@ -15,7 +15,7 @@ from crm_books.config import DOCUMENT_TYPES, MAX_AMOUNT, MAX_LINE_ITEM
 # The Potential workflow's numbers (EST-000001, INV-000042), from the same sequence.
 from crm_books.deals.store import document_number
 from crm_books.documents import CrmRecord, crm_records
-from crm_books.json_text import xcom_dict
+from crm_books.json_text import XcomRecord
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.text import id_problem, text_problem
@@ -31,7 +31,7 @@ class DocumentRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class DocumentRequest:
+class DocumentRequest(XcomRecord):
     """A checked request: what to create, for which CRM record."""
 
     document_type: str
@@ -40,12 +40,9 @@ class DocumentRequest:
     amount: Decimal
     document_date: date
 
-    def as_dict(self) -> dict[str, Any]:
-        return xcom_dict(self)
-
 
 @dataclass(frozen=True)
-class CreatedDocument:
+class CreatedDocument(XcomRecord):
     """The document a run made (or had made on an earlier try)."""
 
     document_type: str
@@ -53,9 +50,6 @@ class CreatedDocument:
     document_number: str
     customer_id: int
     created: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return xcom_dict(self)
 
 
 # --- checking the request (pure) -----------------------------------------------------------------

@@ -19,7 +19,7 @@ from crm_books.customers.merge_rules import (
     MergeState,
     plan_merge,
 )
-from crm_books.json_text import xcom_dict
+from crm_books.json_text import XcomRecord
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc, db_timestamp, utcnow
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class MergeReport:
+class MergeReport(XcomRecord):
     """What a merge did (or, for a dry run, would do)."""
 
     dry_run: bool
@@ -39,9 +39,6 @@ class MergeReport:
     merge_id: int | None = None
     merged_by: str | None = None
     merged_at: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return xcom_dict(self)
 
     def summary(self) -> str:
         verb = "would move" if self.dry_run else "moved"
