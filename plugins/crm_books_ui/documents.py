@@ -10,16 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from crm_books.documents import (
-    CrmDocument,
-    CrmRecord,
-    UnknownCrmRecord,
-    _day,
-    _money,
-    crm_documents,
-)
+from crm_books.documents import CrmDocument, CrmRecord, UnknownCrmRecord, crm_documents
 from crm_books.warehouse.sql_files import run_sql
-from crm_books.warehouse.timestamps import as_utc
+from crm_books_ui.rows import from_row
 
 SEARCH_LIMIT = 25
 DOCUMENT_TYPES = ("estimate", "invoice")
@@ -124,16 +117,7 @@ def _name_matches(engine: Engine, query: str) -> list[NameMatch]:
         rows = run_sql(
             conn, "ui/search_crm_records", {"pattern": pattern, "limit": SEARCH_LIMIT}
         ).mappings()
-        return [
-            NameMatch(
-                crm_id=str(r["crm_id"]),
-                record_type=str(r["record_type"]),
-                name=str(r["name"]),
-                customer_id=int(r["customer_id"]),
-                customer_name=str(r["customer_name"]),
-            )
-            for r in rows
-        ]
+        return [from_row(NameMatch, r) for r in rows]
 
 
 def _setters(conn: Connection, numbers: list[str]) -> dict[tuple[str, str], str]:
@@ -170,36 +154,16 @@ def _events(conn: Connection, row: Mapping[str, Any]) -> tuple[AuditEvent, ...]:
         "document_id": int(row["document_id"]),
         "crm_deal_id": row["crm_deal_id"] or "",
     }
-    return tuple(
-        AuditEvent(
-            run_id=str(e["run_id"]),
-            workflow=str(e["workflow"]),
-            action=str(e["action"]),
-            from_status=e["from_status"],
-            to_status=e["to_status"],
-            reason=e["reason"],
-            created_at=as_utc(e["created_at"]),
-        )
-        for e in run_sql(conn, "ui/select_document_events", params).mappings()
-    )
+    rows = run_sql(conn, "ui/select_document_events", params).mappings()
+    return tuple(from_row(AuditEvent, e) for e in rows)
 
 
 def _detail(row: Mapping[str, Any], events: tuple[AuditEvent, ...]) -> DocumentDetail:
-    return DocumentDetail(
-        document_type=str(row["document_type"]),
-        document_id=int(row["document_id"]),
-        document_number=str(row["document_number"]),
-        status=str(row["status"]),
-        workflow_status=row["workflow_status"],
-        total=_money(row["total"]),
-        date=_day(row["date"]),
-        line_item=row["line_item"],
-        crm_deal_id=row["crm_deal_id"],
-        deal_name=row["deal_name"],
+    return from_row(
+        DocumentDetail,
+        row,
         deal_stage=row["stage"],
-        customer_id=int(row["customer_id"]),
         customer_name=str(row["contact_name"]),
         customer_crm_id=row["crm_account_id"] or row["crm_contact_id"],
-        updated_at=as_utc(row["updated_at"]),
         events=events,
     )

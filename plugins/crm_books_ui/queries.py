@@ -15,6 +15,7 @@ from crm_books.customers.merge import _customer as merge_customer
 from crm_books.customers.merge_rules import Customer, MergeRequest
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import as_utc
+from crm_books_ui.rows import from_row
 
 RAW_PAYLOAD_PREVIEW = 200
 
@@ -237,16 +238,7 @@ def _one(conn: Connection, name: str) -> Mapping[str, Any]:
 
 
 def sync_run(row: Mapping[str, Any]) -> SyncRun:
-    return SyncRun(
-        run_kind=str(row["run_kind"]),
-        run_id=str(row["run_id"]),
-        module=str(row["module"]),
-        status=str(row["status"]),
-        counts={c: int(row[c] or 0) for c in SYNC_COUNT_COLUMNS},
-        message=row["message"],
-        started_at=as_utc(row["started_at"]),
-        finished_at=as_utc(row["finished_at"]),
-    )
+    return from_row(SyncRun, row, counts={c: int(row[c] or 0) for c in SYNC_COUNT_COLUMNS})
 
 
 def run_point(row: Mapping[str, Any]) -> RunPoint:
@@ -262,19 +254,8 @@ def run_point(row: Mapping[str, Any]) -> RunPoint:
 
 
 def quality_row(row: Mapping[str, Any]) -> QualityRow:
-    until = row["chunk_until"]
-    return QualityRow(
-        run_id=str(row["run_id"]),
-        module=str(row["module"]),
-        chunk=f"{row['chunk_after'] or '(start)'} .. {until or '(end)'}",
-        frame=str(row["frame"]),
-        expectation=str(row["expectation"]),
-        column=row["column_name"],
-        rows_checked=int(row["rows_checked"]),
-        failed_rows=int(row["failed_rows"]),
-        success=bool(row["success"]),
-        error=row["error"],
-    )
+    chunk = f"{row['chunk_after'] or '(start)'} .. {row['chunk_until'] or '(end)'}"
+    return from_row(QualityRow, row, chunk=chunk, column=row["column_name"])
 
 
 def cumulative_trend(rows: Iterable[Mapping[str, Any]]) -> list[TrendPoint]:
@@ -324,37 +305,12 @@ def group_duplicates(rows: Iterable[Mapping[str, Any]]) -> list[DuplicateGroup]:
     return result
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
 def locked_document(row: Mapping[str, Any]) -> LockedDocument:
-    return LockedDocument(
-        document_type=str(row["document_type"]),
-        document_number=str(row["document_number"]),
-        customer_id=int(row["customer_id"]),
-        contact_name=str(row["contact_name"]),
-        crm_deal_id=row["crm_deal_id"],
-        status=str(row["status"]),
-        workflow_status=str(row["workflow_status"]),
-        total=_decimal(row["total"]) or Decimal("0.00"),
-        date=str(row["date"])[:10],
-    )
+    return from_row(LockedDocument, row, date=str(row["date"])[:10])
 
 
 def pending_deal(row: Mapping[str, Any]) -> PendingDeal:
-    return PendingDeal(
-        crm_deal_id=str(row["crm_deal_id"]),
-        deal_name=row["deal_name"],
-        amount=_decimal(row["amount"]),
-        stage=row["stage"],
-        crm_account_id=row["crm_account_id"],
-        crm_contact_id=row["crm_contact_id"],
-        pending_reason=row["pending_reason"],
-        updated_at=as_utc(row["updated_at"]),
-    )
+    return from_row(PendingDeal, row)
 
 
 def payload_preview(raw: str, limit: int = RAW_PAYLOAD_PREVIEW) -> str:
@@ -367,12 +323,4 @@ def payload_preview(raw: str, limit: int = RAW_PAYLOAD_PREVIEW) -> str:
 
 
 def rejected_record(row: Mapping[str, Any]) -> RejectedRecord:
-    return RejectedRecord(
-        rejected_id=int(row["rejected_id"]),
-        run_id=str(row["run_id"]),
-        module=str(row["module"]),
-        crm_id=row["crm_id"],
-        reason=str(row["reason"]),
-        raw_payload=payload_preview(str(row["raw_payload"])),
-        rejected_at=as_utc(row["rejected_at"]),
-    )
+    return from_row(RejectedRecord, row, raw_payload=payload_preview(str(row["raw_payload"])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -370,3 +371,36 @@ def test_a_wrong_freshness_variable_says_how_to_fix_it() -> None:
     for bad in ("0", "-3", "a day"):
         with pytest.raises(BadThreshold, match="books_freshness_threshold_hours"):
             threshold_hours(bad)
+
+
+def test_a_row_becomes_a_record_by_the_types_its_fields_declare() -> None:
+    from crm_books_ui.queries import LastSuccess, PendingDeal, pending_deal
+    from crm_books_ui.rows import from_row
+
+    row = {
+        "crm_deal_id": 42, "deal_name": None, "amount": 1250.5, "stage": "Closed Won",
+        "crm_account_id": "A1", "crm_contact_id": None, "pending_reason": "no customer",
+        "updated_at": "2026-11-01 10:00:00.000000+00:00",
+    }  # fmt: skip
+    assert pending_deal(row) == PendingDeal(
+        crm_deal_id="42",
+        deal_name=None,
+        amount=Decimal("1250.50"),
+        stage="Closed Won",
+        crm_account_id="A1",
+        crm_contact_id=None,
+        pending_reason="no customer",
+        updated_at=T0,
+    )
+    with pytest.raises(KeyError, match="deal_name"):
+        pending_deal({k: v for k, v in row.items() if k != "deal_name"})
+
+    @dataclass(frozen=True)
+    class Unconvertible:
+        names: tuple[str, ...]
+
+    with pytest.raises(TypeError, match=r"Unconvertible\.names: no conversion"):
+        from_row(Unconvertible, {"names": ("a",)})
+    assert from_row(LastSuccess, {"module": "Accounts", "finished_at": None}, run_id=None) == (
+        LastSuccess("Accounts", None, None)
+    )
