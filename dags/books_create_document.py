@@ -24,6 +24,8 @@ and no workflow status, so `potential_reconcile` never selects, updates or voids
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import DAG, Param, task
 
 from crm_books.airflow_tasks.alerts import FailureAlert
@@ -89,17 +91,17 @@ with DAG(
         ),
     },
 ) as dag:
+    # One XCom, the whole report (a dict return would also push each key).
+    @task(multiple_outputs=False)
+    def check_document() -> dict[str, Any]:
+        from crm_books.airflow_tasks import documents
 
-    @task
-    def check_document(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks.documents import check_document_task
+        return documents.check_document()
 
-        return check_document_task(context)
+    @task(multiple_outputs=False)
+    def create_document() -> dict[str, Any]:
+        from crm_books.airflow_tasks import documents
 
-    @task
-    def create_document(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks.documents import create_document_task
-
-        return create_document_task(context)
+        return documents.create_document()
 
     check_document() >> create_document()

@@ -34,6 +34,8 @@ See docs/merge.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import DAG, Param, task
 
 from crm_books.airflow_tasks.alerts import FailureAlert
@@ -96,17 +98,17 @@ with DAG(
         ),
     },
 ) as dag:
+    # One XCom, the whole report (a dict return would also push each key).
+    @task(multiple_outputs=False)
+    def check_merge() -> dict[str, Any]:
+        from crm_books.airflow_tasks import merge
 
-    @task
-    def check_merge(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks.merge import check_merge_task
+        return merge.check_merge()
 
-        return check_merge_task(context)
+    @task(multiple_outputs=False)
+    def merge_customers() -> dict[str, Any]:
+        from crm_books.airflow_tasks import merge
 
-    @task
-    def merge_customers(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks.merge import merge_customers_task
-
-        return merge_customers_task(context)
+        return merge.merge_customers()
 
     check_merge() >> merge_customers()

@@ -39,6 +39,7 @@ Document total ← `Amount`; line item ← `Deal_Name`; numbers are sequential p
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
@@ -59,10 +60,11 @@ with DAG(
         soft_fail=True,
     )
 
-    @task
-    def reconcile_deals(**context):  # type: ignore[no-untyped-def]
-        from crm_books.airflow_tasks.reconcile import reconcile_task
+    # One XCom, the whole report (a dict return would also push each key).
+    @task(multiple_outputs=False)
+    def reconcile_deals() -> dict[str, Any]:
+        from crm_books.airflow_tasks import reconcile
 
-        return reconcile_task(context)
+        return reconcile.reconcile_deals_task()
 
     wait_for_deal_changes >> reconcile_deals()

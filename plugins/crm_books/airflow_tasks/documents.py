@@ -1,4 +1,5 @@
-"""The Airflow task bodies of books_create_document."""
+"""The Airflow task bodies of books_create_document: the run's Params and identity from its
+context."""
 
 from __future__ import annotations
 
@@ -6,13 +7,9 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from crm_books import manual_documents
 from crm_books.airflow_tasks.failures import fail_fast
-from crm_books.manual_documents import (
-    DocumentRequest,
-    check_document,
-    create_document,
-    parse_request,
-)
+from crm_books.manual_documents import DocumentRequest, parse_request
 from crm_books.warehouse.engine import warehouse_engine
 from crm_books.warehouse.timestamps import utcnow
 
@@ -20,6 +17,20 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
+
+
+def check_document() -> dict[str, Any]:
+    """The check_document task of the running DAG run."""
+    from airflow.sdk import get_current_context
+
+    return check_document_task(get_current_context())
+
+
+def create_document() -> dict[str, Any]:
+    """The create_document task of the running DAG run."""
+    from airflow.sdk import get_current_context
+
+    return create_document_task(get_current_context())
 
 
 def request_from(context: Context) -> DocumentRequest:
@@ -39,7 +50,7 @@ def check_document_task(context: Context) -> dict[str, Any]:
     """Check every value and that the CRM record's customer is in Books and active; no write."""
     engine = warehouse_engine()
     try:
-        planned = check_document(engine, request_from(context))
+        planned = manual_documents.check_document(engine, request_from(context))
     finally:
         engine.dispose()
     log.info("checked, would create: %s", planned)
@@ -52,7 +63,7 @@ def create_document_task(context: Context) -> dict[str, Any]:
     dag_run = context.get("dag_run")
     engine = warehouse_engine()
     try:
-        made = create_document(
+        made = manual_documents.create_document(
             engine,
             request_from(context),
             run_id=str(context["run_id"]),

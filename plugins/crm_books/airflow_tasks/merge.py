@@ -1,4 +1,5 @@
-"""The Airflow task bodies of books_merge_customers."""
+"""The Airflow task bodies of books_merge_customers: the run's Params and identity from its
+context."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ from crm_books.customers.merge_rules import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def check_merge() -> dict[str, Any]:
+    """The check_merge task of the running DAG run."""
+    from airflow.sdk import get_current_context
+
+    return check_merge_task(get_current_context())
+
+
+def merge_customers() -> dict[str, Any]:
+    """The merge_customers task of the running DAG run."""
+    from airflow.sdk import get_current_context
+
+    return merge_customers_task(get_current_context())
 
 
 def request_from(context: Context) -> tuple[MergeRequest, bool]:

@@ -12,6 +12,13 @@ from crm_books.deals.settings import read_settings
 from crm_books.warehouse.timestamps import utcnow
 
 
+def reconcile_deals_task() -> dict[str, Any]:
+    """The reconcile_deals task of the running DAG run."""
+    from airflow.sdk import get_current_context
+
+    return reconcile_task(get_current_context())
+
+
 def reconcile_task(context: Context) -> dict[str, Any]:
     """Body of the reconcile_deals task; a bad setting or connection fails it at once."""
     from crm_books.airflow_tasks.failures import fail_fast
