@@ -125,35 +125,42 @@ def create_app() -> FastAPI:
         csrf_token: Annotated[str | None, Form()] = None,
         q: Annotated[str, Form()] = "",
     ) -> Response:
-        from crm_books_ui.edits import EditRefused, NoSuchDocument
-        from crm_books_ui.edits import edit_document as edit
-
         _refuse_cross_site(request, str(user.get_id()), csrf_token)
         back = {"q": q, "doc": f"{document_type}:{number}"}
-        engine = _engine(read_only=False)
-        try:
-            edit(engine, document_type, number, status=status, total=total, user=user.get_name())
-            back["notice"] = f"Saved by {user.get_name()}: the workflow leaves it alone now."
-        except (EditRefused, NoSuchDocument) as exc:
-            back["error"] = f"Not saved: {exc}"
-        finally:
-            engine.dispose()
+        back.update(_save_edit(document_type, number, status, total, user.get_name()))
         root = request.scope.get("root_path", "")
         return RedirectResponse(f"{root}/?{urlencode(back)}#document", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _refuse(request: Request, exc: HTTPException) -> Response:
-        # Browsers get a link to Airflow's login page; API clients get the usual JSON error.
-        if exc.status_code in (401, 403) and "text/html" in request.headers.get("accept", ""):
-            why = "Log in to Airflow first" if exc.status_code == 401 else escape(str(exc.detail))
-            return HTMLResponse(
-                f"<!doctype html><title>Log in</title><p>{why}: "
-                '<a href="../auth/login" target="_top">Log in</a></p>',
-                status_code=exc.status_code,
-            )
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-
+    app.exception_handler(HTTPException)(_refuse)
     return app
+
+
+def _save_edit(
+    document_type: str, number: str, status: str, total: str, user: str
+) -> dict[str, str]:
+    """A person's change of a document's status and total; the page's notice or error about it."""
+    from crm_books_ui.edits import EditRefused, NoSuchDocument, edit_document
+
+    engine = _engine(read_only=False)
+    try:
+        edit_document(engine, document_type, number, status=status, total=total, user=user)
+        return {"notice": f"Saved by {user}: the workflow leaves it alone now."}
+    except (EditRefused, NoSuchDocument) as exc:
+        return {"error": f"Not saved: {exc}"}
+    finally:
+        engine.dispose()
+
+
+async def _refuse(request: Request, exc: HTTPException) -> Response:
+    # Browsers get a link to Airflow's login page; API clients get the usual JSON error.
+    if exc.status_code in (401, 403) and "text/html" in request.headers.get("accept", ""):
+        why = "Log in to Airflow first" if exc.status_code == 401 else escape(str(exc.detail))
+        return HTMLResponse(
+            f"<!doctype html><title>Log in</title><p>{why}: "
+            '<a href="../auth/login" target="_top">Log in</a></p>',
+            status_code=exc.status_code,
+        )
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
 
 app = create_app()

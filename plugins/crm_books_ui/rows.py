@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from functools import cache
 from typing import Any, TypeVar
 
 from crm_books.documents import _day, _money
@@ -37,9 +36,16 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-@cache
+_FIELDS: dict[type, tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
+
+
 def _fields(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
-    return tuple((f.name, _CONVERTERS.get(str(f.type))) for f in dataclasses.fields(cls))
+    """Each field's name and conversion, worked out once per record type."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = tuple(
+            (f.name, _CONVERTERS.get(str(f.type))) for f in dataclasses.fields(cls)
+        )
+    return _FIELDS[cls]
 
 
 def from_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
