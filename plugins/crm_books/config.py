@@ -20,6 +20,14 @@ CREATE_DOCUMENT_DAG_ID = "books_create_document"
 # Documents by hand (books_create_document): the types, and what books.estimates/invoices hold
 # (line_item text, total NUMERIC(18, 2)).
 DOCUMENT_TYPES = ("estimate", "invoice")
+# Each type's table and key columns: the names a statement file written once for both types is
+# run with (``run_sql(..., names=DOCUMENT_TABLES[document_type])``).
+DOCUMENT_TABLES = {
+    "estimate": {"documents": "books.estimates", "document_id": "estimate_id",
+                 "document_number": "estimate_number"},
+    "invoice": {"documents": "books.invoices", "document_id": "invoice_id",
+                "document_number": "invoice_number"},
+}  # fmt: skip
 MAX_LINE_ITEM = 500
 MAX_AMOUNT = Decimal("9999999999999999.99")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from crm_books.config import DOCUMENT_TYPES, MAX_AMOUNT, MAX_LINE_ITEM
+from crm_books.config import DOCUMENT_TABLES, DOCUMENT_TYPES, MAX_AMOUNT, MAX_LINE_ITEM
 
 # The Potential workflow's numbers (EST-000001, INV-000042), from the same sequence.
 from crm_books.deals.store import document_number
@@ -171,7 +171,7 @@ def create_document(
         now = db_timestamp(utcnow())
         document_id = run_sql(
             conn,
-            f"documents/insert_manual_{request.document_type}",
+            "documents/insert_manual_document",
             {
                 "document_number": number,
                 "customer_id": customer_id,
@@ -183,6 +183,7 @@ def create_document(
                 "line_item": request.line_item,
                 "now": now,
             },
+            names=DOCUMENT_TABLES[request.document_type],
         ).scalar_one()
         run_sql(
             conn,

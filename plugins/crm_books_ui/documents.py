@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from crm_books.config import DOCUMENT_TYPES
 from crm_books.documents import CrmDocument, CrmRecord, UnknownCrmRecord, crm_documents
 from crm_books.warehouse.sql_files import run_sql
 from crm_books_ui.rows import from_row
 
 SEARCH_LIMIT = 25
-DOCUMENT_TYPES = ("estimate", "invoice")
 
 
 def set_by(status: str, workflow_status: str | None) -> str:

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Engine
 
+from crm_books.config import DOCUMENT_TABLES
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import run_sql
 from crm_books.warehouse.timestamps import db_timestamp, utcnow
@@ -86,6 +87,7 @@ def edit_document(
                 "reason": _reason(user, before, new_status, new_total),
                 "now": db_timestamp(now),
             },
+            names=DOCUMENT_TABLES[before.document_type],
         )
         after = load_document(conn, document_type, number)
     assert after is not None

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from crm_books.config import DOCUMENT_TABLES
 from crm_books.customers.merge_rules import (
     CandidateRow,
     Customer,
@@ -159,8 +160,8 @@ def _apply(conn: Connection, plan: MergePlan, now: str) -> None:
     moved = {"estimates": 0, "invoices": 0, "contact_persons": 0, "repointed": 0}
     for cid in plan.merged_customer_ids:
         params = {"customer_id": cid, "master_customer_id": plan.master_customer_id, "now": now}
-        moved["estimates"] += run_sql(conn, "merge/move_estimates", params).rowcount
-        moved["invoices"] += run_sql(conn, "merge/move_invoices", params).rowcount
+        for doc_type, names in DOCUMENT_TABLES.items():
+            moved[f"{doc_type}s"] += run_sql(conn, "merge/move_documents", params, names).rowcount
         moved["contact_persons"] += run_sql(conn, "merge/move_contact_persons", params).rowcount
         moved["repointed"] += run_sql(conn, "merge/repoint_merged_customers", params).rowcount
         if run_sql(conn, "merge/inactivate_merged_customer", params).rowcount != 1:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from crm_books.config import DOCUMENT_TABLES
 from crm_books.deals.frames import (
     CUSTOMER_COLUMNS,
     DOCUMENT_COLUMNS,
@@ -26,13 +27,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 DOCUMENT_PREFIX = {"estimate": "EST", "invoice": "INV"}
-# Each document type's table and key columns: the names workflow/write_documents is run with.
-DOCUMENT_TABLES = {
-    "estimate": {"documents": "books.estimates", "document_id": "estimate_id",
-                 "document_number": "estimate_number"},
-    "invoice": {"documents": "books.invoices", "document_id": "invoice_id",
-                "document_number": "invoice_number"},
-}  # fmt: skip
 # Below SQLite's 32,766 bound-variable limit.
 _ID_CHUNK = 10_000
 # db_timestamp's text form of a UTC time, applied to a whole column at once.
