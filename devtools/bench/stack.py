@@ -7,12 +7,22 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import Engine
 
 log = logging.getLogger("devtools.bench")
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+@cache
+def bench_sql(name: str) -> str:
+    """The text of ``devtools/bench/sql/<name>.sql`` (the benchmark's own statements)."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def sandbox_admin(base: str, path: str, payload: Any) -> Any:
@@ -22,12 +32,46 @@ def sandbox_admin(base: str, path: str, payload: Any) -> Any:
     return resp.json()
 
 
-def crm_client(base: str) -> Any:
-    """A CRM client for the sandbox (its fixed OAuth client)."""
+class PlainCipher:
+    """The token store's cipher for the sandbox's throwaway tokens: stores them as they are
+    (Airflow's Fernet does the same when no key is set), so the benchmark needs no Airflow."""
+
+    is_encrypted = False
+
+    def encrypt(self, msg: bytes) -> bytes:
+        return msg
+
+    def decrypt(self, msg: bytes | str) -> bytes:
+        return msg.encode() if isinstance(msg, str) else msg
+
+
+def crm_client(base: str, engine: Engine | None, max_concurrency: int) -> Any:
+    """A CRM client for the sandbox (its fixed OAuth client, valid on every profile), as the
+    Airflow hook builds one: its access token shared through the warehouse's token store
+    (books.crm_access_tokens, migrated by ensure_schema) when ``engine`` is given, and its calls
+    in flight capped at ``max_concurrency`` (the `zoho_crm` extra's)."""
     from crm_books.zoho.client import ZohoCrmClient
+    from crm_books.zoho.token_store import WarehouseTokenStore
     from zoho_sandbox.benchmark import sandbox_credentials
 
-    return ZohoCrmClient(sandbox_credentials(base))
+    credentials = sandbox_credentials(base)
+    store = (
+        None
+        if engine is None
+        else WarehouseTokenStore(engine, credentials, cipher=PlainCipher(), reader=_reader(engine))
+    )
+    return ZohoCrmClient(credentials, token_store=store, max_concurrency=max_concurrency)
+
+
+@cache
+def _reader(engine: Engine) -> Engine:
+    """On SQLite a read-only engine for the token's unlocked read (as the hook's), so reading
+    the token never queues behind another process's write lock; else the engine itself."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    from crm_books.warehouse.engine import create_warehouse_engine
+
+    return create_warehouse_engine(engine.url, read_only=True)
 
 
 def _create_pg_database(server_uri: str, name: str) -> str:
