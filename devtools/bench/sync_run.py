@@ -155,7 +155,8 @@ def _extract_usage(
             bound_seconds=module_bound_seconds(target.limits, read),
             credits=None if usage is None else usage.api_credits,
         )
-    seconds = [r.seconds for r in report.section(section) if r.phase.startswith("extract ")]
+    extracts = [r for r in report.section(section) if r.phase.startswith("extract ")]
+    seconds = [r.seconds for r in extracts]
     parallel = target.extract_mode != "sequential"
     both = PhaseResult(
         section,
@@ -164,6 +165,7 @@ def _extract_usage(
         max(seconds, default=0.0) if parallel else sum(seconds),
         max((r.peak_rss_mb for r in report.section(section)), default=0.0),
         DERIVED,
+        sum(r.cpu_seconds for r in extracts),
         bound_seconds=extract_bound_seconds(target.limits, reads, parallel=parallel),
         credits=used.credits,
         grants=used.token_grants,
@@ -192,12 +194,9 @@ def _ids_check(
         checks.append(check_ids(module, read, wanted, others_allowed=others_allowed))
         others[module] = len(set(read) - set(wanted))
     line = describe_checks(checks, others=others if others_allowed else None)
-    report_name = (
-        "every changed record read exactly once"
-        if others_allowed
-        else ("every generated record read exactly once")
-    )
-    return f"{report_name} ({section}, by ids)", line, all(c.exact for c in checks)
+    which = "changed" if others_allowed else "generated"
+    target = f"every {which} record read exactly once ({section}, by ids)"
+    return target, line, all(c.exact for c in checks)
 
 
 def _transform(target: SyncTarget, run: SyncRun) -> dict[str, int]:
