@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,33 +46,41 @@ class PlainCipher:
         return msg.encode() if isinstance(msg, str) else msg
 
 
-def crm_client(base: str, engine: Engine | None, max_concurrency: int) -> Any:
+@dataclass(frozen=True)
+class ClientSpec:
+    """How the benchmark's CRM clients are built (picklable, for the extract processes).
+
+    :param base_url: the sandbox CRM.
+    :param warehouse_uri: the warehouse holding the shared token (books.crm_access_tokens).
+    :param max_concurrency: the client's calls in flight (the `zoho_crm` extra's).
+    """
+
+    base_url: str
+    warehouse_uri: str
+    max_concurrency: int
+
+
+def crm_client(spec: ClientSpec, engine: Engine) -> Any:
     """A CRM client for the sandbox (its fixed OAuth client, valid on every profile), as the
     Airflow hook builds one: its access token shared through the warehouse's token store
-    (books.crm_access_tokens, migrated by ensure_schema) when ``engine`` is given, and its calls
-    in flight capped at ``max_concurrency`` (the `zoho_crm` extra's)."""
+    (migrated by ensure_schema) and its calls in flight capped at ``spec.max_concurrency``."""
     from crm_books.zoho.client import ZohoCrmClient
     from crm_books.zoho.token_store import WarehouseTokenStore
     from zoho_sandbox.benchmark import sandbox_credentials
 
-    credentials = sandbox_credentials(base)
-    store = (
-        None
-        if engine is None
-        else WarehouseTokenStore(engine, credentials, cipher=PlainCipher(), reader=_reader(engine))
-    )
-    return ZohoCrmClient(credentials, token_store=store, max_concurrency=max_concurrency)
+    credentials = sandbox_credentials(spec.base_url)
+    reader = _reader(spec.warehouse_uri) if engine.dialect.name == "sqlite" else engine
+    store = WarehouseTokenStore(engine, credentials, cipher=PlainCipher(), reader=reader)
+    return ZohoCrmClient(credentials, token_store=store, max_concurrency=spec.max_concurrency)
 
 
 @cache
-def _reader(engine: Engine) -> Engine:
+def _reader(uri: str) -> Engine:
     """On SQLite a read-only engine for the token's unlocked read (as the hook's), so reading
-    the token never queues behind another process's write lock; else the engine itself."""
-    if engine.dialect.name != "sqlite":
-        return engine
+    the token never queues behind another process's write lock."""
     from crm_books.warehouse.engine import create_warehouse_engine
 
-    return create_warehouse_engine(engine.url, read_only=True)
+    return create_warehouse_engine(uri, read_only=True)
 
 
 def _create_pg_database(server_uri: str, name: str) -> str:

@@ -37,7 +37,7 @@ from devtools.bench.report import (
     post_extract_row,
     total_row,
 )
-from devtools.bench.stack import crm_client, sandbox_admin
+from devtools.bench.stack import ClientSpec, crm_client, sandbox_admin
 from devtools.bench.usage import (
     SandboxUsage,
     check_ids,
@@ -75,8 +75,8 @@ class SyncTarget:
     limits: ProfileLimits
 
     @property
-    def max_concurrency(self) -> int:
-        return self.limits.client_concurrency
+    def client(self) -> ClientSpec:
+        return ClientSpec(self.base_url, self.uri, self.limits.client_concurrency)
 
 
 def run_sync(
@@ -104,7 +104,7 @@ def run_sync(
     with timer.phase(section, "ensure_schema"):
         ensure_schema(engine)
     with timer.phase(section, "check_organization"):
-        check_organization(engine, crm_client(target.base_url, engine, target.max_concurrency))
+        check_organization(engine, crm_client(target.client, engine))
     before = sandbox_usage(target.base_url)
     report.update(section, "check_organization", credits=before.credits, grants=before.token_grants)
     extracted = _extract(timer, target, run, section=section)
@@ -220,17 +220,17 @@ def _validate(target: SyncTarget, run: SyncRun) -> dict[str, int]:
 
 def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) -> int:
     """The two extract tasks: at once in two processes or threads, or one after the other."""
-    base, cap = target.base_url, target.max_concurrency
+    spec = target.client
     if target.extract_mode == "sequential":
         total = 0
         for module in run.modules:
             with timer.phase(section, f"extract {module}") as t:
-                t.records = _extract_one(target.engine, base, cap, run, module)[1]
+                t.records = _extract_one(target.engine, spec, run, module)[1]
                 total += t.records
         return total
     # Both modules at once, as the DAG's two extract tasks run; the RSS peak is the shared one.
     timer.sampler.reset()
-    jobs = [(base, cap, run, module) for module in run.modules]
+    jobs = [(spec, run, module) for module in run.modules]
     if target.extract_mode == "processes":
         label = "process"
         results = map_calls(target.uri, _extract_one, jobs)
@@ -249,7 +249,7 @@ def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) ->
 
 
 def _extract_one(
-    engine: Engine, base_url: str, max_concurrency: int, run: SyncRun, module: str
+    engine: Engine, spec: ClientSpec, run: SyncRun, module: str
 ) -> tuple[str, int, float, float]:
     """One extract task: (module, records, wall s, CPU s of its process, or of its thread when it
     runs in this one)."""
@@ -257,7 +257,7 @@ def _extract_one(
 
     clock = time.process_time if multiprocessing.parent_process() else time.thread_time
     started, cpu = time.perf_counter(), clock()
-    client = crm_client(base_url, engine, max_concurrency)
+    client = crm_client(spec, engine)
     result = extract_module(engine, client, run, module)
     return module, int(result["extracted"]), time.perf_counter() - started, clock() - cpu
 
