@@ -163,7 +163,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
 
 def _new_report(config: BenchConfig, started: datetime) -> BenchReport:
     accounts, contacts = split_records(config.records)
-    report = BenchReport(config.records, "", config.extract_mode, started)
+    report = BenchReport(config.records, "", config.extract_mode, started, profile=config.profile)
     report.facts["date"] = f"{started:%Y-%m-%d %H:%M} UTC"
     report.facts["records"] = f"{config.records:,} ({accounts:,} accounts, {contacts:,} contacts)"
     report.facts["machine"] = f"{os.cpu_count()} CPUs, load average at start {load_average()}"

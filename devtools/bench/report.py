@@ -99,6 +99,7 @@ class BenchReport:
     facts: dict[str, str] = field(default_factory=dict)
     slow_statements: list[tuple[str, str, float]] = field(default_factory=list)
     extra_checks: list[Check] = field(default_factory=list)  # e.g. every record exactly once
+    profile: str = "fast"  # the benchmark's --profile
 
     def row(self, section: str, phase: str) -> PhaseResult | None:
         return next((r for r in self.rows if r.section == section and r.phase == phase), None)
@@ -222,6 +223,13 @@ def _credit_check(report: BenchReport, credits: int) -> Check:
 
 def _full_sync_check(report: BenchReport, full: PhaseResult) -> Check:
     target = f"full sync <= {TARGET_FULL_SECONDS:.0f} s at {TARGET_RECORDS:,} records"
+    if report.profile != "fast":
+        # Issue 4's target is for the zero-latency sandbox; here the extract rows' bound rules.
+        return (
+            f"{target} (--profile fast)",
+            f"{full.seconds:.1f} s on the {report.profile} profile",
+            None,
+        )
     if report.records >= TARGET_RECORDS:
         return target, f"{full.seconds:.1f} s", full.seconds <= TARGET_FULL_SECONDS
     scaled = full.seconds * TARGET_RECORDS / max(report.records, 1)

@@ -39,6 +39,7 @@ from devtools.bench.report import (
 )
 from devtools.bench.stack import ClientSpec, crm_client, sandbox_admin
 from devtools.bench.usage import (
+    ModuleUsage,
     SandboxUsage,
     check_ids,
     describe_checks,
@@ -141,14 +142,9 @@ def _extract_usage(
     """Credits, grants and bounds of the extract rows: per module from books.sync_runs (Bulk Read
     when it created jobs), for both modules from the sandbox's counters over the extract."""
     logged = run_log_usage(target.engine, run.run_id)
-    reads = []
     for row in [r for r in report.section(section) if r.phase.startswith("extract ")]:
-        module = row.phase.split()[1]
-        usage = logged.get(module)
-        # One module alone: the sandbox's count says whether anything went through Bulk Read.
-        bulk = usage.bulk_jobs > 0 if usage is not None else used.bulk_jobs > 0
-        read = ModuleRead(module, row.records, bulk)
-        reads.append(read)
+        read = module_read(row, logged, used.bulk_jobs)
+        usage = logged.get(read.module)
         report.update(
             section,
             row.phase,
@@ -156,6 +152,7 @@ def _extract_usage(
             credits=None if usage is None else usage.api_credits,
         )
     extracts = [r for r in report.section(section) if r.phase.startswith("extract ")]
+    reads = [module_read(r, logged, used.bulk_jobs) for r in extracts]
     seconds = [r.seconds for r in extracts]
     parallel = target.extract_mode != "sequential"
     both = PhaseResult(
@@ -175,6 +172,17 @@ def _extract_usage(
     report.facts[f"extract model ({section})"] = (
         f"Bulk Read for {', '.join(bulk_modules)}" if bulk_modules else "REST for every module"
     ) + f"; {used.bulk_jobs} Bulk Read jobs in the sandbox's count"
+
+
+def module_read(
+    row: PhaseResult, logged: Mapping[str, ModuleUsage], sandbox_bulk_jobs: int
+) -> ModuleRead:
+    """What an extract row's module read, and how: Bulk Read when its books.sync_runs row
+    counts Bulk Read jobs; with no run-log row, when the sandbox counted any over the extract."""
+    module = row.phase.split()[1]
+    usage = logged.get(module)
+    bulk = usage.bulk_jobs > 0 if usage is not None else sandbox_bulk_jobs > 0
+    return ModuleRead(module, row.records, bulk)
 
 
 def _ids_check(
