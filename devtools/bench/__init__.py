@@ -7,4 +7,10 @@ threads, or one after the other), and the mapped chunk tasks (``transform_chunk`
 executor spreads a mapped task's instances over its slots. Each phase reports wall seconds,
 records/s, CPU seconds and the peak resident memory of this process plus its workers during the
 phase (a sampling thread reads VmRSS).
+
+The sandbox serves its ``zoho`` profile by default (``--profile fast``: no latency, no caps). The
+extract rows give the bound the profile allows (REST or Bulk Read, read from the sandbox's admin
+API) and the ratio to it, the credits and token grants; the post-extract phases of the full sync
+give their ratio to a raw COPY + upsert of the same number of records on the same PostgreSQL
+cluster; every record is checked to be read exactly once, by ids.
 """

@@ -6,8 +6,9 @@ import argparse
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from typing import Any
 import devtools.bench
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.staging import TRANSFORM_CHUNK
+from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY
 from devtools.bench.baseline import BASELINE_MAX, run_baseline
+from devtools.bench.bounds import ProfileLimits
+from devtools.bench.copy_bound import run_copy_bound
 from devtools.bench.measure import (
     RssSampler,
     SlowStatements,
@@ -25,6 +29,8 @@ from devtools.bench.measure import (
     peak_rss_of,
 )
 from devtools.bench.report import (
+    POST_EXTRACT,
+    POST_EXTRACT_SUM,
     SECTION_FULL,
     SECTION_INCREMENTAL,
     WORKFLOW_DEALS,
@@ -35,11 +41,23 @@ from devtools.bench.report import (
 )
 from devtools.bench.stack import warehouses
 from devtools.bench.sync_run import SyncTarget, change_records, count_customers, run_sync
+from devtools.bench.usage import sandbox_profile
 from devtools.bench.workflow import run_workflow
+from zoho_sandbox.generator.ids import id_base
 from zoho_sandbox.process import sandbox_process
 
 CHANGED_FRACTION = 0.01
 MAX_DEFAULT_WORKERS = 4
+# --profile: the sandbox profile each one serves
+PROFILES = {"zoho": "zoho", "fast": "default"}
+# sandbox knobs the CLI passes through (None: the profile's value)
+KNOB_OPTIONS = (
+    "latency_ms",
+    "jitter_ms",
+    "cap",
+    "bulk_job_base_seconds",
+    "bulk_job_seconds_per_record",
+)
 
 
 def default_workers() -> int:
@@ -63,6 +81,11 @@ class BenchConfig:
     :param chunk_size: CRM records per chunk (the DAG's is ``TRANSFORM_CHUNK``).
     :param changed_fraction: share of records changed before the incremental run.
     :param out_dir: where the markdown report is written (None: not written).
+    :param profile: ``zoho`` (the sandbox's `zoho` profile: Zoho's latency, caps and limits)
+        or ``fast`` (its default profile: no latency, no caps).
+    :param knobs: sandbox knobs over the profile's (``{"latency_ms": 20}``); ``cap`` is the
+        sandbox's concurrency cap (its ``max_concurrency`` knob).
+    :param max_concurrency: the product client's calls in flight (the `zoho_crm` extra).
     """
 
     records: int
@@ -76,6 +99,12 @@ class BenchConfig:
     chunk_size: int = TRANSFORM_CHUNK
     changed_fraction: float = CHANGED_FRACTION
     out_dir: Path | None = Path("bench-results")
+    profile: str = "zoho"
+    knobs: Mapping[str, float] = field(default_factory=dict)
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+
+    def sandbox_knobs(self) -> dict[str, float]:
+        return {("max_concurrency" if k == "cap" else k): v for k, v in self.knobs.items()}
 
 
 def run_bench(config: BenchConfig) -> BenchReport:
@@ -97,14 +126,24 @@ def run_bench(config: BenchConfig) -> BenchReport:
         with timer.phase("setup", "start sandbox CRM process", config.records):
             accounts, contacts = split_records(config.records)
             base_url, pid = stack.enter_context(
-                sandbox_process(accounts, contacts, seed=config.seed)
+                sandbox_process(
+                    accounts,
+                    contacts,
+                    seed=config.seed,
+                    profile=PROFILES[config.profile],
+                    knobs=config.sandbox_knobs(),
+                )
             )
+        limits = ProfileLimits.from_admin(sandbox_profile(base_url), config.max_concurrency)
+        report.facts["sandbox profile"] = limits.describe()
         engine = create_warehouse_engine(uri)
         stack.callback(engine.dispose)
         slow.attach(engine)
         workers = config.chunk_workers or default_workers()
         report.facts["chunk tasks at a time"] = str(workers)
-        target = SyncTarget(engine, uri, base_url, workers, config.extract_mode, config.chunk_size)
+        target = SyncTarget(
+            engine, uri, base_url, workers, config.extract_mode, config.chunk_size, limits
+        )
         _syncs(timer, target, pid, config, started)
         if config.baseline_records > 0:
             limit = min(config.records, config.baseline_records)
@@ -124,7 +163,7 @@ def run_bench(config: BenchConfig) -> BenchReport:
 
 def _new_report(config: BenchConfig, started: datetime) -> BenchReport:
     accounts, contacts = split_records(config.records)
-    report = BenchReport(config.records, "", config.extract_mode, started)
+    report = BenchReport(config.records, "", config.extract_mode, started, profile=config.profile)
     report.facts["date"] = f"{started:%Y-%m-%d %H:%M} UTC"
     report.facts["records"] = f"{config.records:,} ({accounts:,} accounts, {contacts:,} contacts)"
     report.facts["machine"] = f"{os.cpu_count()} CPUs, load average at start {load_average()}"
@@ -146,11 +185,12 @@ def _syncs(
         interval_end=started,
         full_refresh=True,
     )
-    _measured_sync(timer, target, pid, full_run, SECTION_FULL, "full")
+    full = _measured_sync(timer, target, pid, full_run, SECTION_FULL, "full", generated_ids(config))
     facts["customers after the full sync"] = f"{count_customers(target.engine):,}"
+    _copy_bound(timer, target, full["extracted"])
     changed = change_records(target.base_url, target.engine, config.changed_fraction)
     facts["changed in the CRM before the incremental run"] = ", ".join(
-        f"{m} {n:,}" for m, n in changed.items()
+        f"{m} {len(ids):,}" for m, ids in changed.items()
     )
     now = datetime.now(UTC)
     incremental_run = SyncRun(
@@ -159,18 +199,54 @@ def _syncs(
         interval_end=now + timedelta(hours=12),
     )
     incremental = _measured_sync(
-        timer, target, pid, incremental_run, SECTION_INCREMENTAL, "incremental"
+        timer, target, pid, incremental_run, SECTION_INCREMENTAL, "incremental", changed
     )
     facts["sandbox CRM process peak RSS"] = f"{peak_rss_of(pid):.0f} MB"
     facts["incremental run extracted"] = f"{incremental['extracted']:,}"
 
 
+def generated_ids(config: BenchConfig) -> dict[str, list[str]]:
+    """The ids of every record the sandbox generated, by module (generated record i of a module
+    has id ``id_base(module) + i + 1``)."""
+    accounts, contacts = split_records(config.records)
+    sizes = {"Accounts": accounts, "Contacts": contacts}
+    return {m: [str(id_base(m) + i + 1) for i in range(n)] for m, n in sizes.items()}
+
+
+def _copy_bound(timer: Timer, target: SyncTarget, records: int) -> None:
+    """Issue 16's COPY + upsert bound for the full run's records, next to its post-extract rows."""
+    report = timer.report
+    bound = run_copy_bound(timer, target.engine, records)
+    if bound is None:
+        report.facts["COPY + upsert bound"] = "not measured (SQLite)"
+        return
+    report.facts["COPY + upsert bound"] = (
+        f"{bound.seconds:.2f} s for {records:,} staged-customer rows (x bound = phase seconds / "
+        "these seconds)"
+    )
+    for phase in (*POST_EXTRACT, POST_EXTRACT_SUM):
+        report.update(SECTION_FULL, phase, bound_seconds=bound.seconds, bound_records=bound.records)
+
+
 def _measured_sync(
-    timer: Timer, target: SyncTarget, pid: int, run: SyncRun, section: str, name: str
+    timer: Timer,
+    target: SyncTarget,
+    pid: int,
+    run: SyncRun,
+    section: str,
+    name: str,
+    expected_ids: Mapping[str, list[str]],
 ) -> dict[str, Any]:
     """run_sync, noting the sandbox CRM process's CPU over it."""
     server_cpu = cpu_of(pid)
-    result = run_sync(timer, target, run, section=section)
+    result = run_sync(
+        timer,
+        target,
+        run,
+        section=section,
+        expected_ids=expected_ids,
+        others_allowed=section == SECTION_INCREMENTAL,
+    )
     timer.report.facts[f"sandbox CRM process CPU during the {name} sync"] = (
         f"{cpu_of(pid) - server_cpu:.1f} s"
     )
@@ -218,6 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-size", type=int, default=TRANSFORM_CHUNK, help="CRM records per chunk"
     )
     parser.add_argument("--out-dir", type=Path, default=Path("bench-results"))
+    parser.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="zoho",
+        help="zoho: the sandbox's zoho profile (Zoho's latency, concurrency cap, token, credit "
+        "and Bulk Read limits); fast: no latency and no caps (the zero-latency run)",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=DEFAULT_MAX_CONCURRENCY,
+        help="the product client's API calls in flight (the zoho_crm extra)",
+    )
+    knobs = parser.add_argument_group("sandbox knobs (default: the profile's)")
+    knobs.add_argument("--latency-ms", type=float)
+    knobs.add_argument("--jitter-ms", type=float)
+    knobs.add_argument("--cap", type=int, help="the sandbox's concurrency cap (calls in flight)")
+    knobs.add_argument("--bulk-job-base-seconds", type=float)
+    knobs.add_argument("--bulk-job-seconds-per-record", type=float)
     return parser
 
 
@@ -238,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         chunk_workers=args.chunk_workers,
         chunk_size=args.chunk_size,
         out_dir=args.out_dir,
+        profile=args.profile,
+        knobs={k: getattr(args, k) for k in KNOB_OPTIONS if getattr(args, k) is not None},
+        max_concurrency=args.max_concurrency,
     )
     # A kill (SIGTERM) unwinds like Ctrl-C, so the sandbox process and the throwaway cluster stop.
     signal.signal(signal.SIGTERM, _interrupted)

@@ -7,12 +7,23 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import Engine
 
 log = logging.getLogger("devtools.bench")
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+@cache
+def bench_sql(name: str) -> str:
+    """The text of ``devtools/bench/sql/<name>.sql`` (the benchmark's own statements)."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def sandbox_admin(base: str, path: str, payload: Any) -> Any:
@@ -22,12 +33,54 @@ def sandbox_admin(base: str, path: str, payload: Any) -> Any:
     return resp.json()
 
 
-def crm_client(base: str) -> Any:
-    """A CRM client for the sandbox (its fixed OAuth client)."""
+class PlainCipher:
+    """The token store's cipher for the sandbox's throwaway tokens: stores them as they are
+    (Airflow's Fernet does the same when no key is set), so the benchmark needs no Airflow."""
+
+    is_encrypted = False
+
+    def encrypt(self, msg: bytes) -> bytes:
+        return msg
+
+    def decrypt(self, msg: bytes | str) -> bytes:
+        return msg.encode() if isinstance(msg, str) else msg
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """How the benchmark's CRM clients are built (picklable, for the extract processes).
+
+    :param base_url: the sandbox CRM.
+    :param warehouse_uri: the warehouse holding the shared token (books.crm_access_tokens).
+    :param max_concurrency: the client's calls in flight (the `zoho_crm` extra's).
+    """
+
+    base_url: str
+    warehouse_uri: str
+    max_concurrency: int
+
+
+def crm_client(spec: ClientSpec, engine: Engine) -> Any:
+    """A CRM client for the sandbox (its fixed OAuth client, valid on every profile), as the
+    Airflow hook builds one: its access token shared through the warehouse's token store
+    (migrated by ensure_schema) and its calls in flight capped at ``spec.max_concurrency``."""
     from crm_books.zoho.client import ZohoCrmClient
+    from crm_books.zoho.token_store import WarehouseTokenStore
     from zoho_sandbox.benchmark import sandbox_credentials
 
-    return ZohoCrmClient(sandbox_credentials(base))
+    credentials = sandbox_credentials(spec.base_url)
+    reader = _reader(spec.warehouse_uri) if engine.dialect.name == "sqlite" else engine
+    store = WarehouseTokenStore(engine, credentials, cipher=PlainCipher(), reader=reader)
+    return ZohoCrmClient(credentials, token_store=store, max_concurrency=spec.max_concurrency)
+
+
+@cache
+def _reader(uri: str) -> Engine:
+    """On SQLite a read-only engine for the token's unlocked read (as the hook's), so reading
+    the token never queues behind another process's write lock."""
+    from crm_books.warehouse.engine import create_warehouse_engine
+
+    return create_warehouse_engine(uri, read_only=True)
 
 
 def _create_pg_database(server_uri: str, name: str) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +20,34 @@ from sqlalchemy import Engine, column, func, select, table
 
 from crm_books import config as crm_config
 from crm_books.customers.plan import SyncRun
+from devtools.bench.bounds import (
+    ModuleRead,
+    ProfileLimits,
+    extract_bound_seconds,
+    module_bound_seconds,
+)
 from devtools.bench.chunk_pool import map_calls, map_chunks
 from devtools.bench.measure import Timer
-from devtools.bench.report import PhaseResult, every_kth, total_row
-from devtools.bench.stack import crm_client, sandbox_admin
+from devtools.bench.report import (
+    DERIVED,
+    EXTRACT_BOTH,
+    BenchReport,
+    PhaseResult,
+    every_kth,
+    post_extract_row,
+    total_row,
+)
+from devtools.bench.stack import ClientSpec, crm_client, sandbox_admin
+from devtools.bench.usage import (
+    ModuleUsage,
+    SandboxUsage,
+    check_ids,
+    describe_checks,
+    reset_usage,
+    run_log_usage,
+    sandbox_usage,
+    staged_ids,
+)
 
 log = logging.getLogger("devtools.bench")
 
@@ -39,6 +64,7 @@ class SyncTarget:
     :param workers: chunks (mapped task instances) at a time.
     :param extract_mode: ``processes``, ``threads`` or ``sequential``.
     :param chunk_size: CRM records per chunk.
+    :param limits: the sandbox profile's settings (for the bounds) and the client's cap.
     """
 
     engine: Engine
@@ -47,10 +73,26 @@ class SyncTarget:
     workers: int
     extract_mode: str
     chunk_size: int
+    limits: ProfileLimits
+
+    @property
+    def client(self) -> ClientSpec:
+        return ClientSpec(self.base_url, self.uri, self.limits.client_concurrency)
 
 
-def run_sync(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) -> dict[str, Any]:
-    """One crm_books_sync run, step by step as the DAG's tasks; returns the load counts."""
+def run_sync(
+    timer: Timer,
+    target: SyncTarget,
+    run: SyncRun,
+    *,
+    section: str,
+    expected_ids: Mapping[str, Sequence[str]],
+    others_allowed: bool = False,
+) -> dict[str, Any]:
+    """One crm_books_sync run, step by step as the DAG's tasks; returns the load counts.
+
+    The sandbox's usage counters are reset first; each row that calls the CRM gets its credits
+    and token grants, and the ids the extract staged are checked against ``expected_ids``."""
     from crm_books.customers.deletions import apply_deletions
     from crm_books.customers.duplicates_flag import flag_duplicates
     from crm_books.customers.load import load_run
@@ -58,12 +100,19 @@ def run_sync(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) ->
     from crm_books.customers.run_log import finish_run
     from crm_books.customers.schema import ensure_schema
 
-    engine = target.engine
+    engine, report = target.engine, timer.report
+    reset_usage(target.base_url)
     with timer.phase(section, "ensure_schema"):
         ensure_schema(engine)
     with timer.phase(section, "check_organization"):
-        check_organization(engine, crm_client(target.base_url))
+        check_organization(engine, crm_client(target.client, engine))
+    before = sandbox_usage(target.base_url)
+    report.update(section, "check_organization", credits=before.credits, grants=before.token_grants)
     extracted = _extract(timer, target, run, section=section)
+    _extract_usage(report, target, run, section, sandbox_usage(target.base_url) - before)
+    report.extra_checks.append(
+        _ids_check(engine, run, section, expected_ids, others_allowed=others_allowed)
+    )
     with timer.phase(section, "transform", extracted):
         counts = _transform(target, run)
     with timer.phase(section, "validate (GX)") as t:
@@ -71,16 +120,91 @@ def run_sync(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) ->
     with timer.phase(section, "load", extracted) as t:
         loaded = load_run(engine, run)
         t.records = sum(c["inserted"] + c["updated"] + c["unchanged"] for c in loaded.values())
-    written = timer.report.rows[-1]
+    written = report.rows[-1]
     with timer.phase(section, "apply_deletions", extracted):
         apply_deletions(engine, run)
     with timer.phase(section, "flag_duplicates", count_customers(engine)):
         flag_duplicates(engine, run)
     with timer.phase(section, "finish_run", extracted):
         finish_run(engine, run)
-    rows = timer.report.section(section)
-    timer.report.rows.append(total_row(section, rows, extracted))
+    rows = report.section(section)
+    used = sandbox_usage(target.base_url)
+    total = total_row(section, rows, extracted)
+    report.rows.append(replace(total, credits=used.credits, grants=used.token_grants))
+    report.rows.append(post_extract_row(section, rows, extracted))
+    report.facts[f"peak API calls in flight ({section})"] = str(used.peak_in_flight)
     return {"transformed": counts, "loaded": loaded, "load_row": written, "extracted": extracted}
+
+
+def _extract_usage(
+    report: BenchReport, target: SyncTarget, run: SyncRun, section: str, used: SandboxUsage
+) -> None:
+    """Credits, grants and bounds of the extract rows: per module from books.sync_runs (Bulk Read
+    when it created jobs), for both modules from the sandbox's counters over the extract."""
+    logged = run_log_usage(target.engine, run.run_id)
+    for row in [r for r in report.section(section) if r.phase.startswith("extract ")]:
+        read = module_read(row, logged, used.bulk_jobs)
+        usage = logged.get(read.module)
+        report.update(
+            section,
+            row.phase,
+            bound_seconds=module_bound_seconds(target.limits, read),
+            credits=None if usage is None else usage.api_credits,
+        )
+    extracts = [r for r in report.section(section) if r.phase.startswith("extract ")]
+    reads = [module_read(r, logged, used.bulk_jobs) for r in extracts]
+    seconds = [r.seconds for r in extracts]
+    parallel = target.extract_mode != "sequential"
+    both = PhaseResult(
+        section,
+        EXTRACT_BOTH,
+        sum(r.records for r in reads),
+        max(seconds, default=0.0) if parallel else sum(seconds),
+        max((r.peak_rss_mb for r in report.section(section)), default=0.0),
+        DERIVED,
+        sum(r.cpu_seconds for r in extracts),
+        bound_seconds=extract_bound_seconds(target.limits, reads, parallel=parallel),
+        credits=used.credits,
+        grants=used.token_grants,
+    )
+    report.rows.append(both)
+    bulk_modules = [r.module for r in reads if r.bulk]
+    report.facts[f"extract model ({section})"] = (
+        f"Bulk Read for {', '.join(bulk_modules)}" if bulk_modules else "REST for every module"
+    ) + f"; {used.bulk_jobs} Bulk Read jobs in the sandbox's count"
+
+
+def module_read(
+    row: PhaseResult, logged: Mapping[str, ModuleUsage], sandbox_bulk_jobs: int
+) -> ModuleRead:
+    """What an extract row's module read, and how: Bulk Read when its books.sync_runs row
+    counts Bulk Read jobs; with no run-log row, when the sandbox counted any over the extract."""
+    module = row.phase.split()[1]
+    usage = logged.get(module)
+    bulk = usage.bulk_jobs > 0 if usage is not None else sandbox_bulk_jobs > 0
+    return ModuleRead(module, row.records, bulk)
+
+
+def _ids_check(
+    engine: Engine,
+    run: SyncRun,
+    section: str,
+    expected: Mapping[str, Sequence[str]],
+    *,
+    others_allowed: bool,
+) -> tuple[str, str, bool | None]:
+    """Every record exactly once: the ids the extract staged against those expected."""
+    checks = []
+    others: dict[str, int] = {}
+    for module in run.modules:
+        read = staged_ids(engine, run.run_id, module)
+        wanted = expected.get(module, ())
+        checks.append(check_ids(module, read, wanted, others_allowed=others_allowed))
+        others[module] = len(set(read) - set(wanted))
+    line = describe_checks(checks, others=others if others_allowed else None)
+    which = "changed" if others_allowed else "generated"
+    target = f"every {which} record read exactly once ({section}, by ids)"
+    return target, line, all(c.exact for c in checks)
 
 
 def _transform(target: SyncTarget, run: SyncRun) -> dict[str, int]:
@@ -104,16 +228,17 @@ def _validate(target: SyncTarget, run: SyncRun) -> dict[str, int]:
 
 def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) -> int:
     """The two extract tasks: at once in two processes or threads, or one after the other."""
+    spec = target.client
     if target.extract_mode == "sequential":
         total = 0
         for module in run.modules:
             with timer.phase(section, f"extract {module}") as t:
-                t.records = _extract_one(target.engine, target.base_url, run, module)[1]
+                t.records = _extract_one(target.engine, spec, run, module)[1]
                 total += t.records
         return total
     # Both modules at once, as the DAG's two extract tasks run; the RSS peak is the shared one.
     timer.sampler.reset()
-    jobs = [(target.base_url, run, module) for module in run.modules]
+    jobs = [(spec, run, module) for module in run.modules]
     if target.extract_mode == "processes":
         label = "process"
         results = map_calls(target.uri, _extract_one, jobs)
@@ -132,7 +257,7 @@ def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) ->
 
 
 def _extract_one(
-    engine: Engine, base_url: str, run: SyncRun, module: str
+    engine: Engine, spec: ClientSpec, run: SyncRun, module: str
 ) -> tuple[str, int, float, float]:
     """One extract task: (module, records, wall s, CPU s of its process, or of its thread when it
     runs in this one)."""
@@ -140,7 +265,8 @@ def _extract_one(
 
     clock = time.process_time if multiprocessing.parent_process() else time.thread_time
     started, cpu = time.perf_counter(), clock()
-    result = extract_module(engine, crm_client(base_url), run, module)
+    client = crm_client(spec, engine)
+    result = extract_module(engine, client, run, module)
     return module, int(result["extracted"]), time.perf_counter() - started, clock() - cpu
 
 
@@ -151,8 +277,9 @@ def count_customers(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
 
 
-def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, int]:
-    """Change ``fraction`` of the CRM records through the sandbox's admin API, an hour later."""
+def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, list[str]]:
+    """Change ``fraction`` of the CRM records through the sandbox's admin API, an hour later;
+    returns the ids changed, by module."""
     sandbox_admin(base_url, "clock", {"advance_seconds": 3600})
     keys = {
         crm_config.ACCOUNTS: crm_ids(engine, "customers", "crm_account_id"),
@@ -164,7 +291,7 @@ def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, 
         ),
     }
     stamp = datetime.now(UTC).strftime("%H%M%S")
-    changed: dict[str, int] = {}
+    changed: dict[str, list[str]] = {}
     for module, ids in keys.items():
         chosen = every_kth(ids, fraction)
         field_name = "Phone" if module == crm_config.ACCOUNTS else "Mobile"
@@ -174,8 +301,8 @@ def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, 
                 for n, rid in enumerate(chosen[i : i + ADMIN_BATCH])
             ]
             sandbox_admin(base_url, f"records/{module}", batch)
-        changed[module] = len(chosen)
-    log.info("changed %s records in the sandbox CRM", changed)
+        changed[module] = chosen
+    log.info("changed %s records in the sandbox CRM", {m: len(i) for m, i in changed.items()})
     return changed
 
 
