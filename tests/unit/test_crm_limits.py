@@ -1,4 +1,4 @@
-"""The pure parts of concurrent reads: Modified_Time windows, and the per-host call limiter."""
+"""The pure parts of concurrent reads: Modified_Time windows, and the per-host (flock) call limiter."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_books.zoho.limiter import CallLimiter
+from crm_books.zoho.limiter import FileLockLimiter
 from crm_books.zoho.windows import time_windows
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -43,8 +43,8 @@ def test_the_limiter_is_shared_with_other_processes(tmp_path: Path) -> None:
         f"""
         import sys, time
         from pathlib import Path
-        from crm_books.zoho.limiter import CallLimiter
-        with CallLimiter(1, Path({str(tmp_path)!r})).slot():
+        from crm_books.zoho.limiter import FileLockLimiter
+        with FileLockLimiter(1, Path({str(tmp_path)!r})).slot():
             print("holding", flush=True)
             time.sleep(1.0)
         """
@@ -53,7 +53,7 @@ def test_the_limiter_is_shared_with_other_processes(tmp_path: Path) -> None:
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "holding"
         started = time.monotonic()
-        with CallLimiter(1, tmp_path).slot():
+        with FileLockLimiter(1, tmp_path).slot():
             waited = time.monotonic() - started
     finally:
         child.wait(timeout=30)
