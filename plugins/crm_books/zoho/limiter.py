@@ -44,6 +44,8 @@ DEFAULT_MAX_CONCURRENCY = 4
 # wait doubles up to MAX_POLL_SECONDS (plus jitter), so a long wait costs few queries.
 POLL_SECONDS = 0.002
 MAX_POLL_SECONDS = 0.02
+# The limiter's connections to a PostgreSQL warehouse, as pg_stat_activity names them.
+LIMITER_APPLICATION_NAME = "crm_books zoho call limiter"
 
 
 class CallLimiter(Protocol):
@@ -243,7 +245,9 @@ def database_limiter(
     key = ("database", os.getpid(), rendered, name, max_concurrency)
     with _limiters_lock:
         if key not in _limiters:
-            engine = create_engine(url, poolclass=NullPool)  # the limiter keeps its own
+            # The limiter keeps its connections itself; named, so pg_stat_activity shows them.
+            connect_args = {"application_name": LIMITER_APPLICATION_NAME}
+            engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
             name_connection_errors(engine, url)  # a refused connect names the server and fix
             _limiters[key] = AdvisoryLockLimiter(engine, name, max_concurrency)
         return _limiters[key]
