@@ -32,6 +32,7 @@ SANDBOX_CAP = 8  # above what the three processes could have in flight without t
 FIELDS = {"Accounts": ["Account_Name"], "Contacts": ["Last_Name"]}
 POKES = 20
 PROCESS_TIMEOUT = 120
+SCRIPT = "tests.integration.test_crm_limits_processes"  # this module as a task process
 
 
 @pytest.fixture
@@ -65,13 +66,16 @@ def connections(sb: SandboxServer, warehouse_uri: str) -> dict[str, str]:
     }
 
 
-def start(args: Sequence[str], env: dict[str, str], own_tmp: bool) -> subprocess.Popen[str]:
-    """One task process, started and waiting (after its imports) for "go" on stdin."""
+def start(
+    args: Sequence[str], env: dict[str, str], own_tmp: bool, module: str = SCRIPT
+) -> subprocess.Popen[str]:
+    """One task process (`module` run as a script), started and waiting (after its imports)
+    for "go" on stdin."""
     child_env = {**os.environ, **env}
     if own_tmp:  # another host: its flock slots would be its own
         child_env["TMPDIR"] = tempfile.mkdtemp(prefix="crm-limits-host-")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.test_crm_limits_processes", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=child_env,
         stdin=subprocess.PIPE,
