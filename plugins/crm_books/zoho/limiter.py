@@ -164,7 +164,7 @@ class AdvisoryLockLimiter:
                 session = self._session()
                 continue
             if index is not None:
-                return session, int(index)
+                return session, index
             time.sleep(backoff(attempt))
             attempt += 1
 
@@ -192,14 +192,16 @@ class _Session:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         driver = conn.connection.driver_connection
+        if driver is None:  # only a closed connection has none
+            raise RuntimeError("the limiter's warehouse connection is closed")
         driver.autocommit = True  # a session lock outlives transactions; hold none open
         self.cursor = driver.cursor()
 
-    def query(self, statement: str, params: dict[str, int]) -> object:
-        """The first column of the statement's first row (None: no row)."""
+    def query(self, statement: str, params: dict[str, int]) -> int | None:
+        """The first column (an integer or boolean) of the statement's first row; None: no row."""
         self.cursor.execute(statement, params, prepare=True)
         row = self.cursor.fetchone()
-        return None if row is None else row[0]
+        return None if row is None else int(row[0])
 
     def close(self) -> None:
         try:
