@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -44,6 +45,10 @@ DEFAULT_MAX_CONCURRENCY = 4
 # wait doubles up to MAX_POLL_SECONDS (plus jitter), so a long wait costs few queries.
 POLL_SECONDS = 0.002
 MAX_POLL_SECONDS = 0.02
+# A PostgreSQL slot stays with its process this long after a call, for the next call to take
+# without a round trip to the database, and serves at most this many calls in a row.
+LINGER_SECONDS = 0.02
+MAX_REUSES = 32
 # The limiter's connections to a PostgreSQL warehouse, as pg_stat_activity names them.
 LIMITER_APPLICATION_NAME = "crm_books zoho call limiter"
 
@@ -110,24 +115,46 @@ class AdvisoryLockLimiter:
 
     Each call in flight holds one of the limiter's connections (opened when first needed, at most
     ``max_concurrency``, kept for the process's life) and one lock ``(lock_key, slot)`` on it:
-    one prepared query to take a slot, one to give it back, sent through the driver directly
-    (about 60 µs for both on loopback).
+    one prepared query takes a slot, one gives it back, sent through the driver directly.
+
+    Those two round trips to the database cost little on an idle machine (about 60 µs) but a
+    millisecond or more on a busy one, as much as a zero-latency call. So a finished call keeps
+    its lock for ``linger_seconds``: the next call of this process within that time takes it
+    over without asking the database; the lock is given back once it has been idle that long,
+    or has served ``max_reuses`` calls, so other processes get their turn. A kept lock is never
+    in flight twice: the calls in flight stay at most one per lock, the locks at most
+    ``max_concurrency``.
 
     :param engine: an engine on the warehouse (PostgreSQL, psycopg); only its connections are
         used, in autocommit mode.
     :param key: names the org and app whose cap this is (see ``limiter_key``).
     :param max_concurrency: slots (calls in flight) in all, on every host.
+    :param linger_seconds: how long an idle slot is kept for this process's next call (0: none).
+    :param max_reuses: calls one lock serves before it is given back.
     """
 
-    def __init__(self, engine: Engine, key: str, max_concurrency: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        key: str,
+        max_concurrency: int,
+        *,
+        linger_seconds: float = LINGER_SECONDS,
+        max_reuses: int = MAX_REUSES,
+    ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.max_concurrency = max_concurrency
         self.engine = engine
         self.lock_key = lock_key(key)
+        self.linger_seconds = linger_seconds
+        self.max_reuses = max_reuses
         self._local = threading.BoundedSemaphore(max_concurrency)
         self._idle: list[_Session] = []
         self._idle_lock = threading.Lock()
+        self._kept: list[_Lease] = []  # finished calls' locks, newest last
+        self._kept_changed = threading.Condition()
+        self._reaper: threading.Thread | None = None
         # The statements as the driver takes them (its paramstyle), compiled once.
         self._take = str(text(sql("zoho/try_call_slot")).compile(dialect=engine.dialect))
         self._give = str(text(sql("zoho/release_call_slot")).compile(dialect=engine.dialect))
@@ -136,11 +163,47 @@ class AdvisoryLockLimiter:
     @contextmanager
     def slot(self) -> Iterator[None]:
         with self._local:
-            session, index = self._acquire()
+            lease = self._kept_lease() or _Lease(*self._acquire())
             try:
                 yield
             finally:
-                self._release(session, index)
+                self._finished(lease)
+
+    def _kept_lease(self) -> _Lease | None:
+        with self._kept_changed:
+            return self._kept.pop() if self._kept else None
+
+    def _finished(self, lease: _Lease) -> None:
+        """Keep the call's lock for the next call, or give it back when it has served enough."""
+        lease.uses += 1
+        if self.linger_seconds <= 0 or lease.uses >= self.max_reuses:
+            self._release(lease.session, lease.index)
+            return
+        lease.kept_at = time.monotonic()
+        with self._kept_changed:
+            self._kept.append(lease)
+            if self._reaper is None:
+                self._reaper = threading.Thread(
+                    target=self._reap, name="crm-call-slot-reaper", daemon=True
+                )
+                self._reaper.start()
+            self._kept_changed.notify()
+
+    def _reap(self) -> None:
+        """Give back the kept locks that stayed idle for ``linger_seconds`` (a daemon thread)."""
+        while True:
+            with self._kept_changed:
+                while not self._kept:
+                    self._kept_changed.wait()
+                now = time.monotonic()
+                due = [lease for lease in self._kept if now - lease.kept_at >= self.linger_seconds]
+                if not due:
+                    oldest = min(lease.kept_at for lease in self._kept)
+                    self._kept_changed.wait(oldest + self.linger_seconds - now)
+                    continue
+                self._kept = [lease for lease in self._kept if lease not in due]
+            for lease in due:
+                self._release(lease.session, lease.index)
 
     def _acquire(self) -> tuple[_Session, int]:
         session = self._session()
@@ -183,6 +246,16 @@ class AdvisoryLockLimiter:
             if self._idle:
                 return self._idle.pop()
         return _Session(self.engine.connect())
+
+
+@dataclass(eq=False)
+class _Lease:
+    """A slot's lock on one of the limiter's sessions, and the calls it served."""
+
+    session: _Session
+    index: int
+    uses: int = 0
+    kept_at: float = 0.0
 
 
 class _Session:
