@@ -208,6 +208,35 @@ def test_a_busy_process_keeps_its_slot_between_calls_but_lets_another_in(
     assert waited < 5.0 and calls > 0
 
 
+@ON_POSTGRES
+def test_connections_unused_for_a_while_are_closed(spec: dict[str, Any], warehouse: Engine) -> None:
+    named = {"application_name": "test limiter"}
+    engine = create_engine(normalize_uri(spec["uri"]), poolclass=NullPool, connect_args=named)
+    limiter = AdvisoryLockLimiter(engine, limiter_key(API, CLIENT), 2, idle_close_seconds=0.3)
+    with limiter.slot():
+        assert limiter_connections(warehouse) == 1
+
+    deadline = time.monotonic() + 5
+    while limiter_connections(warehouse) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert limiter_connections(warehouse) == 0  # a long-lived process holds none while idle
+    with limiter.slot():  # and opens one again when it calls
+        assert advisory_locks(warehouse) == 1
+
+
+def limiter_connections(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": "test limiter"},
+            ).scalar_one()
+        )
+
+
 def locks_within(engine: Engine, expected: int, seconds: float) -> bool:
     """Whether the limiter's locks come to `expected` within `seconds`."""
     deadline = time.monotonic() + seconds

@@ -49,6 +49,8 @@ MAX_POLL_SECONDS = 0.02
 # without a round trip to the database, and serves at most this many calls in a row.
 LINGER_SECONDS = 0.02
 MAX_REUSES = 32
+# A limiter connection unused this long is closed (a long-lived process does not keep them).
+IDLE_CLOSE_SECONDS = 10.0
 # The limiter's connections to a PostgreSQL warehouse, as pg_stat_activity names them.
 LIMITER_APPLICATION_NAME = "crm_books zoho call limiter"
 
@@ -114,7 +116,8 @@ class AdvisoryLockLimiter:
     """Slots as PostgreSQL session-level advisory locks, shared by every host using the database.
 
     Each call in flight holds one of the limiter's connections (opened when first needed, at most
-    ``max_concurrency``, kept for the process's life) and one lock ``(lock_key, slot)`` on it:
+    ``max_concurrency``, closed once unused for ``idle_close_seconds``) and one lock
+    ``(lock_key, slot)`` on it:
     one prepared query takes a slot, one gives it back, sent through the driver directly.
 
     Those two round trips to the database cost little on an idle machine (about 60 µs) but a
@@ -131,6 +134,7 @@ class AdvisoryLockLimiter:
     :param max_concurrency: slots (calls in flight) in all, on every host.
     :param linger_seconds: how long an idle slot is kept for this process's next call (0: none).
     :param max_reuses: calls one lock serves before it is given back.
+    :param idle_close_seconds: how long a connection holding no lock stays open.
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class AdvisoryLockLimiter:
         *,
         linger_seconds: float = LINGER_SECONDS,
         max_reuses: int = MAX_REUSES,
+        idle_close_seconds: float = IDLE_CLOSE_SECONDS,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -149,11 +154,11 @@ class AdvisoryLockLimiter:
         self.lock_key = lock_key(key)
         self.linger_seconds = linger_seconds
         self.max_reuses = max_reuses
+        self.idle_close_seconds = idle_close_seconds
         self._local = threading.BoundedSemaphore(max_concurrency)
-        self._idle: list[_Session] = []
-        self._idle_lock = threading.Lock()
+        self._changed = threading.Condition()  # guards the lists below; wakes the reaper
         self._kept: list[_Lease] = []  # finished calls' locks, newest last
-        self._kept_changed = threading.Condition()
+        self._idle: list[_Session] = []  # connections holding no lock, newest last
         self._reaper: threading.Thread | None = None
         # The statements as the driver takes them (its paramstyle), compiled once.
         self._take = str(text(sql("zoho/try_call_slot")).compile(dialect=engine.dialect))
@@ -170,7 +175,7 @@ class AdvisoryLockLimiter:
                 self._finished(lease)
 
     def _kept_lease(self) -> _Lease | None:
-        with self._kept_changed:
+        with self._changed:
             return self._kept.pop() if self._kept else None
 
     def _finished(self, lease: _Lease) -> None:
@@ -180,30 +185,42 @@ class AdvisoryLockLimiter:
             self._release(lease.session, lease.index)
             return
         lease.kept_at = time.monotonic()
-        with self._kept_changed:
+        with self._changed:
             self._kept.append(lease)
-            if self._reaper is None:
-                self._reaper = threading.Thread(
-                    target=self._reap, name="crm-call-slot-reaper", daemon=True
-                )
-                self._reaper.start()
-            self._kept_changed.notify()
+            self._wake_reaper()
+
+    def _wake_reaper(self) -> None:
+        """Start or wake the reaper (the caller holds ``_changed``)."""
+        if self._reaper is None:
+            self._reaper = threading.Thread(
+                target=self._reap, name="crm-call-slot-reaper", daemon=True
+            )
+            self._reaper.start()
+        self._changed.notify()
 
     def _reap(self) -> None:
-        """Give back the kept locks that stayed idle for ``linger_seconds`` (a daemon thread)."""
+        """Give back the locks kept idle for ``linger_seconds``, and close the connections idle
+        for ``idle_close_seconds`` (a daemon thread, one per limiter)."""
         while True:
-            with self._kept_changed:
-                while not self._kept:
-                    self._kept_changed.wait()
+            with self._changed:
                 now = time.monotonic()
-                due = [lease for lease in self._kept if now - lease.kept_at >= self.linger_seconds]
-                if not due:
-                    oldest = min(lease.kept_at for lease in self._kept)
-                    self._kept_changed.wait(oldest + self.linger_seconds - now)
+                due = [k for k in self._kept if now - k.kept_at >= self.linger_seconds]
+                stale = [c for c in self._idle if now - c.idle_since >= self.idle_close_seconds]
+                if not due and not stale:
+                    self._changed.wait(self._next_deadline(now))
                     continue
-                self._kept = [lease for lease in self._kept if lease not in due]
+                self._kept = [k for k in self._kept if k not in due]
+                self._idle = [c for c in self._idle if c not in stale]
             for lease in due:
                 self._release(lease.session, lease.index)
+            for session in stale:
+                session.close()
+
+    def _next_deadline(self, now: float) -> float | None:
+        """Seconds until the reaper has work (None: none until woken); holding ``_changed``."""
+        times = [k.kept_at + self.linger_seconds for k in self._kept]
+        times += [c.idle_since + self.idle_close_seconds for c in self._idle]
+        return max(min(times) - now, 0.001) if times else None
 
     def _acquire(self) -> tuple[_Session, int]:
         session = self._session()
@@ -238,11 +255,13 @@ class AdvisoryLockLimiter:
             log.warning("Could not give back a Zoho call slot (%s); closing its connection", exc)
             session.close()
             return
-        with self._idle_lock:
+        session.idle_since = time.monotonic()
+        with self._changed:
             self._idle.append(session)
+            self._wake_reaper()
 
     def _session(self) -> _Session:
-        with self._idle_lock:
+        with self._changed:
             if self._idle:
                 return self._idle.pop()
         return _Session(self.engine.connect())
@@ -269,6 +288,7 @@ class _Session:
             raise RuntimeError("the limiter's warehouse connection is closed")
         driver.autocommit = True  # a session lock outlives transactions; hold none open
         self.cursor = driver.cursor()
+        self.idle_since = 0.0  # when it last gave back its lock
 
     def query(self, statement: str, params: dict[str, int]) -> int | None:
         """The first column (an integer or boolean) of the statement's first row; None: no row."""
