@@ -117,8 +117,8 @@ class AdvisoryLockLimiter:
 
     Each call in flight holds one of the limiter's connections (opened when first needed, at most
     ``max_concurrency``, closed once unused for ``idle_close_seconds``) and one lock
-    ``(lock_key, slot)`` on it:
-    one prepared query takes a slot, one gives it back, sent through the driver directly.
+    ``(lock_key, slot)`` on it: one prepared query takes a slot, one gives it back, sent
+    through the driver directly.
 
     Those two round trips to the database cost little on an idle machine (about 60 µs) but a
     millisecond or more on a busy one, as much as a zero-latency call. So a finished call keeps
@@ -168,7 +168,7 @@ class AdvisoryLockLimiter:
     @contextmanager
     def slot(self) -> Iterator[None]:
         with self._local:
-            lease = self._kept_lease() or _Lease(*self._acquire())
+            lease = self._kept_lease() or self._acquire()
             try:
                 yield
             finally:
@@ -222,7 +222,8 @@ class AdvisoryLockLimiter:
         times += [c.idle_since + self.idle_close_seconds for c in self._idle]
         return max(min(times) - now, 0.001) if times else None
 
-    def _acquire(self) -> tuple[_Session, int]:
+    def _acquire(self) -> _Lease:
+        """A free slot from the database, or a lock another thread here finished with meanwhile."""
         session = self._session()
         attempt = 0
         retried = False
@@ -244,9 +245,13 @@ class AdvisoryLockLimiter:
                 session = self._session()
                 continue
             if index is not None:
-                return session, index
+                return _Lease(session, index)
             time.sleep(backoff(attempt))
             attempt += 1
+            kept = self._kept_lease()
+            if kept is not None:
+                self._idle_again(session)
+                return kept
 
     def _release(self, session: _Session, index: int) -> None:
         try:
@@ -255,6 +260,9 @@ class AdvisoryLockLimiter:
             log.warning("Could not give back a Zoho call slot (%s); closing its connection", exc)
             session.close()
             return
+        self._idle_again(session)
+
+    def _idle_again(self, session: _Session) -> None:
         session.idle_since = time.monotonic()
         with self._changed:
             self._idle.append(session)
