@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ MAX_CONCURRENCY = 3  # the client's cap (the zoho_crm extra)
 SANDBOX_CAP = 8  # above what the three processes could have in flight without the limiter
 FIELDS = {"Accounts": ["Account_Name"], "Contacts": ["Last_Name"]}
 POKES = 20
+ROLES = ("Accounts extract", "Contacts extract", "sensor")
 PROCESS_TIMEOUT = 120
 SCRIPT = "tests.integration.test_crm_limits_processes"  # this module as a task process
 
@@ -117,6 +119,7 @@ def test_two_extracts_and_the_sensor_in_three_processes_stay_within_the_cap_on_o
     ]
     zoho.reset_stats()
     accounts, contacts, sensor = results(procs)
+    print({name: a["seconds"] for name, a in zip(ROLES, (accounts, contacts, sensor), strict=True)})
 
     assert (accounts["read"], accounts["unique"]) == (600, 600)
     assert (contacts["read"], contacts["unique"]) == (1200, 1200)
@@ -183,8 +186,9 @@ def main(argv: Sequence[str]) -> None:
 
     print("ready", flush=True)
     sys.stdin.readline()
+    started = time.monotonic()
     answer = _extract(argv[1]) if role == "extract" else _sensor()
-    print(json.dumps(answer), flush=True)
+    print(json.dumps({**answer, "seconds": round(time.monotonic() - started, 2)}), flush=True)
 
 
 if __name__ == "__main__":
