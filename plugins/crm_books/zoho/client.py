@@ -31,7 +31,7 @@ from crm_books.zoho.endpoints import (
     SORT_FIELD,
 )
 from crm_books.zoho.errors import CrmApiError
-from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, host_limiter
+from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, CallLimiter, host_limiter
 from crm_books.zoho.paging import Boundary, Page, Pager, ReadStats, format_zoho_time, split_fields
 from crm_books.zoho.retry import Retrier, RetryPolicy
 from crm_books.zoho.transport import Transport
@@ -58,6 +58,8 @@ class ZohoCrmClient:
     :param max_concurrency: API calls in flight at most, shared with every client of the same
         org and app on this host (zoho/limiter.py); incremental reads are cut into this many
         windows read concurrently. None: no cap, one window.
+    :param limiter: the slots of that cap, e.g. shared across hosts (zoho/limiter.py); by
+        default this host's.
     :param per_page: records per page (Zoho allows at most 200).
     :param discrete_page_limit: records reachable with `page`; beyond it `page_token` is used.
     :param query_record_limit: records one query can page through before it must restart.
@@ -77,6 +79,7 @@ class ZohoCrmClient:
         token_store: TokenStore | None = None,
         denial: DenialPolicy = DenialPolicy(),
         max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY,
+        limiter: CallLimiter | None = None,
         per_page: int = PER_PAGE,
         discrete_page_limit: int = DISCRETE_PAGE_LIMIT,
         query_record_limit: int = QUERY_RECORD_LIMIT,
@@ -86,7 +89,7 @@ class ZohoCrmClient:
             raise ValueError(f"per_page must be between 1 and {PER_PAGE}")
         self.credentials = credentials
         self.max_concurrency = max_concurrency
-        limiter = (
+        limiter = limiter or (
             host_limiter(credentials.api_base_url, credentials.client_id, max_concurrency)
             if max_concurrency
             else None

@@ -14,7 +14,7 @@ from crm_books.config import CRM_CONN_ID, WAREHOUSE_CONN_ID
 from crm_books.zoho.auth import CrmCredentials, MemoryTokenStore, TokenStore
 from crm_books.zoho.client import ZohoCrmClient
 from crm_books.zoho.errors import CrmApiError
-from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY
+from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, CallLimiter, database_limiter
 from crm_books.zoho.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ class ZohoCrmHook(BaseHook):
     password = client secret, extra = {"refresh_token": ..., "accounts_url": ...,
     "max_concurrency": 4}. Clients share their access token through the warehouse
     (books.crm_access_tokens, when the `books_warehouse` connection exists) and their calls in
-    flight through a per-host limiter of `max_concurrency` slots.
+    flight through a limiter of `max_concurrency` slots: advisory locks in a PostgreSQL
+    warehouse (every host), else flocks on this host (zoho/limiter.py).
 
     :param zoho_crm_conn_id: id of the Airflow connection to read.
     """
@@ -61,12 +62,17 @@ class ZohoCrmHook(BaseHook):
         """A client for the connection; each access token is masked in Airflow logs.
 
         :param client_options: keyword options passed on to ZohoCrmClient (retry, timeout, ...);
-            by default the token store is the warehouse's and `max_concurrency` the extra's.
+            by default the token store is the warehouse's, `max_concurrency` the extra's and
+            the limiter the warehouse's (PostgreSQL) or this host's.
         """
         conn = self.get_connection(self.zoho_crm_conn_id)
         credentials = credentials_from_connection(conn)
         mask_secret(credentials.refresh_token)
         client_options.setdefault("max_concurrency", max_concurrency_from(conn))
+        if client_options["max_concurrency"] and "limiter" not in client_options:
+            client_options["limiter"] = warehouse_limiter(
+                credentials, client_options["max_concurrency"]
+            )
         if "token_store" not in client_options and "authenticator" not in client_options:
             client_options["token_store"] = warehouse_token_store(credentials)
         return ZohoCrmClient(credentials, on_token=mask_secret, **client_options)
@@ -74,9 +80,13 @@ class ZohoCrmHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """What the Airflow UI's Test button shows: the organisation reached, or why not."""
         try:
-            # Its own token: the Test button must work before the warehouse is set up.
+            # Its own token and this host's limiter: the Test button must work before the
+            # warehouse is set up.
             client = self.get_client(
-                retry=TEST_RETRY, timeout=TEST_TIMEOUT_SECONDS, token_store=MemoryTokenStore()
+                retry=TEST_RETRY,
+                timeout=TEST_TIMEOUT_SECONDS,
+                token_store=MemoryTokenStore(),
+                limiter=None,
             )
             org = client.organization()
         except (CrmApiError, CrmConnectionError) as exc:  # both name the likely fix
@@ -133,7 +143,7 @@ def credentials_from_connection(conn: Connection) -> CrmCredentials:
 
 
 def max_concurrency_from(conn: Connection) -> int:
-    """The extra's `max_concurrency` (API calls in flight on this host), 4 when unset."""
+    """The extra's `max_concurrency` (API calls in flight for the org's app), 4 when unset."""
     value = (conn.extra_dejson or {}).get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
     try:
         number = int(value)
@@ -178,6 +188,24 @@ def warehouse_token_store(
         )
         return None
     return WarehouseTokenStore(warehouse_engine(conn_id), credentials, reader=reader)
+
+
+def warehouse_limiter(
+    credentials: CrmCredentials, max_concurrency: int, conn_id: str = WAREHOUSE_CONN_ID
+) -> CallLimiter | None:
+    """The limiter shared by every host through the PostgreSQL warehouse of `conn_id`; None (the
+    client then uses this host's) for a SQLite warehouse, one host by definition, or none."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from crm_books.warehouse.engine import warehouse_url
+
+    try:
+        url = warehouse_url(conn_id)
+    except AirflowNotFoundException:
+        return None
+    if url.get_backend_name() != "postgresql":
+        return None
+    return database_limiter(url, credentials.api_base_url, credentials.client_id, max_concurrency)
 
 
 def api_base_url(host: str, schema: str | None = None, port: int | None = None) -> str:
