@@ -101,6 +101,7 @@ def change_some(sb: SandboxServer) -> None:
     for n in range(25):
         sb.store.upsert("Contacts", {"Last_Name": f"Mover {n}", "Account_Name": {"id": new["id"]}})
     sb.store.upsert("Accounts", {"Account_Name": "", "Phone": "+1 555 0199"})  # rejected
+    sb.store.upsert("Contacts", {"Last_Name": "Kup", "Account_Name": "not a lookup"})  # rejected
 
 
 def test_rest_and_bulk_read_give_identical_warehouses(

@@ -108,23 +108,29 @@ class CsvPlan:
             )
         keys, cells = self.keys, [index[k] for k in self.keys]
         typed = [(k, _CONVERTERS[self.kinds[k]]) for k in keys if self.kinds[k] in _CONVERTERS]
-        lookups = [(k, index[self.names[k]] if k in self.names else None) for k in self.names]
+        lookups = [(k, index[column]) for k, column in self.names.items()]
         plain_lookups = [k for k in keys if self.kinds[k] == "jsonobject" and k not in self.names]
 
         def shape(row: list[str]) -> Record:
-            record = dict(zip(keys, [row[i] or None for i in cells], strict=True))
+            record: Record = dict(zip(keys, [row[i] or None for i in cells], strict=True))
             for key, convert in typed:
                 if record[key] is not None:
                     record[key] = convert(record[key])
+            # A lookup cell holds the related record's id; anything else (a CRM that stored
+            # text there) stays the text it is, as REST would give it, for the mapping to reject.
             for key, name_at in lookups:
-                if record[key] is not None:
+                if _is_id(record[key]):
                     record[key] = {"name": row[name_at] or None, "id": record[key]}
             for key in plain_lookups:
-                if record[key] is not None:
+                if _is_id(record[key]):
                     record[key] = {"id": record[key]}
             return record
 
         return shape
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and value.isdigit()
 
 
 def _number(text: str) -> int | float | str:
