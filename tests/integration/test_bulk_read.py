@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -258,3 +259,36 @@ def test_the_threshold_extra() -> None:
     assert bulk_read_threshold_from({"bulk_read_threshold": None}) is None
     with pytest.raises(ValueError, match="bulk_read_threshold"):
         bulk_read_threshold_from({"bulk_read_threshold": -3})
+
+
+def test_job_pages_are_followed_by_page_token_each_record_once() -> None:
+    """25 records in job pages of 10: three jobs, the next one created before the current
+    one's records are handed on (Zoho prepares it meanwhile)."""
+    with running_sandbox(accounts=25, contacts=0, deals=0, knobs={"bulk_page_records": 10}) as sb:
+        client = bulk_client(sb)
+        pages = client.iter_bulk_pages("Accounts", ["Account_Name"])
+        first = next(pages)
+        jobs_at_first_page = sb.stats["usage"]["bulk_jobs"]
+        ids = [r["id"] for page in [first, *pages] for r in page]
+
+    assert len(ids) == len(set(ids)) == 25
+    assert jobs_at_first_page == 2  # page 2's job already runs while page 1 is read
+    assert client.usage().bulk_jobs == 3
+
+
+def test_a_job_that_never_finishes_is_an_error_naming_it() -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    policy = BulkPolicy(first_poll=0.05, poll_factor=2, max_poll=0.2, max_job_seconds=0.5)
+    with running_sandbox(
+        accounts=5, contacts=0, deals=0, knobs={"bulk_job_base_seconds": 60}
+    ) as sb:
+        client = bulk_client(sb, sleep=sleep, bulk_policy=policy)
+        with pytest.raises(CrmApiError, match=r"job 5843104000001000001 of Accounts is still"):
+            list(client.iter_bulk_pages("Accounts", ["Account_Name"]))
+
+    assert waits[:3] == [0.05, 0.1, 0.2] and max(waits) == 0.2  # backoff, capped

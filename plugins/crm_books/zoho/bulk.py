@@ -314,7 +314,13 @@ def csv_pages(archive: IO[bytes], plan: CsvPlan, per_page: int) -> Iterator[Page
     """The records of the one CSV in a result zip, `per_page` at a time, read as a stream.
     Invalid UTF-8 decodes as lone surrogates, as in REST pages: the sync quarantines the value."""
     archive.seek(0)
-    with zipfile.ZipFile(archive) as zipped:
+    try:
+        zipped = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as exc:
+        raise CrmApiError(
+            200, "UNEXPECTED_RESPONSE", f"a Bulk Read download is not a zip ({exc})"
+        ) from exc
+    with zipped:
         names = [n for n in zipped.namelist() if n.lower().endswith(".csv")]
         if len(names) != 1:
             raise CrmApiError(

@@ -34,4 +34,7 @@ PAGINATION_LIMIT_EXCEEDED = "PAGINATION_LIMIT_EXCEEDED"
 # The client's own codes for Bulk Read jobs that end FAILED (after retries) or never finish.
 BULK_JOB_FAILED = "BULK_JOB_FAILED"
 BULK_JOB_TIMEOUT = "BULK_JOB_TIMEOUT"
-REQUIRED_SCOPES = "ZohoCRM.modules.ALL and ZohoCRM.org.READ (plus ZohoCRM.settings.fields.READ)"
+REQUIRED_SCOPES = (
+    "ZohoCRM.modules.ALL and ZohoCRM.org.READ (plus ZohoCRM.settings.fields.READ, and "
+    "ZohoCRM.bulk.read for Bulk Read)"
+)
