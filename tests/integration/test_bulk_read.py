@@ -292,3 +292,32 @@ def test_a_job_that_never_finishes_is_an_error_naming_it() -> None:
             list(client.iter_bulk_pages("Accounts", ["Account_Name"]))
 
     assert waits[:3] == [0.05, 0.1, 0.2] and max(waits) == 0.2  # backoff, capped
+
+
+def test_120_000_records_at_one_time_at_zohos_real_limits() -> None:
+    """Zoho's real 2,000 / 100,000 limits: 120,000 records share one Modified_Time, 300 come
+    later; the read (4 concurrent windows) gives each once, the rest through one job."""
+    with running_sandbox(accounts=0, contacts=0, deals=0) as sb:
+        sb.set_clock(T0)
+        ids = [
+            sb.store.upsert("Accounts", {"Account_Name": f"Same {i}"})["id"] for i in range(120_000)
+        ]
+        sb.set_clock(T0 + timedelta(seconds=5))
+        ids += [
+            sb.store.upsert("Accounts", {"Account_Name": f"Later {i}"})["id"] for i in range(300)
+        ]
+        sb.set_clock(T0 + timedelta(hours=1))
+        client = client_for(sb, max_concurrency=4)
+        read = [
+            r["id"]
+            for page in client.iter_pages(
+                "Accounts",
+                ["Account_Name"],
+                modified_since=T0 - timedelta(seconds=1),
+                split_until=T0 + timedelta(hours=1),
+            )
+            for r in page
+        ]
+
+    assert len(read) == len(ids) and sorted(read) == sorted(ids)
+    assert client.usage().bulk_jobs == 1

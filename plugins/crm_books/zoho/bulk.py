@@ -215,12 +215,12 @@ class BulkReader:
         while True:
             following = None
             if job.next_page_token:
-                following = {**query, "page_token": job.next_page_token}
-                following_id: str | None = self._create(module, following)
+                next_query = {**query, "page_token": job.next_page_token}
+                following = (next_query, self._create(module, next_query))
             yield from self._result_pages(module, job, plan, skip)
             if following is None:
                 return
-            job = self._finished(module, following, following_id)
+            job = self._finished(module, *following)
 
     def _finished(self, module: str, query: dict[str, Any], job_id: str | None) -> FinishedJob:
         """The job (created now unless `job_id` is given) once COMPLETED; a FAILED job is
