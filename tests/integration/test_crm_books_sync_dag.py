@@ -129,7 +129,7 @@ def test_first_import_updates_rerun_and_backfill(airflow_env: Any, warehouse_uri
     # The org check and both extracts share one access token, and the run log counts the calls.
     assert token_calls(sb) == 1
     assert all(r.api_calls >= 1 and r.api_credits == r.api_calls for r in log.values())
-    assert all(r.bulk_jobs == 1 for r in log.values())  # a first sync reads through Bulk Read
+    assert all(r.bulk_jobs == 0 for r in log.values())
 
     # 2. An update in the CRM reaches Books on the next interval; nothing else changes.
     sb.store.upsert("Accounts", {"id": globex["id"], "Phone": "+44 20 7946 0000"})

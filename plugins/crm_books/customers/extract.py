@@ -209,21 +209,22 @@ def record_pages(
 ) -> tuple[Iterator[list[dict[str, Any]]], int | None]:
     """The pages to stage, and how many records are expected (None: not known).
 
-    A full read (the first sync, a full_refresh) and an incremental read of more records than
-    the client's ``bulk_read_threshold`` go through Bulk Read; other reads through REST, cut
-    into windows up to the run's interval end and read concurrently. A threshold of None
-    switches Bulk Read off."""
+    A read of more records than the client's ``bulk_read_threshold`` goes through Bulk Read:
+    a full read (the first sync, a full_refresh) counts the module, an incremental read the
+    records modified since its start. Other reads go through REST, an incremental one cut into
+    windows up to the run's interval end read concurrently. A threshold of None switches Bulk
+    Read off; a failed count reads through REST."""
     fields = config.MODULE_FIELDS[module]
     threshold = client.bulk_read_threshold
     # An incremental read without Bulk Read needs no count (a quiet interval costs one call).
     counted = since is None or threshold is not None
     expected = _expected_records(client, module, since) if counted else None
-    if threshold is not None and (since is None or (expected or 0) > threshold):
+    if threshold is not None and expected is not None and expected > threshold:
         log.info(
-            "extract %s: %s through Bulk Read (%s records, threshold %s)",
+            "extract %s: %s through Bulk Read (%s records, above bulk_read_threshold %s)",
             module,
             "a full read" if since is None else f"records modified since {since}",
-            "unknown" if expected is None else f"{expected:,}",
+            f"{expected:,}",
             f"{threshold:,}",
         )
         return client.iter_bulk_pages(module, fields, modified_since=since), expected
