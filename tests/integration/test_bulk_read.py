@@ -5,9 +5,11 @@ log and the sandbox count the jobs."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from crm_books.customers.extract import extract_module
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.schema import ensure_schema
 from crm_books.warehouse.engine import create_warehouse_engine
-from crm_books.zoho.bulk import BulkPolicy, bulk_read_threshold_from
+from crm_books.zoho.bulk import BulkPolicy, CsvPlan, bulk_read_threshold_from, csv_pages
 from crm_books.zoho.client import ZohoCrmClient
 from crm_books.zoho.errors import CrmApiError
 from tests.integration.sandbox_client import Sleeps, client_for, running_sandbox
@@ -81,6 +83,15 @@ def bulk_jobs(engine: Engine, run: SyncRun) -> dict[str, int]:
     return dict(found)
 
 
+def api_calls(engine: Engine, run: SyncRun) -> dict[str, tuple[int, int]]:
+    found = rows(
+        engine,
+        "SELECT module, api_calls, api_credits FROM books.sync_runs WHERE run_id = :r",
+        r=run.run_id,
+    )
+    return {module: (calls, credits) for module, calls, credits in found}
+
+
 @pytest.fixture
 def engines(
     warehouse_uri: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -127,6 +138,10 @@ def test_rest_and_bulk_read_give_identical_warehouses(
         assert bulk_jobs(bulk_engine, run) == {"Accounts": 1, "Contacts": 1}
         assert bulk_jobs(rest_engine, run) == {"Accounts": 0, "Contacts": 0}
     assert usage["bulk_jobs"] == 4 and usage["bulk_downloads"] == 4
+    # Bulk Read's calls are metered like REST's: count, field metadata, create, one status
+    # call (the default profile's jobs finish at once) and the download, a credit each.
+    assert api_calls(bulk_engine, FULL) == {"Accounts": (5, 5), "Contacts": (5, 5)}
+    assert api_calls(rest_engine, FULL)["Contacts"][0] >= 5  # 900 contacts: 5 pages of 200
 
 
 def test_deal_fields_keep_rest_types_through_bulk_read() -> None:
@@ -321,3 +336,50 @@ def test_120_000_records_at_one_time_at_zohos_real_limits() -> None:
 
     assert len(read) == len(ids) and sorted(read) == sorted(ids)
     assert client.usage().bulk_jobs == 1
+
+
+def test_csv_cells_get_rest_types_back() -> None:
+    """Booleans, integers, decimals, multi-select lists and lookups without a name column, from
+    the field metadata; empty cells are null; text stays text."""
+    metadata = [
+        {"api_name": "Active", "json_type": "boolean"},
+        {"api_name": "Employees", "json_type": "integer"},
+        {"api_name": "Revenue", "json_type": "double"},
+        {"api_name": "Tags", "json_type": "jsonarray"},
+        {"api_name": "Owner", "json_type": "jsonobject", "lookup": {}},
+        {"api_name": "Phone", "json_type": "string"},
+    ]
+    plan = CsvPlan.of(["Active", "Employees", "Revenue", "Tags", "Owner", "Phone"], metadata)
+    csv_text = (
+        "id,Modified_Time,Active,Employees,Revenue,Tags,Owner,Phone\r\n"
+        "1,2026-01-01T00:00:00+05:30,true,12,1500.5,a;b,77,0123\r\n"
+        '2,,false,,2e3,,,"line 1\nline 2"\r\n'
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("job.csv", csv_text.encode())
+
+    records = [r for page in csv_pages(archive, plan, per_page=1) for r in page]
+
+    assert records == [
+        {
+            "id": "1",
+            "Modified_Time": "2026-01-01T00:00:00+05:30",
+            "Active": True,
+            "Employees": 12,
+            "Revenue": 1500.5,
+            "Tags": ["a", "b"],
+            "Owner": {"id": "77"},
+            "Phone": "0123",
+        },
+        {
+            "id": "2",
+            "Modified_Time": None,
+            "Active": False,
+            "Employees": None,
+            "Revenue": 2000.0,
+            "Tags": None,
+            "Owner": None,
+            "Phone": "line 1\nline 2",
+        },
+    ]
