@@ -78,9 +78,10 @@ class ZohoCrmClient:
     :param discrete_page_limit: records reachable with `page`; beyond it `page_token` is used.
     :param query_record_limit: records one query can page through before it must restart.
     :param max_fields_per_call: fields per call; more are fetched in chunks merged by id.
-    :param bulk_read_threshold: records above which an incremental read should go through
-        Bulk Read (customers/extract.py decides; 0: every read); None: Bulk Read is never used,
-        not even when more records share one Modified_Time than REST can page through.
+    :param bulk_read_threshold: records above which a read should go through Bulk Read
+        (customers/extract.py counts and decides; 0: every non-empty read); None: Bulk Read is
+        never used, not even when more records share one Modified_Time than REST can page
+        through (that read then fails, as before).
     :param bulk_policy: how Bulk Read jobs are polled and retried.
     """
 
