@@ -55,7 +55,7 @@ class BulkPolicy:
 
     first_poll: float = 0.5
     poll_factor: float = 1.5
-    max_poll: float = 10.0
+    max_poll: float = 5.0
     max_job_seconds: float = 3600.0
     job_attempts: int = 3
     records_per_page: int = 2_000

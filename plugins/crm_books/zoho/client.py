@@ -230,7 +230,7 @@ class ZohoCrmClient:
         skip: Boundary | None = None,
     ) -> Iterator[Page]:
         """Yield `module`'s records through Bulk Read (zoho/bulk.py), shaped as iter_pages
-        shapes them, in pages in id order (not Modified_Time order).
+        shapes them, in pages not sorted by Modified_Time (the sandbox gives id order).
 
         :param modified_since: only records modified at or after this time.
         :param modified_before: only records modified before this time.
