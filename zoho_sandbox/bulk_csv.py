@@ -17,9 +17,27 @@ _CHUNK = 5000  # records rendered at a time
 def result_zip(
     store: Store, table: ModuleTable, slots: Sequence[int], columns: Sequence[str], name: str
 ) -> bytes:
-    """A zip holding `{name}.csv`: a header row of `columns`, then one row per live slot."""
+    """A zip holding `{name}.csv`: a header row of `columns`, then one row per live slot. The
+    rows are compressed as they are written (no copy of the whole CSV is held); a lone
+    surrogate, which UTF-8 cannot carry, is written as the bytes Python's surrogatepass gives."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(f"{name}.csv", "w") as raw,
+        io.TextIOWrapper(raw, encoding="utf-8", errors="surrogatepass", newline="") as text,
+    ):
+        write_rows(text, store, table, slots, columns)
+    return out.getvalue()
+
+
+def write_rows(
+    text: io.TextIOBase,
+    store: Store,
+    table: ModuleTable,
+    slots: Sequence[int],
+    columns: Sequence[str],
+) -> None:
     bases = list(dict.fromkeys(c.partition(".")[0] for c in columns if c != "id"))
-    text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(columns)
     for start in range(0, len(slots), _CHUNK):
@@ -27,10 +45,6 @@ def result_zip(
             chunk = [s for s in slots[start : start + _CHUNK] if table.alive[s]]
             records = store.render_page(table, chunk, bases)
         writer.writerows(row(record, columns) for record in records)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{name}.csv", text.getvalue().encode("utf-8"))
-    return out.getvalue()
 
 
 def row(record: dict[str, Any], columns: Sequence[str]) -> list[str]:

@@ -15,7 +15,7 @@ import numpy as np
 from zoho_sandbox import metadata
 from zoho_sandbox.errors import invalid, missing_param
 from zoho_sandbox.params import check_module
-from zoho_sandbox.store import parse_time
+from zoho_sandbox.store import Store, parse_time
 
 # a mask over a module's slots from its (ids, created, modified) columns
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -162,3 +162,34 @@ def _value(name: str, value: Any) -> int:
         return int(str(value)) if name == "id" else parse_time(str(value))
     except ValueError:
         raise invalid(f"invalid value for {name}: {value!r}", api_name=name) from None
+
+
+_SEARCH_COMPARATORS = {"equals": "equal", **{c: c for c in _COMPARE}}
+
+
+def count_matching(store: Store, module: str, criteria: str | None) -> int:
+    """GET /crm/v8/{module}/actions/count: every live record, or those matching `criteria` in
+    Zoho's search syntax, `(Modified_Time:greater_equal:2026-01-01T00:00:00+05:30)`, or
+    several such conditions joined by `and`: `((...)and(...))`, on id, Created_Time and
+    Modified_Time."""
+    if not criteria:
+        return store.count(module)
+    masks = [_search_condition(part) for part in _search_parts(criteria)]
+    with store.lock:
+        _, cols = store.table(module).live_columns()
+        return int(np.logical_and.reduce([m(cols) for m in masks]).sum())
+
+
+def _search_parts(criteria: str) -> list[str]:
+    text = criteria.strip()
+    while text.startswith("((") and text.endswith("))"):
+        text = text[1:-1]
+    return [p.strip("() ") for p in text.split(")and(")] if text else []
+
+
+def _search_condition(part: str) -> Mask:
+    name, _, rest = part.partition(":")
+    comparator, _, value = rest.partition(":")
+    if name not in CRITERIA_FIELDS or comparator not in _SEARCH_COMPARATORS:
+        raise invalid(f"invalid criteria ({part})", api_name="criteria")
+    return _condition(CRITERIA_FIELDS[name], name, _SEARCH_COMPARATORS[comparator], value)

@@ -85,7 +85,7 @@ class BulkRead:
         self.jobs: dict[str, BulkJob] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._downloads = SlidingWindow()
+        self.downloads = SlidingWindow()  # the sliding minute of result downloads
 
     def handle(self, request: Request) -> Response:
         parts = [p for p in request.path[len(BULK_PREFIX) :].split("/") if p]
@@ -145,7 +145,7 @@ class BulkRead:
         state = job.state(time.monotonic())
         if state != "COMPLETED":
             raise ApiError(400, "INVALID_DATA", "the job is not completed yet", {"state": state})
-        wait = self._downloads.take(self.knobs().bulk_downloads_per_minute, 60.0)
+        wait = self.downloads.take(self.knobs().bulk_downloads_per_minute, 60.0)
         if wait is not None:
             self.usage.add("bulk_download_refusals")
             return too_many_requests(

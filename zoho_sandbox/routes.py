@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from crm_books import config as crm_config
 from zoho_sandbox import org_settings
+from zoho_sandbox.bulk_query import count_matching
 from zoho_sandbox.errors import bad_method, bad_url
 from zoho_sandbox.messages import Request, Response
 from zoho_sandbox.org_settings import Org
@@ -45,7 +46,8 @@ class CrmApi:
             return self.reads.deleted(module, query, ims)
         if parts[1:] == ["actions", "count"] and method == "GET":
             # Zoho returns the count as a string.
-            return Response(200, {"count": str(self.store.count(module))})
+            count = count_matching(self.store, module, param(query, "criteria"))
+            return Response(200, {"count": str(count)})
         if len(parts) == 2:
             return self._record(module, record_id(parts[1]), request, query)
         raise bad_url()

@@ -223,7 +223,14 @@ def test_more_records_than_a_query_can_reach_at_one_time_is_a_clear_error(
     sandbox: SandboxServer,
 ) -> None:
     add_accounts(sandbox, 100, per_second=100)  # all share one Modified_Time
-    client = client_for(sandbox, per_page=10, discrete_page_limit=20, query_record_limit=30)
+    # With Bulk Read switched off (with it, the read falls back to it: test_bulk_read.py).
+    client = client_for(
+        sandbox,
+        per_page=10,
+        discrete_page_limit=20,
+        query_record_limit=30,
+        bulk_read_threshold=None,
+    )
 
     with pytest.raises(CrmApiError, match="share Modified_Time"):
         read_accounts(client)

@@ -180,18 +180,13 @@ def _stage_records(
     engine: Engine, client: ZohoCrmClient, run: SyncRun, module: str, since: datetime | None
 ) -> int:
     """Stage the module's records modified since ``since``, committing every few thousand."""
-    # A full read knows its size up front, so its progress lines can give an ETA.
-    expected = _expected_records(client, module) if since is None else None
+    pages, expected = record_pages(client, run, module, since)
     started = time.monotonic()
     extracted = 0
     buffer: list[tuple[Any, ...]] = []
     rejects: list[tuple[Any, ...]] = []
     # The next pages are read while this thread files the current one, so the CRM builds them
     # while the rows are encoded and copied into staging.
-    # An incremental read is cut into windows up to the run's interval end, read concurrently.
-    pages = client.iter_pages(
-        module, config.MODULE_FIELDS[module], modified_since=since, split_until=run.interval_end
-    )
     for page in read_ahead(pages):
         for record in page:
             raw, reject = _raw_row(run.run_id, module, record)
@@ -207,6 +202,34 @@ def _stage_records(
             log.info("extract %s: %s", module, progress_line(extracted, expected, elapsed))
     extracted += _flush(engine, "stg_crm_records", buffer)
     return extracted + _flush(engine, "stg_rejects", rejects)
+
+
+def record_pages(
+    client: ZohoCrmClient, run: SyncRun, module: str, since: datetime | None
+) -> tuple[Iterator[list[dict[str, Any]]], int | None]:
+    """The pages to stage, and how many records are expected (None: not known).
+
+    A read of more records than the client's ``bulk_read_threshold`` goes through Bulk Read:
+    a full read (the first sync, a full_refresh) counts the module, an incremental read the
+    records modified since its start. Other reads go through REST, an incremental one cut into
+    windows up to the run's interval end read concurrently. A threshold of None switches Bulk
+    Read off; a failed count reads through REST."""
+    fields = config.MODULE_FIELDS[module]
+    threshold = client.bulk_read_threshold
+    # An incremental read without Bulk Read needs no count (a quiet interval costs one call).
+    counted = since is None or threshold is not None
+    expected = _expected_records(client, module, since) if counted else None
+    if threshold is not None and expected is not None and expected > threshold:
+        log.info(
+            "extract %s: %s through Bulk Read (%s records, above bulk_read_threshold %s)",
+            module,
+            "a full read" if since is None else f"records modified since {since}",
+            f"{expected:,}",
+            f"{threshold:,}",
+        )
+        return client.iter_bulk_pages(module, fields, modified_since=since), expected
+    pages = client.iter_pages(module, fields, modified_since=since, split_until=run.interval_end)
+    return pages, expected if since is None else None
 
 
 def _stage_deletions(
@@ -285,9 +308,11 @@ def progress_line(done: int, expected: int | None, elapsed: float) -> str:
     return text
 
 
-def _expected_records(client: ZohoCrmClient, module: str) -> int | None:
+def _expected_records(client: ZohoCrmClient, module: str, since: datetime | None) -> int | None:
+    """The records a read will give (Zoho's /actions/count), None when the count fails: it
+    gives progress ETAs and picks the path, so a failed count falls back to REST."""
     try:
-        return client.count(module)
-    except Exception as exc:  # progress is a nicety; never fail an extract over it
-        log.info("could not count %s for the progress ETA (%s)", module, exc)
+        return client.count(module, modified_since=since)
+    except Exception as exc:  # never fail an extract over it
+        log.info("could not count the %s to read (%s)", module, exc)
         return None

@@ -19,6 +19,13 @@ from crm_books.zoho.auth import (
     TokenStore,
     ZohoAuthenticator,
 )
+from crm_books.zoho.bulk import (
+    DEFAULT_BULK_READ_THRESHOLD,
+    BulkPolicy,
+    BulkReader,
+    CsvPlan,
+    already_read,
+)
 from crm_books.zoho.endpoints import (
     COUNT_PATH,
     DELETED_PATH,
@@ -32,13 +39,22 @@ from crm_books.zoho.endpoints import (
 )
 from crm_books.zoho.errors import CrmApiError
 from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, CallLimiter, host_limiter
-from crm_books.zoho.paging import Boundary, Page, Pager, ReadStats, format_zoho_time, split_fields
+from crm_books.zoho.paging import (
+    Boundary,
+    Page,
+    Pager,
+    ReadStats,
+    SharedTimeCeiling,
+    format_zoho_time,
+    split_fields,
+)
 from crm_books.zoho.retry import Retrier, RetryPolicy
 from crm_books.zoho.transport import Transport
 from crm_books.zoho.usage import Usage
 from crm_books.zoho.windows import Window, windowed_pages
 
 log = logging.getLogger(__name__)
+DEFAULT_BULK_POLICY = BulkPolicy()
 
 
 class ZohoCrmClient:
@@ -64,6 +80,11 @@ class ZohoCrmClient:
     :param discrete_page_limit: records reachable with `page`; beyond it `page_token` is used.
     :param query_record_limit: records one query can page through before it must restart.
     :param max_fields_per_call: fields per call; more are fetched in chunks merged by id.
+    :param bulk_read_threshold: records above which a read should go through Bulk Read
+        (customers/extract.py counts and decides; 0: every non-empty read); None: Bulk Read is
+        never used, not even when more records share one Modified_Time than REST can page
+        through (that read then fails, as before).
+    :param bulk_policy: how Bulk Read jobs are polled and retried.
     """
 
     def __init__(
@@ -84,6 +105,8 @@ class ZohoCrmClient:
         discrete_page_limit: int = DISCRETE_PAGE_LIMIT,
         query_record_limit: int = QUERY_RECORD_LIMIT,
         max_fields_per_call: int = MAX_FIELDS_PER_CALL,
+        bulk_read_threshold: int | None = DEFAULT_BULK_READ_THRESHOLD,
+        bulk_policy: BulkPolicy = DEFAULT_BULK_POLICY,
     ) -> None:
         if not 1 <= per_page <= PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {PER_PAGE}")
@@ -113,6 +136,10 @@ class ZohoCrmClient:
         )
         self.max_fields_per_call = max_fields_per_call
         self._api_base = credentials.api_base_url.rstrip("/")
+        self.bulk_read_threshold = bulk_read_threshold
+        self.bulk = BulkReader(
+            self._api, on_job=self.transport.meter.record_bulk_job, sleep=sleep, policy=bulk_policy
+        )
 
     def organization(self) -> dict[str, Any]:
         """The CRM organisation this client reads (`id`, `company_name`, ...)."""
@@ -122,15 +149,24 @@ class ZohoCrmClient:
             raise CrmApiError(200, "NO_ORG", "the /org call returned no organisation")
         return dict(orgs[0])
 
-    def count(self, module: str) -> int:
-        """How many records `module` holds now (Zoho's /actions/count), e.g. for progress ETAs."""
-        body = self._get(COUNT_PATH.format(module=module), {})
+    def count(self, module: str, *, modified_since: datetime | None = None) -> int:
+        """How many records `module` holds now (Zoho's /actions/count), or how many of them
+        were modified at or after `modified_since`: progress ETAs, Bulk Read or REST."""
+        params = {}
+        if modified_since is not None:
+            since = format_zoho_time(modified_since)
+            params["criteria"] = f"({SORT_FIELD}:greater_equal:{since})"
+        body = self._get(COUNT_PATH.format(module=module), params)
         return int((body or {}).get("count") or 0)
+
+    def field_metadata(self, module: str) -> list[dict[str, Any]]:
+        """`module`'s fields as Zoho describes them (api_name, json_type, lookup, ...)."""
+        body = self._get(FIELDS_PATH, {"module": module})
+        return list((body or {}).get("fields") or [])
 
     def check_fields(self, module: str, fields: Sequence[str]) -> None:
         """Raise a CrmApiError naming every field in `fields` that `module` does not have."""
-        body = self._get(FIELDS_PATH, {"module": module})
-        known = {str(f.get("api_name")) for f in (body or {}).get("fields") or []}
+        known = {str(f.get("api_name")) for f in self.field_metadata(module)}
         missing = [f for f in dict.fromkeys(fields) if f != ID_FIELD and f not in known]
         if missing:
             raise CrmApiError(
@@ -187,6 +223,37 @@ class ZohoCrmClient:
             time.monotonic() - stats[0].started,
         )
 
+    def iter_bulk_pages(
+        self,
+        module: str,
+        fields: Sequence[str],
+        *,
+        modified_since: datetime | None = None,
+        modified_before: datetime | None = None,
+        skip: Boundary | None = None,
+    ) -> Iterator[Page]:
+        """Yield `module`'s records through Bulk Read (zoho/bulk.py), shaped as iter_pages
+        shapes them, in pages not sorted by Modified_Time (the sandbox gives id order).
+
+        :param modified_since: only records modified at or after this time.
+        :param modified_before: only records modified before this time.
+        :param skip: the ids a REST read already gave at its boundary time.
+        """
+        started, records = time.monotonic(), 0
+        plan = CsvPlan.of(fields, self.field_metadata(module))
+        seen = already_read(skip.time, skip.ids) if skip is not None else None
+        for page in self.bulk.pages(
+            module, plan, since=modified_since, until=modified_before, skip=seen
+        ):
+            records += len(page)
+            yield page
+        log.info(
+            "Read %d %s records through Bulk Read in %.1fs",
+            records,
+            module,
+            time.monotonic() - started,
+        )
+
     def _window_pages(
         self,
         module: str,
@@ -195,7 +262,38 @@ class ZohoCrmClient:
         stats: ReadStats,
         boundary: Boundary | None = None,
     ) -> Generator[Page, None, None]:
-        """One window's pages, sorted by Modified_Time; `boundary`: what was read already."""
+        """One window's pages, sorted by Modified_Time; `boundary`: what was read already.
+        When more records share one Modified_Time than REST can page through, the rest of
+        the window is read through Bulk Read (unless it is switched off)."""
+        try:
+            yield from self._rest_window_pages(module, fields, window, stats, boundary)
+        except SharedTimeCeiling as ceiling:
+            if self.bulk_read_threshold is None:
+                raise
+            log.warning(
+                "%s: more records share Modified_Time %s than REST can page through; reading "
+                "the rest of the window through Bulk Read",
+                module,
+                ceiling.boundary.time,
+            )
+            for page in self.iter_bulk_pages(
+                module,
+                fields,
+                modified_since=ceiling.boundary.time,
+                modified_before=window.end,
+                skip=ceiling.boundary,
+            ):
+                stats.records += len(page)
+                yield page
+
+    def _rest_window_pages(
+        self,
+        module: str,
+        fields: Sequence[str],
+        window: Window,
+        stats: ReadStats,
+        boundary: Boundary | None = None,
+    ) -> Generator[Page, None, None]:
         chunks = split_fields(fields, self.max_fields_per_call)
         params: dict[str, Any] = {
             "fields": ",".join(chunks[0]),
@@ -252,9 +350,13 @@ class ZohoCrmClient:
         self, path: str, params: dict[str, Any], since: datetime | None = None
     ) -> dict[str, Any] | None:
         headers = {"If-Modified-Since": format_zoho_time(since)} if since else {}
-        return self.transport.call(
-            "GET", self._api_base + path, params=params, headers=headers, auth=self.authenticator
-        )
+        return self._api("GET", path, params=params, headers=headers)
+
+    def _api(self, method: str, path: str, **options: Any) -> dict[str, Any] | None:
+        """One API call with this client's token, limiter, retries and usage meter; `path`
+        is relative to the API base URL (or a full URL, e.g. a download URL)."""
+        url = path if "://" in path else self._api_base + path
+        return self.transport.call(method, url, auth=self.authenticator, **options)
 
 
 def _session(max_concurrency: int | None) -> requests.Session:

@@ -26,6 +26,23 @@ Get = Callable[[str, dict[str, Any], datetime | None], dict[str, Any] | None]
 CEILING_CODES = {PAGINATION_LIMIT_EXCEEDED, DISCRETE_PAGINATION_LIMIT_EXCEEDED}
 
 
+class SharedTimeCeiling(CrmApiError):
+    """More records share one Modified_Time than a REST query can page through (100,000):
+    restarting from that time cannot make progress. The client reads the rest of the window
+    through Bulk Read instead; `boundary` holds that time and the ids already read at it."""
+
+    def __init__(self, module: str, boundary: Boundary) -> None:
+        super().__init__(
+            400,
+            PAGINATION_LIMIT_EXCEEDED,
+            f"more {module} records share Modified_Time {boundary.time} than one query "
+            "can page through, so restarting from it cannot make progress",
+            fix="let the client read it through Bulk Read (bulk_read_threshold not null), or "
+            "touch some of those records in the CRM so their Modified_Time differs",
+        )
+        self.boundary = boundary
+
+
 def parse_zoho_time(value: str) -> datetime:
     """Parse a Zoho ISO-8601 time keeping its offset (`2024-03-01T10:00:00+05:30`)."""
     parsed = datetime.fromisoformat(value)
@@ -223,13 +240,7 @@ class Pager:
                 fix=f"use a per_page ({self.per_page}) within the discrete page limit",
             )
         if fresh_in_query == 0 and queries > 1:
-            raise CrmApiError(
-                400,
-                PAGINATION_LIMIT_EXCEEDED,
-                f"more {module} records share Modified_Time {boundary.time} than one query "
-                "can page through, so restarting from it cannot make progress",
-                fix="touch some of those records in the CRM so their Modified_Time differs",
-            )
+            raise SharedTimeCeiling(module, boundary)
         log.debug(
             "%s: query ceiling reached, restarting from Modified_Time %s (%d ids held)",
             module,

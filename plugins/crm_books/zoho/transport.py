@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 import requests
@@ -45,13 +45,18 @@ class Transport:
         *,
         params: dict[str, Any] | None = None,
         data: dict[str, str] | None = None,
+        json_body: Any = None,
         headers: dict[str, str] | None = None,
         auth: TokenSource | None = None,
+        sink: IO[bytes] | None = None,
     ) -> dict[str, Any] | None:
         """The JSON body, or None for 204/304; raises CrmApiError.
 
+        :param json_body: sent as a JSON request body (e.g. a Bulk Read job's query).
         :param auth: the access tokens to send; a rejected one is invalidated and the call
             retried once with a fresh one. None for the token endpoint itself.
+        :param sink: a binary file a 200 answer's body is streamed into (rewritten on each
+            attempt), e.g. a Bulk Read result zip; the call then returns `{"bytes": n}`.
         """
         token: str | None = None  # the latest attempt's, to invalidate if it is rejected
 
@@ -61,7 +66,9 @@ class Transport:
             if auth is not None:
                 token = auth.token()
                 request_headers["Authorization"] = f"{AUTH_SCHEME} {token}"
-            request = Request(method, url, params, data, request_headers, auth is not None)
+            request = Request(
+                method, url, params, data, request_headers, auth is not None, json_body, sink
+            )
             return self._exchange(request)
 
         def refresh() -> None:
@@ -74,11 +81,17 @@ class Transport:
         """One request: the usable body, or the failure it met."""
         try:
             response = self._send(request)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,  # a download cut off mid-body
+        ) as exc:
             return network_failure(exc)
         status = response.status_code
         if status in (204, 304):  # no records, nothing modified
             return None
+        if request.sink is not None and status == 200:
+            return {"bytes": request.sink.tell()}
         body = _json_or_none(response)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         failure = classify(status, body, authorized=request.authorized, retry_after=retry_after)
@@ -102,7 +115,9 @@ class Transport:
         try:
             with self.limiter.slot() if self.limiter else nullcontext():
                 response = self._request(request)
-            status = response.status_code
+                status = response.status_code
+                if request.sink is not None and status == 200:
+                    _drain(response, request.sink)  # a download holds its slot throughout
             return response
         finally:
             self.meter.record_call(status)
@@ -113,8 +128,10 @@ class Transport:
             request.url,
             params=request.params,
             data=request.data,
+            json=request.json_body,
             headers=request.headers,
             timeout=self.timeout,
+            stream=request.sink is not None,
         )
 
 
@@ -128,6 +145,20 @@ class Request:
     data: dict[str, str] | None
     headers: dict[str, str]
     authorized: bool  # carries an access token: an API call, not the token endpoint
+    json_body: Any = None
+    sink: IO[bytes] | None = None  # where a 200 answer's body is streamed
+
+
+_CHUNK_BYTES = 1 << 20
+
+
+def _drain(response: requests.Response, sink: IO[bytes]) -> None:
+    """Stream the body into `sink`, replacing what an earlier attempt wrote."""
+    sink.seek(0)
+    sink.truncate()
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        sink.write(chunk)
+    sink.flush()
 
 
 _decode_json = msgspec.json.Decoder().decode
