@@ -111,13 +111,12 @@ def checked_rows(
     params = chunk_params(run, chunk)
     with engine.connect() as conn:
         rows = int(run_sql(conn, COUNT_QUERIES[label], params).scalar_one())
-        if rows == 0:
-            return 0, None
-        if rows > quality.MAX_ROWS:
-            return rows, staged_chunk(engine, GATE_QUERIES[label], run, chunk)
-        _add_python_regexp(conn)
-        screened = run_sql(conn, SCREEN_QUERIES[label], {**params, **screen_params(dialect(conn))})
-        return rows, _frame(screened)
+        if 0 < rows <= quality.MAX_ROWS:
+            _add_python_regexp(conn)
+            screen = {**params, **screen_params(dialect(conn))}
+            return rows, _frame(run_sql(conn, SCREEN_QUERIES[label], screen))
+    # Outside the connection above: a second one would wait for its lock on SQLite.
+    return rows, staged_chunk(engine, GATE_QUERIES[label], run, chunk) if rows else None
 
 
 def _frame(result: Any) -> pd.DataFrame:
@@ -136,7 +135,7 @@ def _add_python_regexp(conn: Connection) -> None:
     """On SQLite, ``x REGEXP pattern`` runs Python's ``re.search``: the checks' own patterns with
     their own meaning (SQLite has no regular expressions of its own)."""
     if dialect(conn) == "sqlite":
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         raw.create_function("regexp", 2, _regexp, deterministic=True)
 
 
