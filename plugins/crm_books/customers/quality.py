@@ -66,7 +66,11 @@ class _Frame:
 
 
 def validate_customers(
-    frame: pd.DataFrame, *, module: str, max_reject_fraction: float = 0.2
+    frame: pd.DataFrame,
+    *,
+    module: str,
+    max_reject_fraction: float = 0.2,
+    rows_checked: int | None = None,
 ) -> QualityResult:
     """Check a transformed customers frame from the Accounts or Contacts module.
 
@@ -75,6 +79,8 @@ def validate_customers(
         (individual customers keyed by crm_contact_id).
     :param max_reject_fraction: above this share of rejected rows (in batches of at least 20
         rows) the whole frame fails.
+    :param rows_checked: the rows of the batch when ``frame`` holds only its screened rows (the
+        gate's SQL screen, validate.py): the reject fraction and the summary count these.
     """
     id_column = _id_column(module)
     kind = _Frame(
@@ -84,17 +90,18 @@ def validate_customers(
         id_column=id_column,
         row_checks=lambda present: customer_checks(id_column, present),
     )
-    return _validate(frame, kind, max_reject_fraction)
+    return _validate(frame, kind, max_reject_fraction, rows_checked)
 
 
 def validate_contact_persons(
-    frame: pd.DataFrame, *, max_reject_fraction: float = 0.2
+    frame: pd.DataFrame, *, max_reject_fraction: float = 0.2, rows_checked: int | None = None
 ) -> QualityResult:
     """Check a transformed contact-persons frame (CRM contacts that belong to an account).
 
     :param frame: CONTACT_PERSON_COLUMNS plus raw_payload, one row per CRM contact.
     :param max_reject_fraction: above this share of rejected rows (in batches of at least 20
         rows) the whole frame fails.
+    :param rows_checked: as for validate_customers.
     """
     kind = _Frame(
         module=config.CONTACTS,
@@ -103,7 +110,7 @@ def validate_contact_persons(
         id_column="crm_contact_id",
         row_checks=contact_person_checks,
     )
-    return _validate(frame, kind, max_reject_fraction)
+    return _validate(frame, kind, max_reject_fraction, rows_checked)
 
 
 def enforce(result: QualityResult) -> None:
@@ -138,9 +145,14 @@ def _table_expectations(
 # --- the gate ------------------------------------------------------------------------------------
 
 
-def _validate(frame: pd.DataFrame, kind: _Frame, max_reject_fraction: float) -> QualityResult:
+def _validate(
+    frame: pd.DataFrame, kind: _Frame, max_reject_fraction: float, rows_checked: int | None
+) -> QualityResult:
     if not 0 <= max_reject_fraction <= 1:
         raise ValueError(f"max_reject_fraction must be between 0 and 1, not {max_reject_fraction}")
+    total = len(frame) if rows_checked is None else rows_checked
+    if total < len(frame):
+        raise ValueError(f"rows_checked ({total}) is less than the frame's {len(frame)} rows")
     checked = frame.reset_index(drop=True)
     present = [column for column in kind.expected_columns if column in checked.columns]
     checks = kind.row_checks(present)
@@ -156,7 +168,7 @@ def _validate(frame: pd.DataFrame, kind: _Frame, max_reject_fraction: float) -> 
     reasons, labels = _row_reasons(checked, checks, results[len(table) :], kind.what, errors)
     rejected = np.zeros(len(checked), dtype=bool)
     rejected[list(reasons)] = True
-    errors += _reject_fraction_errors(labels, len(checked), max_reject_fraction, kind.what)
+    errors += _reject_fraction_errors(labels, total, max_reject_fraction, kind.what)
     rejects = _rejects_frame(checked, reasons, module=kind.module, id_column=kind.id_column)
     valid = checked.loc[~rejected].reset_index(drop=True)
     return QualityResult(
@@ -164,8 +176,8 @@ def _validate(frame: pd.DataFrame, kind: _Frame, max_reject_fraction: float) -> 
         rejects=rejects,
         table_errors=errors,
         summary={
-            "checked": len(checked),
-            "valid": len(valid),
+            "checked": total,
+            "valid": total - len(rejects),
             "rejected": len(rejects),
             "table_errors": len(errors),
         },

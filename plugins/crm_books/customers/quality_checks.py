@@ -17,6 +17,13 @@ MAX_SHOWN_CHARS = 60
 # Python's "$" also matches before a final newline.
 EMAIL_REGEX = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+\Z"
 _NOT_BLANK_REGEX = r"\S"
+# What Python's \s matches in a str pattern: every character str.isspace() calls whitespace (a
+# unit test checks the list against the running Python). PostgreSQL's \s is narrower.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,25 @@ def customer_checks(id_column: str, present: Sequence[str]) -> list[RowCheck]:
             ),
         ]
     return checks + _common_checks(present)
+
+
+def spelt_out(pattern: str) -> str:
+    """A check's pattern for PostgreSQL's regular expressions, matching what Python's does:
+    ``\\S`` as the class of every character but WHITESPACE, and ``\\s`` (only ever used inside
+    brackets here) as WHITESPACE's characters."""
+    return pattern.replace(r"\S", f"[^{WHITESPACE}]").replace(r"\s", WHITESPACE)
+
+
+def screen_params(dialect_name: str) -> dict[str, Any]:
+    """The bind parameters of the gate's SQL screens (include/sql/quality/screen_*.sql): the
+    checks' patterns (spelt out for PostgreSQL; SQLite's REGEXP is Python's own ``re``) and every
+    field's length limit as ``max_<column>``."""
+    spell = spelt_out if dialect_name == "postgresql" else str
+    return {
+        "email_regex": spell(EMAIL_REGEX),
+        "not_blank_regex": spell(_NOT_BLANK_REGEX),
+        **{f"max_{column}": limit for column, limit in MAX_LENGTHS.items()},
+    }
 
 
 def contact_person_checks(present: Sequence[str]) -> list[RowCheck]:

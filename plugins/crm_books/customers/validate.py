@@ -1,13 +1,22 @@
-"""The quality gate over staged rows, one chunk at a time: rejects filed, a failing table stops the run."""
+"""The quality gate over staged rows, one chunk at a time: rejects filed, a failing table stops the run.
+
+Where the rows are: a SQL screen (include/sql/quality/screen_*.sql) picks out, in the warehouse,
+the rows of a chunk that could fail a row-level expectation or share their CRM id with another
+row, and counts the chunk. Great Expectations then runs the whole suite on those rows only, and
+decides every reject, reason and table-level verdict; a row the screen leaves out passes every
+row-level expectation, so the outcome is the one GX gives on the whole chunk.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from crm_books import config
 from crm_books.customers.plan import SyncRun
@@ -23,15 +32,29 @@ from crm_books.customers.staging import (
     staged_chunk,
     sum_counts,
 )
-from crm_books.warehouse.sql_files import run_sql
+from crm_books.warehouse.sql_files import dialect, run_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-# What the gate reads of a chunk, by label: the query of its staged rows.
+# What the gate reads of a chunk, by label: the query of all its staged rows (when the screen
+# cannot stand in for them), the count of its rows and the screen of the rows GX must see.
 GATE_QUERIES = {
     "customers": "sync/select_staged_customers",
     "contact persons": "sync/select_staged_contact_persons",
 }
+COUNT_QUERIES = {
+    "customers": "quality/count_staged_customers",
+    "contact persons": "quality/count_staged_contact_persons",
+}
+SCREEN_QUERIES = {
+    "customers": "quality/screen_customers",
+    "contact persons": "quality/screen_contact_persons",
+}
+# Columns of the staged rows that are not part of the checked frame.
+_NOT_CHECKED = ("run_id", "module", "gate_id")
 
 
 def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]:
@@ -49,20 +72,20 @@ def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]
     rejects = []
     checked = []
     for label in labels:
-        frame = staged_chunk(engine, GATE_QUERIES[label], run, chunk)
-        if frame.empty:
+        rows, frame = checked_rows(engine, label, run, chunk)
+        if frame is None:
             continue
         if label == "contact persons":
             result = quality.validate_contact_persons(
-                frame, max_reject_fraction=run.max_reject_fraction
+                frame, max_reject_fraction=run.max_reject_fraction, rows_checked=rows
             )
         else:
             result = quality.validate_customers(
-                frame, module=module, max_reject_fraction=run.max_reject_fraction
+                frame, module=module, max_reject_fraction=run.max_reject_fraction, rows_checked=rows
             )
         rejects.append(result.rejects)
-        checked.append((label, len(frame), result.expectations))
-        counts["rows"] += len(frame)
+        checked.append((label, rows, result.expectations))
+        counts["rows"] += rows
         counts["rejected"] += len(result.rejects)
         counts["errors"] += [f"{module} {label}: {e}" for e in result.table_errors]
     with engine.begin() as conn:
@@ -74,6 +97,55 @@ def validate_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, Any]
         record_outcomes(conn, params, checked)
     log_chunk("quality gate", chunk, counts["rows"], started)
     return counts
+
+
+def checked_rows(
+    engine: Engine, label: str, run: SyncRun, chunk: Chunk
+) -> tuple[int, pd.DataFrame | None]:
+    """How many staged rows of one kind (``label``) the chunk holds, and the frame GX checks:
+    the rows the SQL screen picked out, or every row when the chunk holds more than MAX_ROWS
+    (the row-count expectation must then see them all). None when the chunk has no such rows."""
+    from crm_books.customers import quality
+    from crm_books.customers.quality_checks import screen_params
+
+    params = chunk_params(run, chunk)
+    with engine.connect() as conn:
+        rows = int(run_sql(conn, COUNT_QUERIES[label], params).scalar_one())
+        if 0 < rows <= quality.MAX_ROWS:
+            _add_python_regexp(conn)
+            screen = {**params, **screen_params(dialect(conn))}
+            return rows, _frame(run_sql(conn, SCREEN_QUERIES[label], screen))
+    # Outside the connection above: a second one would wait for its lock on SQLite.
+    return rows, staged_chunk(engine, GATE_QUERIES[label], run, chunk) if rows else None
+
+
+def _frame(result: Any) -> pd.DataFrame:
+    """Screened rows as the gate checks them (as staged_chunk reads a whole chunk)."""
+    import pandas as pd
+
+    # Plain DB-API tuples: pandas probes SQLAlchemy Rows for attributes, one by one.
+    frame = pd.DataFrame(result.cursor.fetchall(), columns=list(result.keys()))
+    frame["crm_modified_time"] = pd.to_datetime(
+        frame["crm_modified_time"], utc=True, format="ISO8601"
+    )
+    return frame.drop(columns=[c for c in _NOT_CHECKED if c in frame])
+
+
+def _add_python_regexp(conn: Connection) -> None:
+    """On SQLite, ``x REGEXP pattern`` runs Python's ``re.search``: the checks' own patterns with
+    their own meaning (SQLite has no regular expressions of its own)."""
+    if dialect(conn) == "sqlite":
+        raw: Any = conn.connection.driver_connection
+        raw.create_function("regexp", 2, _regexp, deterministic=True)
+
+
+def _regexp(pattern: str, value: str | None) -> bool | None:
+    return None if value is None else _compiled(pattern).search(value) is not None
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def gate(engine: Engine, run: SyncRun, results: Iterable[dict[str, Any]]) -> dict[str, int]:
