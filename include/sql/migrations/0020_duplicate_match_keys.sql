@@ -1,0 +1,30 @@
+-- Issue 16: incremental duplicate flagging. books.duplicate_match_keys holds, per active customer
+-- (not merged away), the fields its match keys were computed from and the keys themselves, as
+-- flag_duplicates last saw them. A later run recomputes keys only for the customers whose fields
+-- differ from these (or that are new), and regroups only the keys those customers hold: the
+-- groups that no changed customer holds can only have lost members, which flags nothing.
+-- No foreign key: a customer deleted since is dropped from here by flag_duplicates.
+CREATE TABLE IF NOT EXISTS books.duplicate_match_keys (
+    customer_id         BIGINT PRIMARY KEY,
+    contact_name        TEXT,
+    company_name        TEXT,
+    email               TEXT,
+    phone               TEXT,
+    website             TEXT,
+    name_key            TEXT,
+    email_key           TEXT,
+    phone_key           TEXT,
+    website_key         TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_duplicate_match_keys_name ON books.duplicate_match_keys (name_key);
+CREATE INDEX IF NOT EXISTS ix_duplicate_match_keys_email ON books.duplicate_match_keys (email_key);
+CREATE INDEX IF NOT EXISTS ix_duplicate_match_keys_phone ON books.duplicate_match_keys (phone_key);
+CREATE INDEX IF NOT EXISTS ix_duplicate_match_keys_website ON books.duplicate_match_keys (website_key);
+
+-- The (kind, key) pairs a run's changed customers hold: the groups flag_duplicates regroups.
+CREATE TABLE IF NOT EXISTS books.stg_duplicate_keys (
+    run_id              TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    match_key           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_stg_duplicate_keys_run ON books.stg_duplicate_keys (run_id, kind);
