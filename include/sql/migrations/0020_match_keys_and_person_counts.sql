@@ -1,3 +1,6 @@
+-- Issue 16, two parts: stored match keys for incremental duplicate flagging, and the run log's
+-- contact-person counts.
+
 -- Issue 16: incremental duplicate flagging. books.duplicate_match_keys holds, per active customer
 -- (not merged away), the fields its match keys were computed from and the keys themselves, as
 -- flag_duplicates last saw them. A later run recomputes keys only for the customers whose fields
@@ -28,3 +31,10 @@ CREATE TABLE IF NOT EXISTS books.stg_duplicate_keys (
     match_key           TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_stg_duplicate_keys_run ON books.stg_duplicate_keys (run_id, kind);
+
+-- Issue 16: a Contacts run-log row counts its contact persons apart. inserted, updated and
+-- unchanged stay the totals of the module's writes (individual customers and contact persons,
+-- as the CRM -> Books page reads them); these say how many of each were contact persons.
+ALTER TABLE books.sync_runs ADD COLUMN contact_persons_inserted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE books.sync_runs ADD COLUMN contact_persons_updated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE books.sync_runs ADD COLUMN contact_persons_unchanged INTEGER NOT NULL DEFAULT 0;
