@@ -466,3 +466,39 @@ def test_deletions_are_counted_on_the_module_the_deleted_record_came_from(
     )
     # Globex on Accounts; Ann (a contact person) and Cy (an individual customer) on Contacts.
     assert by_module == {config.ACCOUNTS: (1, 0), config.CONTACTS: (2, 0)}
+
+
+def test_the_run_log_counts_contact_persons_apart_from_individual_customers(
+    warehouse: Engine,
+) -> None:
+    """A Contacts row's inserted/updated/unchanged are the module's totals; the contact_persons_*
+    columns say how many of them were contact persons (issue 16)."""
+    start_run_log(warehouse, "r1")
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_person(warehouse, "r1", "C-1", "A-1", "Ann", T1)
+    stage_person(warehouse, "r1", "C-2", "A-1", "Bo", T1)
+    stage_individual(warehouse, "r1", "C-3", "Cy Doe", T1)
+    load(warehouse, "r1")
+
+    start_run_log(warehouse, "r2")
+    stage_person(warehouse, "r2", "C-1", "A-1", "Annie", T2)  # newer: updated
+    stage_person(warehouse, "r2", "C-2", "A-1", "Bo", T1)  # same version: unchanged
+    stage_individual(warehouse, "r2", "C-3", "Cy Doe", T2)  # newer: updated
+    stage_individual(warehouse, "r2", "C-4", "Di Doe", T2)  # new
+    stage_account(warehouse, "r2", "A-1", "Acme")  # same version: unchanged
+    load(warehouse, "r2")
+
+    columns = (
+        "inserted, updated, unchanged, contact_persons_inserted, contact_persons_updated,"
+        " contact_persons_unchanged"
+    )
+    logged = {
+        (r[0], r[1]): tuple(int(v) for v in r[2:])
+        for r in rows(warehouse, f"SELECT run_id, module, {columns} FROM books.sync_runs")
+    }
+    assert logged == {
+        ("r1", config.ACCOUNTS): (1, 0, 0, 0, 0, 0),
+        ("r1", config.CONTACTS): (3, 0, 0, 2, 0, 0),
+        ("r2", config.ACCOUNTS): (0, 0, 1, 0, 0, 0),
+        ("r2", config.CONTACTS): (1, 2, 1, 0, 1, 1),
+    }

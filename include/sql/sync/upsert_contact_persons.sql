@@ -5,6 +5,9 @@
 -- lowest contact_person_id, as settle_contact_persons would choose; a first import then does not
 -- rewrite every new row there. A customer that already has contact persons, or receives an
 -- existing one, is left to settle_contact_persons.
+-- Each row written comes back (RETURNING): 'inserted' when this statement created it (its
+-- created_at is this load's :now; the staged and the held arms never write the same contact
+-- person in one load, since a held contact is left out of the staged arm), else 'updated'.
 -- The CTE is materialized so that "has contact persons" is answered for every row before the
 -- first insert; asked while inserting, a plan that scans contact_persons would rescan the rows
 -- this statement has added, once per customer.
@@ -48,3 +51,4 @@ ON CONFLICT (crm_contact_id) DO UPDATE SET
      excluded.email, excluded.phone, excluded.mobile, excluded.crm_modified_time,
      excluded.updated_at)
 WHERE cp.crm_modified_time IS NULL OR excluded.crm_modified_time > cp.crm_modified_time
+RETURNING CASE WHEN created_at = :now THEN 'inserted' ELSE 'updated' END

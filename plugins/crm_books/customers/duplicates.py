@@ -220,6 +220,10 @@ MATCH_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
+KeyColumns = dict[str, tuple[np.ndarray, list[str]]]
+"""Per match kind: each customer's key as a code into the list of distinct keys (-1: no key)."""
+
+
 def find_duplicate_groups(customers: pd.DataFrame) -> pd.DataFrame:
     """Customers that share a match key: one row per (group_key, customer_id), >= 2 customers each.
 
@@ -228,15 +232,45 @@ def find_duplicate_groups(customers: pd.DataFrame) -> pd.DataFrame:
     by group_key, then customer_id.
     """
     frame = customers.reset_index(drop=True)
-    id_codes, ids = pd.factorize(frame["customer_id"], use_na_sentinel=True)
-    company = _text(frame, "company_name")
-    name = np.where(pd.isna(company), _text(frame, "contact_name"), company)
-    columns = {
+    return groups_of_columns(frame["customer_id"], key_columns(frame))
+
+
+def key_columns(customers: pd.DataFrame) -> KeyColumns:
+    """The match keys of each customer (rows in the frame's order), per kind."""
+    company = _text(customers, "company_name")
+    name = np.where(pd.isna(company), _text(customers, "contact_name"), company)
+    return {
         "name": _key_codes(name, _company_keys),
-        "email": _key_codes(_text(frame, "email"), _emails),
-        "phone": _key_codes(_text(frame, "phone"), _phone_keys),
-        "website": _key_codes(_text(frame, "website"), _shared_domains),
+        "email": _key_codes(_text(customers, "email"), _emails),
+        "phone": _key_codes(_text(customers, "phone"), _phone_keys),
+        "website": _key_codes(_text(customers, "website"), _shared_domains),
     }
+
+
+def match_keys(columns: KeyColumns) -> dict[str, list[str | None]]:
+    """Each customer's key per kind as text (None: no key), from :func:`key_columns`."""
+    out: dict[str, list[str | None]] = {}
+    for kind, (codes, keys) in columns.items():
+        lookup = np.array([*keys, None], dtype=object)  # code -1 -> the last entry
+        out[kind] = lookup[codes].tolist()
+    return out
+
+
+def groups_of_keys(keys: pd.DataFrame, only: set[str]) -> pd.DataFrame:
+    """The groups whose group_key is in ``only``, from stored keys (columns customer_id and
+    ``<kind>_key``); the frame must hold every customer that has one of those keys."""
+    frame = keys.reset_index(drop=True)
+    columns: KeyColumns = {}
+    for kind, _what in MATCH_KINDS:
+        codes, uniques = pd.factorize(frame[f"{kind}_key"].to_numpy(dtype=object))
+        columns[kind] = (codes, uniques.tolist())
+    groups = groups_of_columns(frame["customer_id"], columns)
+    return groups[groups["group_key"].isin(only)].reset_index(drop=True)
+
+
+def groups_of_columns(customer_id: pd.Series, columns: KeyColumns) -> pd.DataFrame:
+    """Rows of the groups of customers sharing a key (see find_duplicate_groups)."""
+    id_codes, ids = pd.factorize(customer_id, use_na_sentinel=True)
     group_keys: list[str] = []
     reasons: list[str] = []
     group_parts: list[np.ndarray] = []

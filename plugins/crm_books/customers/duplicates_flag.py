@@ -1,10 +1,17 @@
-"""B6: record groups of likely duplicate customers."""
+"""B6: record groups of likely duplicate customers.
+
+The match keys of every active customer are kept in books.duplicate_match_keys, with the fields
+they were computed from. A run keys only the customers whose fields changed (or that are new)
+and regroups only the keys those customers hold; the other groups can only have lost members
+since the last run, which flags nothing. A first run (no keys stored) or a full refresh groups
+every active customer at once, as before.
+"""
 
 from __future__ import annotations
 
 import logging
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
@@ -19,22 +26,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_FIELDS = ("contact_name", "company_name", "email", "phone", "website")
+_KINDS = ("name", "email", "phone", "website")
+_KEY_COLUMNS = ("customer_id", *_FIELDS, *(f"{kind}_key" for kind in _KINDS))
+
 
 def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
     """B6: record groups of likely duplicate customers; nothing is merged or deleted."""
     # Imported here: pandas and the matching rules are only needed by this task.
-    from crm_books.customers.duplicates import customers_frame, find_duplicate_groups, unflagged
+    from crm_books.customers.duplicates import unflagged
 
     # Under the warehouse lock from the read on: groups computed from customers that another run
     # changes meanwhile would flag what one run after the other would not.
     with locked_transaction(engine, "flag_duplicates") as conn:
-        result = run_sql(conn, "duplicates/select_active_customers")
-        # Plain DB-API tuples: a frame built from SQLAlchemy rows cost more than the grouping.
-        customers = customers_frame(list(result.keys()), result.cursor.fetchall())
-        groups = find_duplicate_groups(customers)
-        flagged = run_sql(conn, "duplicates/select_candidate_pairs").cursor.fetchall()
-        # Every group is recomputed, but only pairs not flagged yet are staged (after the first
-        # run, next to none); insert_candidates still skips any flagged in the meantime.
+        if run.full_refresh:
+            run_sql(conn, "duplicates/delete_match_keys")
+        regroup_all = not run_sql(conn, "duplicates/count_match_keys").scalar()
+        run_sql(conn, "duplicates/delete_stale_match_keys")
+        result = run_sql(conn, "duplicates/select_unkeyed_customers")
+        changed = _frame(list(result.keys()), result.cursor.fetchall())
+        if regroup_all:
+            groups, flagged = _group_all(conn, changed)
+        else:
+            groups, flagged = _group_touched(conn, run, changed)
+        # Only pairs not flagged yet are staged (after the first run, next to none);
+        # insert_candidates still skips any flagged in the meantime.
         new = unflagged(groups, flagged)
         newly = _insert_candidates(conn, run, new) if len(new) else 0
         run_sql(
@@ -43,12 +59,79 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
             {"run_id": run.run_id, "module": run.modules[0], "flagged": newly},
         )
     log.info(
-        "duplicates: %d customers in %d likely-duplicate groups, %d newly flagged",
+        "duplicates: %d customers (re)keyed, %s; %d customers in %d likely-duplicate groups"
+        " regrouped, %d newly flagged",
+        len(changed),
+        "every group recomputed" if regroup_all else "only the groups of their keys recomputed",
         len(groups),
         groups["group_key"].nunique() if len(groups) else 0,
         newly,
     )
-    return {"in_groups": len(groups), "newly_flagged": newly}
+    return {"rekeyed": len(changed), "in_groups": len(groups), "newly_flagged": newly}
+
+
+def _group_all(conn: Connection, customers: pd.DataFrame) -> tuple[pd.DataFrame, list[Any]]:
+    """No keys stored: ``customers`` is every active customer; group them all, store their keys."""
+    from crm_books.customers.duplicates import groups_of_columns, key_columns
+
+    columns = key_columns(customers)
+    _store_keys(conn, customers, columns)
+    run_sql(conn, "duplicates/analyze_match_keys")
+    groups = groups_of_columns(customers["customer_id"], columns)
+    return groups, run_sql(conn, "duplicates/select_candidate_pairs").cursor.fetchall()
+
+
+def _group_touched(
+    conn: Connection, run: SyncRun, changed: pd.DataFrame
+) -> tuple[pd.DataFrame, list[Any]]:
+    """Store the changed customers' keys; regroup every customer holding one of those keys."""
+    from crm_books.customers.duplicates import groups_of_keys, key_columns, match_keys
+
+    params = {"run_id": run.run_id}
+    columns = key_columns(changed)
+    _store_keys(conn, changed, columns)
+    touched = {
+        (kind, key) for kind, keys in match_keys(columns).items() for key in keys if key is not None
+    }
+    if not touched:
+        return groups_of_keys(_frame(["customer_id"], []), set()), []
+    bulk_insert(
+        conn,
+        "stg_duplicate_keys",
+        ("run_id", "kind", "match_key"),
+        ((run.run_id, kind, key) for kind, key in sorted(touched)),
+    )
+    run_sql(conn, "duplicates/analyze_touched_keys")
+    result = run_sql(conn, "duplicates/select_touched_members", params)
+    members = _frame(list(result.keys()), result.cursor.fetchall())
+    groups = groups_of_keys(members, {f"{kind}:{key}" for kind, key in touched})
+    flagged = run_sql(conn, "duplicates/select_touched_candidate_pairs", params).cursor.fetchall()
+    run_sql(conn, "duplicates/delete_touched_keys", params)
+    return groups, flagged
+
+
+def _store_keys(conn: Connection, customers: pd.DataFrame, columns: Any) -> None:
+    """Copy the customers' match fields and keys into books.duplicate_match_keys."""
+    from crm_books.customers.duplicates import match_keys
+
+    if customers.empty:
+        return
+    keys = match_keys(columns)
+    values = [customers["customer_id"].tolist()]
+    values += [customers[field].tolist() for field in _FIELDS]
+    values += [keys[kind] for kind in _KINDS]
+    bulk_insert(conn, "duplicate_match_keys", _KEY_COLUMNS, zip(*values, strict=True))
+
+
+def _frame(columns: list[str], rows: list[Any]) -> pd.DataFrame:
+    """Rows read from the warehouse as a frame (plain DB-API tuples: a frame built from
+    SQLAlchemy rows cost more than the grouping)."""
+    from crm_books.customers.duplicates import customers_frame
+
+    frame = customers_frame(columns, rows)
+    for name in set(_KEY_COLUMNS) - set(frame.columns):
+        frame[name] = None
+    return frame
 
 
 def _insert_candidates(conn: Connection, run: SyncRun, new: pd.DataFrame) -> int:

@@ -11,20 +11,21 @@ from crm_books import config
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.staging import STG_REJECT_COLUMNS, counts_row
 from crm_books.warehouse.engine import locked_transaction
-from crm_books.warehouse.sql_files import run_sql
+from crm_books.warehouse.sql_files import count_returned, run_sql
 from crm_books.warehouse.timestamps import as_utc, db_now
 
 log = logging.getLogger(__name__)
 
 Counts = dict[str, int]
-_LOAD_COUNTS = ("inserted", "updated", "unchanged", "rejected", "rejected_again", "held")
+_WRITES = ("inserted", "updated", "unchanged")
+_PERSON_COUNTS = tuple(f"contact_persons_{key}" for key in _WRITES)
+_LOAD_COUNTS = (*_WRITES, "rejected", "rejected_again", "held", *_PERSON_COUNTS)
 _MOVES = ("deleted", "inactivated", "reactivated", "persons_removed", "held_removed")
 
 
 def load_run(engine: Engine, run: SyncRun) -> dict[str, Counts]:
     """Upsert the valid staged rows, file the rejects and advance the high-water marks: one transaction."""
     params = {"run_id": run.run_id, "now": db_now()}
-    result: dict[str, Counts] = {}
     with locked_transaction(engine, "load_customers") as conn:
         loaded = _already_loaded(conn, run)
         if loaded is not None:
@@ -32,23 +33,53 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, Counts]:
         run_sql(conn, "sync/load_settings")
         run_sql(conn, "sync/analyze_staging")
         rejected = _file_rejects(conn, params)
-        if config.ACCOUNTS in run.modules:
-            result[config.ACCOUNTS] = counts_row(conn, "sync/load_accounts", params)
-        if config.CONTACTS in run.modules:
-            result[config.CONTACTS] = counts_row(conn, "sync/load_contacts", params)
-            _attach_contact_persons(conn, params, staged_run_id=run.run_id)
-            moves = _reconcile_contact_moves(conn, params)
-        # Held contacts attach whenever their account exists, whichever modules this run read.
-        _attach_contact_persons(conn, params, attach_held=True)
+        result = _write(conn, run, params)
         held = int(run_sql(conn, "sync/settle_contact_persons", params).scalar() or 0)
         for module, counts in result.items():
             counts["rejected"], counts["rejected_again"] = rejected.get(module, (0, 0))
             counts["held"] = held if module == config.CONTACTS else 0
             _record_module(conn, {**params, "module": module}, counts)
-        if config.CONTACTS in result:
-            _record_contact_moves(conn, params, moves)
     _log_loaded(result)
     return result
+
+
+def _write(conn: Connection, run: SyncRun, params: dict[str, Any]) -> dict[str, Counts]:
+    """Customers, then contact persons: each write returns what it inserted or updated, and what
+    it was given and did not write is unchanged. Per module; a Contacts row counts its individual
+    customers and its contact persons (the ``contact_persons_*`` counts say how many of each)."""
+    written = count_returned(conn, "sync/load_customers", {**params, "modules": list(run.modules)})
+    if config.CONTACTS in run.modules:  # after the customers: held = no account customer yet
+        run_sql(conn, "sync/hold_contact_persons", params)
+    given = counts_row(conn, "sync/count_load_input", params)
+    result = {
+        module: _counts(written[f"{module}:inserted"], written[f"{module}:updated"], given[key])
+        for module, key in ((config.ACCOUNTS, "accounts"), (config.CONTACTS, "individuals"))
+        if module in run.modules
+    }
+    persons = dict.fromkeys(_WRITES, 0)
+    moves: Counts | None = None
+    if config.CONTACTS in run.modules:
+        _add(persons, _attach_contact_persons(conn, params, given["contact_persons"], run.run_id))
+        moves = _reconcile_contact_moves(conn, params)
+    # Held contacts attach whenever their account exists, whichever modules this run read.
+    waiting = int(run_sql(conn, "sync/count_attachable_held", params).scalar() or 0)
+    _add(persons, _attach_contact_persons(conn, params, waiting, attach_held=True))
+    if moves is not None:
+        _add(result[config.CONTACTS], persons)
+        result[config.CONTACTS].update(zip(_PERSON_COUNTS, persons.values(), strict=True))
+        _record_contact_moves(conn, params, moves)
+    for counts in result.values():
+        counts.update((key, counts.get(key, 0)) for key in _PERSON_COUNTS)
+    return result
+
+
+def _counts(inserted: int, updated: int, given: int) -> Counts:
+    return {"inserted": inserted, "updated": updated, "unchanged": given - inserted - updated}
+
+
+def _add(total: Counts, more: Counts) -> None:
+    for key in _WRITES:
+        total[key] += more[key]
 
 
 def _file_rejects(conn: Connection, params: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -60,17 +91,20 @@ def _file_rejects(conn: Connection, params: dict[str, Any]) -> dict[str, tuple[i
 def _attach_contact_persons(
     conn: Connection,
     params: dict[str, Any],
-    *,
+    given: int,
     staged_run_id: str | None = None,
+    *,
     attach_held: bool = False,
-) -> None:
+) -> Counts:
     """Contact persons join their account customer: the run's staged ones that nothing is held
-    for, before the contact moves are reconciled, or the held ones, after them (one upsert)."""
-    run_sql(
+    for, before the contact moves are reconciled, or the held ones, after them (one upsert).
+    ``given``: how many the upsert is given; returns what it inserted, updated and left alone."""
+    written = count_returned(
         conn,
         "sync/upsert_contact_persons",
         {**params, "staged_run_id": staged_run_id, "attach_held": int(attach_held)},
     )
+    return _counts(written["inserted"], written["updated"], given)
 
 
 def _reconcile_contact_moves(conn: Connection, params: dict[str, Any]) -> Counts:
@@ -120,7 +154,8 @@ def _log_loaded(result: dict[str, Counts]) -> None:
     for module, counts in result.items():
         log.info(
             "loaded %s: %d inserted, %d updated, %d unchanged, %d rejected (%d of them filed by an"
-            " earlier run already), %d held for their account",
+            " earlier run already), %d held for their account; of the writes, contact persons:"
+            " %d inserted, %d updated, %d unchanged",
             module,
             *(counts[key] for key in _LOAD_COUNTS),
         )

@@ -29,14 +29,17 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
         ]
     for row in rows:
         log.info(
-            "run summary %s: extracted=%s inserted=%s updated=%s unchanged=%s deleted=%s "
-            "inactivated=%s flagged=%s rejected=%s rejected_again=%s held=%s api_calls=%s "
-            "api_credits=%s bulk_jobs=%s",
+            "run summary %s: extracted=%s inserted=%s updated=%s unchanged=%s (contact persons:"
+            " inserted=%s updated=%s unchanged=%s) deleted=%s inactivated=%s flagged=%s"
+            " rejected=%s rejected_again=%s held=%s api_calls=%s api_credits=%s bulk_jobs=%s",
             row["module"],
             row["extracted"],
             row["inserted"],
             row["updated"],
             row["unchanged"],
+            row["contact_persons_inserted"],
+            row["contact_persons_updated"],
+            row["contact_persons_unchanged"],
             row["deleted"],
             row["inactivated"],
             row["flagged"],

@@ -1,0 +1,1 @@
+-- Nothing to do on SQLite: its planner keeps no statistics that a fresh insert could leave stale.
