@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy import Connection, Engine
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 # CRM records per chunk: one mapped task's work, small enough for one worker's memory and large
 # enough that a task's start-up (imports, connections) stays a small share of it.
 TRANSFORM_CHUNK = 50_000
+# CRM records decoded and mapped at a time within a chunk: the JSON texts and decoded fields of
+# one piece are alive at once, not of the whole chunk.
+RAW_PIECE = 10_000
 
 # The raw JSON stays in stg_crm_records only; rejects are given theirs back when they are filed.
 STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS)
@@ -86,6 +89,21 @@ def raw_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> list[str]:
         rows = run_sql(conn, "sync/select_latest_raw_records", chunk_params(run, chunk))
         # Plain DB-API tuples, all at once: half the CPU of iterating SQLAlchemy Rows.
         return [payload for _crm_id, payload in rows.cursor.fetchall()]
+
+
+def raw_pieces(
+    engine: Engine, run: SyncRun, chunk: Chunk, size: int | None = None
+) -> Generator[list[str], None, None]:
+    """raw_chunk's payloads, in the same order, ``size`` (RAW_PIECE) at a time: PostgreSQL sends
+    them through a server-side cursor, so neither the driver nor this process holds the whole
+    chunk's JSON."""
+    size = size or RAW_PIECE
+    with engine.connect() as conn:
+        streamed = conn.execution_options(stream_results=True, yield_per=size)
+        rows = run_sql(streamed, "sync/select_latest_raw_records", chunk_params(run, chunk))
+        # Rows, not the DB-API cursor: a streamed result holds its first rows in its own buffer.
+        for batch in rows.partitions(size):
+            yield [row[1] for row in batch]
 
 
 def staged_chunk(engine: Engine, query: str, run: SyncRun, chunk: Chunk) -> pd.DataFrame:
