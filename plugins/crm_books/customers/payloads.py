@@ -22,6 +22,7 @@ from crm_books.customers.columns import RAW_PAYLOAD, REJECT_COLUMNS
 _json_loads: Callable[[str | bytes | bytearray], Any] = msgspec.json.Decoder().decode
 
 ID = "id"
+_NO_ID = "record has no id"
 
 # Decoded dicts are the bulkiest form of a record, so payloads are decoded a slice at a time.
 _PARSE_CHUNK = 50_000
@@ -131,20 +132,39 @@ def _columns(combined: pd.DataFrame, fields: _Fields) -> pd.DataFrame:
 def _parse_fields(texts: list[Any], module: str | None, fields: tuple[str, ...]) -> ParsedRecords:
     """parse_payloads with ``fields`` (id first): each text decoded straight into those fields."""
     decode = _fields_decoder(fields)
-    rows: list[tuple[Any, ...]] = []
-    kept: list[Any] = []
-    rejects: list[RejectRow] = []
-    for text in texts:
-        row = _fields_of(text, decode, fields)
-        if type(row) is tuple:
-            rows.append(row)
-            kept.append(text)
-        else:
-            rejects.append((module, None, str(row), _raw_text(text)))
+    decoded = _decoded_all(texts, decode)
+    if decoded is None:  # some text is not a str, or the fields decoder refused it
+        decoded = [_fields_of(text, decode, fields) for text in texts]
+    good = [i for i, row in enumerate(decoded) if type(row) is tuple]
+    rows, kept, rejects = decoded, texts, []
+    if len(good) < len(decoded):
+        good_set = set(good)
+        rows, kept = [decoded[i] for i in good], [texts[i] for i in good]
+        rejects = [
+            (module, None, str(row), _raw_text(text))
+            for i, (row, text) in enumerate(zip(decoded, texts, strict=True))
+            if i not in good_set
+        ]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
     frame = {name: object_array(list(values)) for name, values in zip(fields, columns, strict=True)}
     frame[RAW_PAYLOAD] = object_array(kept)
     return ParsedRecords(records=pd.DataFrame(frame, dtype=object), rejects=reject_frame(rejects))
+
+
+def _decoded_all(texts: list[Any], decode: Callable[[str], Any]) -> list[Any] | None:
+    """Every text's fields in one pass over C calls (the usual case: every payload is a record
+    the extract wrote), "record has no id" for a record without one; None when a text is not a
+    str or the fields decoder refuses one, for _fields_of to take them one by one."""
+    if not all(text.__class__ is str for text in texts):
+        return None
+    try:
+        rows: list[Any] = list(map(msgspec.structs.astuple, map(decode, texts)))
+    except Exception:  # refused: _fields_of decides text by text
+        return None
+    for i, row in enumerate(rows):
+        if id_text(row[0]) is None:
+            rows[i] = _NO_ID
+    return rows
 
 
 def _fields_of(
@@ -163,7 +183,7 @@ def _fields_of(
         except Exception:  # refused here: the whole decode below decides
             pass
         else:
-            return row if id_text(row[0]) is not None else "record has no id"
+            return row if id_text(row[0]) is not None else _NO_ID
     rec = _decode(text)
     if type(rec) is not dict:
         return rec

@@ -6,6 +6,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Generator, Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy import Connection, Engine
@@ -16,6 +17,7 @@ from crm_books.warehouse.bulk import bulk_insert
 from crm_books.warehouse.sql_files import run_sql
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 TRANSFORM_CHUNK = 50_000
 # CRM records decoded and mapped at a time within a chunk: the JSON texts and decoded fields of
 # one piece are alive at once, not of the whole chunk.
-RAW_PIECE = 10_000
+RAW_PIECE = 5_000
 
 # The raw JSON stays in stg_crm_records only; rejects are given theirs back when they are filed.
 STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS)
@@ -157,16 +159,29 @@ def stage_frame(
     """Bulk-insert a transformed frame into a staging table, with run_id and constant columns."""
     if frame is None or frame.empty:
         return 0
-    data = frame.copy()
-    data["run_id"] = run_id
-    for name, value in constants.items():
-        data[name] = value
-    if "crm_modified_time" in data:
-        # The same fixed text form as db_timestamp, vectorised.
-        times = data["crm_modified_time"].dt.tz_convert("UTC")
-        data["crm_modified_time"] = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
-    data = data[list(columns)].astype(object).where(data[list(columns)].notna(), None)
-    return bulk_insert(conn, table_name, columns, data.itertuples(index=False, name=None))
+    given = {"run_id": run_id, **constants}
+    values = [
+        repeat(given[name], len(frame)) if name in given else _db_values(frame, name)
+        for name in columns
+    ]
+    return bulk_insert(conn, table_name, columns, zip(*values, strict=False))
+
+
+def _db_values(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as the values a row insert takes: missing values (NaN, NaT) as None, and
+    crm_modified_time in the same fixed text form as db_timestamp, vectorised."""
+    import pandas as pd
+
+    series = frame[name]
+    if name == "crm_modified_time":
+        times = series.dt.tz_convert("UTC")
+        series = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    values = series.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
 
 
 def stage_rejects(

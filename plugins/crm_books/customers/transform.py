@@ -129,7 +129,8 @@ def _map_piece(
     else:
         _check_ids(records["id"].tolist(), seen)
     rows, rejects = (ct.account_rows if module == config.ACCOUNTS else ct.contact_rows)(records)
-    return rows.drop(columns=RAW_PAYLOAD), (parsed.rejects, rejects)
+    # A deep copy: the frame left by drop() alone still shares the block that holds the JSON.
+    return rows.drop(columns=RAW_PAYLOAD).copy(), (parsed.rejects, rejects)
 
 
 def _check_ids(ids: list[Any], seen: set[Any]) -> None:
