@@ -30,10 +30,7 @@ def clean_text(values: np.ndarray, *, collapse: bool, lower: bool) -> tuple[np.n
     if not _mostly_repeated(values):
         # One pass: each value is touched once, which is what costs at a million rows.
         odd: list[Any] = []
-        out = [
-            clean(v) if v.__class__ is str else None if v is None else _set_aside(v, odd)
-            for v in values.tolist()
-        ]
+        out = _cleaned(values.tolist(), collapse, lower, odd)
         if not odd:
             return object_array(out), np.zeros(len(values), dtype=bool)
     # Numbers sent unquoted and values that are not text take the slower path below.
@@ -42,6 +39,48 @@ def clean_text(values: np.ndarray, *, collapse: bool, lower: bool) -> tuple[np.n
     codes, distinct = pd.factorize(texts[is_str])
     texts[is_str] = object_array([clean(s) for s in distinct.tolist()])[codes]
     return texts, bad
+
+
+def _cleaned(items: list[Any], collapse: bool, lower: bool, odd: list[Any]) -> list[str | None]:
+    """Each text cleaned as _CLEANERS[collapse, lower] cleans it, None kept, anything else set
+    aside in ``odd``: the cleaners written out in the loop, without a call per value (a third of
+    the CPU); ASCII text is already NFC, so only other text is normalised."""
+    ch = STRIP_CHARS
+    if collapse and lower:
+        return [
+            (" ".join((v if v.isascii() else _nfc(v)).split()).strip(ch).lower() or None)
+            if v.__class__ is str
+            else None
+            if v is None
+            else _set_aside(v, odd)
+            for v in items
+        ]
+    if collapse:
+        return [
+            (" ".join((v if v.isascii() else _nfc(v)).split()).strip(ch) or None)
+            if v.__class__ is str
+            else None
+            if v is None
+            else _set_aside(v, odd)
+            for v in items
+        ]
+    if lower:
+        return [
+            ((v if v.isascii() else _nfc(v)).strip(ch).lower() or None)
+            if v.__class__ is str
+            else None
+            if v is None
+            else _set_aside(v, odd)
+            for v in items
+        ]
+    return [
+        ((v if v.isascii() else _nfc(v)).strip(ch) or None)
+        if v.__class__ is str
+        else None
+        if v is None
+        else _set_aside(v, odd)
+        for v in items
+    ]
 
 
 def _set_aside(value: Any, odd: list[Any]) -> str | None:

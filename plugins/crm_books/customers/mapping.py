@@ -31,9 +31,13 @@ from crm_books.warehouse.text import MAX_ID_LENGTH, any_problem, id_problem, quo
 
 # The parser is part of this module's interface (the transform step and tests read it here).
 __all__ = [
+    "MAPPED_FIELDS",
     "AccountsResult",
     "ContactsResult",
+    "account_rows",
+    "contact_rows",
     "latest_versions",
+    "split_contacts",
     "transform_accounts",
     "transform_contacts",
 ]
@@ -71,6 +75,16 @@ _INDIVIDUAL_TEXT: dict[str, str] = {
     "fax": "Fax",
     **{f"billing_{p}": f"Mailing_{p.title()}" for p in ADDRESS_PARTS},
     **{f"shipping_{p}": f"Other_{p.title()}" for p in ADDRESS_PARTS},
+}
+# The CRM fields each module's mapping reads (parse_payloads(fields=...) decodes only these).
+MAPPED_FIELDS: dict[str, tuple[str, ...]] = {
+    config.ACCOUNTS: (ID, MODIFIED_TIME, *_ACCOUNT_TEXT.values()),
+    config.CONTACTS: (
+        ID,
+        MODIFIED_TIME,
+        ACCOUNT_LOOKUP,
+        *dict.fromkeys((*_PERSON_TEXT.values(), *_INDIVIDUAL_TEXT.values())),
+    ),
 }
 # Names get internal whitespace runs collapsed; addresses and notes keep their line breaks.
 _NAME_COLUMNS = frozenset({"contact_name", "company_name", "salutation", "first_name", "last_name"})
@@ -130,6 +144,15 @@ def latest_versions(frame: pd.DataFrame, key: str, time_column: str) -> pd.DataF
 
 def transform_accounts(records: pd.DataFrame) -> AccountsResult:
     """Map parsed Account records to Books business customers (DESIGN.md B2), newest version each."""
+    rows, rejects = account_rows(records)
+    customers = latest_versions(rows, "crm_account_id", "crm_modified_time")
+    return AccountsResult(customers=customers[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]], rejects=rejects)
+
+
+def account_rows(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every Account record that maps, as a customer row in record order, before
+    ``latest_versions``; the records that do not, as rejects). Each row is mapped on its own, so
+    the records may come in pieces."""
     records = records.reset_index(drop=True)
     n = len(records)
     ids, times, reasons = _record_keys(records)
@@ -151,15 +174,26 @@ def transform_accounts(records: pd.DataFrame) -> AccountsResult:
         dtype=object,
     )
     customers["crm_modified_time"] = times
-    customers = latest_versions(customers[~reasons.any()], "crm_account_id", "crm_modified_time")
-    return AccountsResult(
-        customers=customers[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
-        rejects=reasons.frame(config.ACCOUNTS, ids, _raw_payloads(records)),
-    )
+    rejects = reasons.frame(config.ACCOUNTS, ids, _raw_payloads(records))
+    return customers[~reasons.any()], rejects
 
 
 def transform_contacts(records: pd.DataFrame) -> ContactsResult:
     """Map parsed Contact records: with an account -> contact persons, without -> individuals (B2)."""
+    rows, rejects = contact_rows(records)
+    # Dedupe before splitting: a contact may have gained or lost its account between versions.
+    latest = latest_versions(rows, "crm_contact_id", "crm_modified_time")
+    individuals, persons = split_contacts(latest)
+    return ContactsResult(
+        customers=individuals[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
+        contact_persons=persons[[*CONTACT_PERSON_COLUMNS, RAW_PAYLOAD]],
+        rejects=rejects,
+    )
+
+
+def contact_rows(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every Contact record that maps, in record order, before ``latest_versions`` and
+    ``split_contacts``; the records that do not, as rejects). Row by row, as account_rows."""
     records = records.reset_index(drop=True)
     ids, times, reasons = _record_keys(records)
     account_ids, has_account, lookup_bad = _lookup_ids(column(records, ACCOUNT_LOOKUP))
@@ -184,16 +218,15 @@ def transform_contacts(records: pd.DataFrame) -> ContactsResult:
     )
     all_columns["crm_modified_time"] = times
     all_columns["_has_account"] = has_account
-    # Dedupe before splitting: a contact may have gained or lost its account between versions.
-    latest = latest_versions(all_columns[~reasons.any()], "crm_contact_id", "crm_modified_time")
+    return all_columns[~reasons.any()], reasons.frame(config.CONTACTS, ids, raw)
+
+
+def split_contacts(latest: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(individual customers, contact persons) of mapped Contact rows: with an account, a
+    contact person; without one, an individual customer named after the person."""
     with_account = latest["_has_account"].to_numpy(dtype=bool)
     persons = latest[with_account].reset_index(drop=True)
-    individuals = _as_individuals(latest[~with_account].reset_index(drop=True))
-    return ContactsResult(
-        customers=individuals[[*CUSTOMER_COLUMNS, RAW_PAYLOAD]],
-        contact_persons=persons[[*CONTACT_PERSON_COLUMNS, RAW_PAYLOAD]],
-        rejects=reasons.frame(config.CONTACTS, ids, raw),
-    )
+    return _as_individuals(latest[~with_account].reset_index(drop=True)), persons
 
 
 def _record_keys(records: pd.DataFrame) -> tuple[np.ndarray, pd.Series, _Reasons]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy import Connection, Engine
@@ -16,6 +17,7 @@ from crm_books.warehouse.bulk import bulk_insert
 from crm_books.warehouse.sql_files import run_sql
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 # CRM records per chunk: one mapped task's work, small enough for one worker's memory and large
 # enough that a task's start-up (imports, connections) stays a small share of it.
 TRANSFORM_CHUNK = 50_000
+# CRM records decoded and mapped at a time within a chunk: the JSON texts and decoded fields of
+# one piece are alive at once, not of the whole chunk.
+RAW_PIECE = 5_000
 
 # The raw JSON stays in stg_crm_records only; rejects are given theirs back when they are filed.
 STG_CUSTOMER_COLUMNS = ("run_id", "module", *CUSTOMER_COLUMNS)
@@ -88,6 +93,21 @@ def raw_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> list[str]:
         return [payload for _crm_id, payload in rows.cursor.fetchall()]
 
 
+def raw_pieces(
+    engine: Engine, run: SyncRun, chunk: Chunk, size: int | None = None
+) -> Generator[list[str], None, None]:
+    """raw_chunk's payloads, in the same order, ``size`` (RAW_PIECE) at a time: PostgreSQL sends
+    them through a server-side cursor, so neither the driver nor this process holds the whole
+    chunk's JSON."""
+    size = size or RAW_PIECE
+    with engine.connect() as conn:
+        streamed = conn.execution_options(stream_results=True, yield_per=size)
+        rows = run_sql(streamed, "sync/select_latest_raw_records", chunk_params(run, chunk))
+        # Rows, not the DB-API cursor: a streamed result holds its first rows in its own buffer.
+        for batch in rows.partitions(size):
+            yield [row[1] for row in batch]
+
+
 def staged_chunk(engine: Engine, query: str, run: SyncRun, chunk: Chunk) -> pd.DataFrame:
     """The chunk's staged rows of one staging table (``query``), as the quality gate reads them."""
     import pandas as pd
@@ -139,16 +159,29 @@ def stage_frame(
     """Bulk-insert a transformed frame into a staging table, with run_id and constant columns."""
     if frame is None or frame.empty:
         return 0
-    data = frame.copy()
-    data["run_id"] = run_id
-    for name, value in constants.items():
-        data[name] = value
-    if "crm_modified_time" in data:
-        # The same fixed text form as db_timestamp, vectorised.
-        times = data["crm_modified_time"].dt.tz_convert("UTC")
-        data["crm_modified_time"] = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
-    data = data[list(columns)].astype(object).where(data[list(columns)].notna(), None)
-    return bulk_insert(conn, table_name, columns, data.itertuples(index=False, name=None))
+    given = {"run_id": run_id, **constants}
+    values = [
+        repeat(given[name], len(frame)) if name in given else _db_values(frame, name)
+        for name in columns
+    ]
+    return bulk_insert(conn, table_name, columns, zip(*values, strict=False))
+
+
+def _db_values(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as the values a row insert takes: missing values (NaN, NaT) as None, and
+    crm_modified_time in the same fixed text form as db_timestamp, vectorised."""
+    import pandas as pd
+
+    series = frame[name]
+    if name == "crm_modified_time":
+        times = series.dt.tz_convert("UTC")
+        series = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    values = series.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
 
 
 def stage_rejects(
