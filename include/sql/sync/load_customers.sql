@@ -2,8 +2,9 @@
 -- are matched on crm_account_id, Contacts rows (individual customers: a contact without an
 -- account) on crm_contact_id; a staged row carries only the id of its own module, so one of the
 -- two joins finds its customer. Existing ones are updated when the staged CRM version is newer,
--- then the others inserted (Accounts first, as ever). An older CRM version never overwrites a
--- newer one, a merged-away customer is never revived, and deleted CRM records stay deleted
+-- then the others inserted, in staging order (an ORDER BY module made PostgreSQL sort the staged
+-- rows for a merge join: 1.1 of 3.4 s at 300,000 records). An older CRM version never overwrites
+-- a newer one, a merged-away customer is never revived, and deleted CRM records stay deleted
 -- (books.valid_stg_customers). Each write returns its own rows ("<module>:updated",
 -- "<module>:inserted"); load_run counts the staged rows that neither wrote as unchanged. The load
 -- holds the warehouse lock, so no other writer adds a customer in between (no ON CONFLICT).
@@ -37,5 +38,4 @@ FROM books.valid_stg_customers AS s
 WHERE s.run_id = :run_id AND s.module IN :modules
   AND NOT EXISTS (SELECT 1 FROM books.customers AS a WHERE a.crm_account_id = s.crm_account_id)
   AND NOT EXISTS (SELECT 1 FROM books.customers AS i WHERE i.crm_contact_id = s.crm_contact_id)
-ORDER BY s.module
 RETURNING CASE WHEN crm_account_id IS NULL THEN 'Contacts:inserted' ELSE 'Accounts:inserted' END

@@ -31,13 +31,9 @@ from crm_books.warehouse.text import MAX_ID_LENGTH, any_problem, id_problem, quo
 
 # The parser is part of this module's interface (the transform step and tests read it here).
 __all__ = [
-    "MAPPED_FIELDS",
     "AccountsResult",
     "ContactsResult",
-    "account_rows",
-    "contact_rows",
     "latest_versions",
-    "split_contacts",
     "transform_accounts",
     "transform_contacts",
 ]
@@ -150,9 +146,8 @@ def transform_accounts(records: pd.DataFrame) -> AccountsResult:
 
 
 def account_rows(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(every Account record that maps, as a customer row in record order, before
-    ``latest_versions``; the records that do not, as rejects). Each row is mapped on its own, so
-    the records may come in pieces."""
+    """(each Account record that maps, as a customer row in record order, not yet deduplicated;
+    those that do not, as rejects). Row by row, so the records may come in pieces."""
     records = records.reset_index(drop=True)
     n = len(records)
     ids, times, reasons = _record_keys(records)
@@ -192,8 +187,7 @@ def transform_contacts(records: pd.DataFrame) -> ContactsResult:
 
 
 def contact_rows(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(every Contact record that maps, in record order, before ``latest_versions`` and
-    ``split_contacts``; the records that do not, as rejects). Row by row, as account_rows."""
+    """account_rows of Contacts: split_contacts splits the rows once they are deduplicated."""
     records = records.reset_index(drop=True)
     ids, times, reasons = _record_keys(records)
     account_ids, has_account, lookup_bad = _lookup_ids(column(records, ACCOUNT_LOOKUP))
@@ -222,8 +216,7 @@ def contact_rows(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def split_contacts(latest: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(individual customers, contact persons) of mapped Contact rows: with an account, a
-    contact person; without one, an individual customer named after the person."""
+    """(individual customers, contact persons) of mapped Contact rows, by their account."""
     with_account = latest["_has_account"].to_numpy(dtype=bool)
     persons = latest[with_account].reset_index(drop=True)
     return _as_individuals(latest[~with_account].reset_index(drop=True)), persons

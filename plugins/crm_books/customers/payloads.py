@@ -136,7 +136,8 @@ def _parse_fields(texts: list[Any], module: str | None, fields: tuple[str, ...])
     if decoded is None:  # some text is not a str, or the fields decoder refused it
         decoded = [_fields_of(text, decode, fields) for text in texts]
     good = [i for i, row in enumerate(decoded) if type(row) is tuple]
-    rows, kept, rejects = decoded, texts, []
+    rows, kept = decoded, texts
+    rejects: list[RejectRow] = []
     if len(good) < len(decoded):
         good_set = set(good)
         rows, kept = [decoded[i] for i in good], [texts[i] for i in good]
@@ -185,7 +186,7 @@ def _fields_of(
         else:
             return row if id_text(row[0]) is not None else _NO_ID
     rec = _decode(text)
-    if type(rec) is not dict:
+    if isinstance(rec, str):  # the reason
         return rec
     return tuple(rec.get(name) for name in fields)
 

@@ -39,15 +39,15 @@ def bulk_insert(
                 count += 1
         return count
     # One compiled INSERT, its rows as plain tuples: SQLAlchemy's executemany of dicts costs
-    # several times the CPU of sqlite3's own (1.3 s against 0.3 s for 50,000 customer rows).
+    # several times the CPU of sqlite3's own (about 1.3 s against 0.4 s for 50,000 customer rows).
     target = table(table_name, *(column(c) for c in columns), schema=config.SCHEMA)
     compiled = insert(target).compile(dialect=conn.dialect)
     order = [columns.index(name) for name in compiled.positiontup or ()]
-    statement = str(compiled)
+    insert_sql = str(compiled)
     for batch in _batches(rows, SQLITE_BATCH):
         if order != list(range(len(columns))):
             batch = [tuple(row[i] for i in order) for row in batch]
-        conn.exec_driver_sql(statement, batch)
+        conn.exec_driver_sql(insert_sql, batch)
         count += len(batch)
     return count
 
