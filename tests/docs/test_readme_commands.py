@@ -375,8 +375,17 @@ COMMANDS: dict[str, Entry] = {
         "test_small_bench_reports_every_phase_and_loads_every_customer",
         note="run_bench on an empty PostgreSQL database, as this command does",
     ),
-    "python -m zoho_sandbox serve --seed 7 --accounts A --contacts C --deals 0": runs(
-        BENCH_CLI, note="the bench starts the sandbox this way"
+    "python -m zoho_sandbox serve --seed 7 --accounts A --contacts C --deals 0"
+    " --profile zoho [knob flags]": runs(BENCH_CLI, note="the bench starts the sandbox this way"),
+    ".venv/bin/python -m devtools.bench --records 100000 --profile fast": runs(
+        "tests/integration/test_bench_smoke.py::"
+        "test_small_bench_reports_every_phase_and_loads_every_customer",
+        note="the smoke run is the fast profile, at 500 records",
+    ),
+    ".venv/bin/python -m devtools.bench --records 100000 --latency-ms 20 --jitter-ms 0": runs(
+        "tests/integration/test_bench_smoke.py::"
+        "test_zoho_profile_reports_bounds_ratios_credits_and_one_grant",
+        note="300 records on the zoho profile at 20 ms, jitter 0",
     ),
     "python -m zoho_sandbox serve --profile zoho --port 8765": runs(
         "tests/integration/test_sandbox_zoho_profile.py::"
