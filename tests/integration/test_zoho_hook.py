@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crm_books.config import ACCOUNTS
-from crm_books.zoho.hook import ZohoCrmHook
+from crm_books.zoho.hook import CrmConnectionError, ZohoCrmHook
 from tests.integration.sandbox_client import Tap, read_ids, running_sandbox
 from zoho_sandbox import SandboxServer
 
@@ -133,3 +133,18 @@ def test_test_connection_to_a_failing_crm_answers_within_seconds(
 
     assert ok is False and "gave up after 2 attempts" in message
     assert "retry the task later" in message
+
+
+def test_the_bulk_read_threshold_extra_reaches_the_client(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {"refresh_token": sandbox.refresh_token, "accounts_url": sandbox.accounts_url}
+    use_connection(monkeypatch, sandbox, extra={**extra, "bulk_read_threshold": 0})
+    assert ZohoCrmHook().get_client().bulk_read_threshold == 0
+    use_connection(monkeypatch, sandbox, extra={**extra, "bulk_read_threshold": None})
+    assert ZohoCrmHook().get_client().bulk_read_threshold is None
+    use_connection(monkeypatch, sandbox, extra=extra)
+    assert ZohoCrmHook().get_client().bulk_read_threshold == 50_000
+    use_connection(monkeypatch, sandbox, extra={**extra, "bulk_read_threshold": "lots"})
+    with pytest.raises(CrmConnectionError, match="bulk_read_threshold"):
+        ZohoCrmHook().get_client()

@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 
 from crm_books.config import CRM_CONN_ID, WAREHOUSE_CONN_ID
 from crm_books.zoho.auth import CrmCredentials, MemoryTokenStore, TokenStore
+from crm_books.zoho.bulk import bulk_read_threshold_from
 from crm_books.zoho.client import ZohoCrmClient
 from crm_books.zoho.errors import CrmApiError
 from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, CallLimiter, database_limiter
@@ -69,6 +70,7 @@ class ZohoCrmHook(BaseHook):
         credentials = credentials_from_connection(conn)
         mask_secret(credentials.refresh_token)
         client_options.setdefault("max_concurrency", max_concurrency_from(conn))
+        client_options.setdefault("bulk_read_threshold", bulk_read_threshold_of(conn))
         if client_options["max_concurrency"] and "limiter" not in client_options:
             client_options["limiter"] = warehouse_limiter(
                 credentials, client_options["max_concurrency"]
@@ -110,7 +112,7 @@ class ZohoCrmHook(BaseHook):
                 "login": "1000.XXXXXXXX",
                 "extra": (
                     '{"refresh_token": "1000.xxxx", "accounts_url": "https://accounts.zoho.com", '
-                    '"max_concurrency": 4}'
+                    '"max_concurrency": 4, "bulk_read_threshold": 50000}'
                 ),
             },
         }
@@ -140,6 +142,14 @@ def credentials_from_connection(conn: Connection) -> CrmCredentials:
         client_secret=str(conn.password),
         refresh_token=str(refresh_token),
     )
+
+
+def bulk_read_threshold_of(conn: Connection) -> int | None:
+    """The extra's `bulk_read_threshold` (zoho/bulk.py), or a CrmConnectionError naming it."""
+    try:
+        return bulk_read_threshold_from(conn.extra_dejson or {})
+    except ValueError as error:
+        raise CrmConnectionError(f"Connection {conn.conn_id!r}: {error}") from error
 
 
 def max_concurrency_from(conn: Connection) -> int:
