@@ -91,6 +91,22 @@ def warehouse(warehouse_uri: str):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
+@pytest.fixture
+def engines(warehouse_uri: str, request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Engines on two fresh, empty warehouses of the same backend: the one under test, and a
+    second one (a reference run, or the same data read another way)."""
+    from crm_books.warehouse.engine import create_warehouse_engine
+
+    if warehouse_uri.startswith("sqlite"):
+        second = f"sqlite:///{tmp_path / 'reference.db'}"
+    else:
+        second = _new_pg_database(request.getfixturevalue("pg_cluster"))
+    pair = (create_warehouse_engine(warehouse_uri), create_warehouse_engine(second))
+    yield pair
+    for engine in pair:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's own metadata database (SQLite), migrated once per test session."""

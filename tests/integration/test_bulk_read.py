@@ -10,9 +10,7 @@ import json
 import logging
 import time
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from crm_books.config import MODULE_FIELDS
 from crm_books.customers.extract import extract_module
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.schema import ensure_schema
-from crm_books.warehouse.engine import create_warehouse_engine
 from crm_books.zoho.bulk import BulkPolicy, CsvPlan, bulk_read_threshold_from, csv_pages
 from crm_books.zoho.client import ZohoCrmClient
 from crm_books.zoho.errors import CrmApiError
@@ -31,7 +28,6 @@ from tests.integration.test_sync_concurrency_and_faults import (
     complete,
     end_state,
     prepare,
-    second_warehouse,
 )
 from zoho_sandbox import SandboxServer
 from zoho_sandbox.limits import SlidingWindow
@@ -90,20 +86,6 @@ def api_calls(engine: Engine, run: SyncRun) -> dict[str, tuple[int, int]]:
         r=run.run_id,
     )
     return {module: (calls, credits) for module, calls, credits in found}
-
-
-@pytest.fixture
-def engines(
-    warehouse_uri: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Engine, Engine]]:
-    """(a warehouse read through REST, one read through Bulk Read) on the same backend."""
-    pair = (
-        create_warehouse_engine(warehouse_uri),
-        create_warehouse_engine(second_warehouse(warehouse_uri, request, tmp_path)),
-    )
-    yield pair
-    for engine in pair:
-        engine.dispose()
 
 
 def change_some(sb: SandboxServer) -> None:

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,27 +181,6 @@ def end_state(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         ),
         "sync_runs": rows(engine, "SELECT run_id, module, status FROM books.sync_runs"),
     }
-
-
-def second_warehouse(warehouse_uri: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Another empty warehouse on the same backend as ``warehouse_uri``."""
-    if warehouse_uri.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'reference.db'}"
-    return _new_pg_database(request.getfixturevalue("pg_cluster"))
-
-
-@pytest.fixture
-def engines(
-    warehouse_uri: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Engine, Engine]]:
-    """(the warehouse under test, a reference warehouse) on the same backend."""
-    pair = (
-        create_warehouse_engine(warehouse_uri),
-        create_warehouse_engine(second_warehouse(warehouse_uri, request, tmp_path)),
-    )
-    yield pair
-    for engine in pair:
-        engine.dispose()
 
 
 # -- two runs at once ------------------------------------------------------------------------------
