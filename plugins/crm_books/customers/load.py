@@ -56,20 +56,20 @@ def _write(conn: Connection, run: SyncRun, params: dict[str, Any]) -> dict[str, 
         for module, key in ((config.ACCOUNTS, "accounts"), (config.CONTACTS, "individuals"))
         if module in run.modules
     }
-    persons = dict.fromkeys(_WRITES, 0)
-    moves: Counts | None = None
-    if config.CONTACTS in run.modules:
+    for counts in result.values():
+        counts.update(dict.fromkeys(_PERSON_COUNTS, 0))
+    contacts = result.get(config.CONTACTS)
+    persons, moves = dict.fromkeys(_WRITES, 0), dict.fromkeys(_MOVES, 0)
+    if contacts is not None:
         _add(persons, _attach_contact_persons(conn, params, given["contact_persons"], run.run_id))
         moves = _reconcile_contact_moves(conn, params)
     # Held contacts attach whenever their account exists, whichever modules this run read.
     waiting = int(run_sql(conn, "sync/count_attachable_held", params).scalar() or 0)
     _add(persons, _attach_contact_persons(conn, params, waiting, attach_held=True))
-    if moves is not None:
-        _add(result[config.CONTACTS], persons)
-        result[config.CONTACTS].update(zip(_PERSON_COUNTS, persons.values(), strict=True))
+    if contacts is not None:
+        _add(contacts, persons)
+        contacts.update(zip(_PERSON_COUNTS, persons.values(), strict=True))
         _record_contact_moves(conn, params, moves)
-    for counts in result.values():
-        counts.update((key, counts.get(key, 0)) for key in _PERSON_COUNTS)
     return result
 
 

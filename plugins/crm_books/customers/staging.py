@@ -85,20 +85,12 @@ def chunk_params(run: SyncRun, chunk: Chunk) -> dict[str, Any]:
     }
 
 
-def raw_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> list[str]:
-    """The newest extracted payload of each record in the chunk."""
-    with engine.connect() as conn:
-        rows = run_sql(conn, "sync/select_latest_raw_records", chunk_params(run, chunk))
-        # Plain DB-API tuples, all at once: half the CPU of iterating SQLAlchemy Rows.
-        return [payload for _crm_id, payload in rows.cursor.fetchall()]
-
-
 def raw_pieces(
     engine: Engine, run: SyncRun, chunk: Chunk, size: int | None = None
 ) -> Generator[list[str], None, None]:
-    """raw_chunk's payloads, in the same order, ``size`` (RAW_PIECE) at a time: PostgreSQL sends
-    them through a server-side cursor, so neither the driver nor this process holds the whole
-    chunk's JSON."""
+    """The newest extracted payload of each record in the chunk, ``size`` (RAW_PIECE) at a
+    time: PostgreSQL sends them through a server-side cursor, so neither the driver nor this
+    process holds the whole chunk's JSON."""
     size = size or RAW_PIECE
     with engine.connect() as conn:
         streamed = conn.execution_options(stream_results=True, yield_per=size)

@@ -22,7 +22,6 @@ from crm_books.customers.staging import (
     chunk_params,
     list_chunks,
     log_chunk,
-    raw_chunk,
     raw_pieces,
     stage_frame,
     stage_rejects,
@@ -46,7 +45,9 @@ def transform_chunk(engine: Engine, run: SyncRun, chunk: Chunk) -> dict[str, int
         with closing(raw_pieces(engine, run, chunk)) as pieces:
             mapped = _mapped(pieces, chunk["module"])
     except _RepeatedIds:
-        mapped = _mapped([raw_chunk(engine, run, chunk)], chunk["module"], whole=True)
+        with closing(raw_pieces(engine, run, chunk)) as pieces:
+            whole = [payload for piece in pieces for payload in piece]
+        mapped = _mapped([whole], chunk["module"], whole=True)
     counts = {"rows": mapped.rows, "customers": 0, "contact_persons": 0, "rejected": 0}
     with engine.begin() as conn:
         run_sql(conn, "sync/delete_transformed_chunk", chunk_params(run, chunk))
