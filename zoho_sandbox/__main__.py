@@ -2,23 +2,9 @@
 
 `serve --profile zoho` plays Zoho as strictly as its v8 docs describe; `--profile default` (the
 default) is fast and lets everything through. Each knob is a flag (its profile's value unless
-given) and can be changed at run time with POST /__sandbox/profile (docs/sandbox.md):
-
-  --latency-ms (zoho 300), --jitter-ms (50)   time each API call takes, plus 0..jitter
-  --max-concurrency (10)                      calls in flight; beyond: 429 TOO_MANY_REQUESTS
-  --token-grants-per-window (10), --token-window-seconds (600)
-                                              grants per refresh token; beyond: "Access Denied"
-  --max-live-tokens (15)                      the next grant evicts the oldest (INVALID_OAUTHTOKEN)
-  --credit-budget (50000), --credit-window-seconds (86400)
-                                              1 credit per API call; beyond: 429
-  --validate-writes / --no-validate-writes    malformed emails, missing lookups: INVALID_DATA
-  --bulk-page-records (200000)                records per Bulk Read job page
-  --bulk-job-base-seconds (2), --bulk-job-seconds-per-record (0.0002)
-                                              a job's time until COMPLETED
-  --bulk-downloads-per-minute (10)            result downloads; beyond: 429
-  --bulk-fail-every (0)                       every Nth job ends FAILED
-
-0 switches a cap off; the default profile has every cap off and no latency.
+given) and can be changed at run time with POST /__sandbox/profile (docs/sandbox.md); `serve
+--help` lists each flag with what it does and its value in each profile. 0 switches a cap off;
+the default profile has every cap off and no latency.
 """
 
 from __future__ import annotations
@@ -81,6 +67,7 @@ def _knob_flags(parser: argparse.ArgumentParser) -> None:
     for f in fields(Knobs):
         flag = "--" + f.name.replace("_", "-")
         values = ", ".join(f"{name} {getattr(k, f.name)}" for name, k in PROFILES.items())
+        values = f"{f.metadata['help']} ({values})"
         if f.type in (bool, "bool"):
             parser.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, help=values

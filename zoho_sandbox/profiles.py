@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
 from zoho_sandbox.errors import invalid
@@ -20,24 +20,29 @@ class Gate(Protocol):
     def release(self, request: Request) -> None: ...
 
 
+def _knob(default: Any, meaning: str) -> Any:
+    """A knob's default and what it does (the `serve --help` text of its flag)."""
+    return field(default=default, metadata={"help": meaning})
+
+
 @dataclass(frozen=True)
 class Knobs:
     """Zoho's limits as the sandbox enforces them; 0 switches a cap off (see docs/sandbox.md)."""
 
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    max_concurrency: int = 0
-    token_grants_per_window: int = 0
-    token_window_seconds: float = 600.0
-    max_live_tokens: int = 0
-    credit_budget: int = 0
-    credit_window_seconds: float = 86400.0
-    validate_writes: bool = False
-    bulk_page_records: int = 200_000
-    bulk_job_base_seconds: float = 0.0
-    bulk_job_seconds_per_record: float = 0.0
-    bulk_downloads_per_minute: int = 0
-    bulk_fail_every: int = 0
+    latency_ms: float = _knob(0.0, "time each API call takes (ms)")
+    jitter_ms: float = _knob(0.0, "plus a random 0..jitter (ms)")
+    max_concurrency: int = _knob(0, "calls in flight; beyond: 429 TOO_MANY_REQUESTS")
+    token_grants_per_window: int = _knob(0, 'grants per refresh token; beyond: "Access Denied"')
+    token_window_seconds: float = _knob(600.0, "the token-grant window (s)")
+    max_live_tokens: int = _knob(0, "the next grant evicts the oldest (INVALID_OAUTHTOKEN)")
+    credit_budget: int = _knob(0, "1 credit per API call per window; beyond: 429")
+    credit_window_seconds: float = _knob(86400.0, "the credit window (s)")
+    validate_writes: bool = _knob(False, "malformed emails, missing lookups: INVALID_DATA")
+    bulk_page_records: int = _knob(200_000, "records per Bulk Read job page")
+    bulk_job_base_seconds: float = _knob(0.0, "a Bulk Read job's time until COMPLETED (s) ...")
+    bulk_job_seconds_per_record: float = _knob(0.0, "... plus this per record (s)")
+    bulk_downloads_per_minute: int = _knob(0, "Bulk Read result downloads; beyond: 429")
+    bulk_fail_every: int = _knob(0, "every Nth Bulk Read job ends FAILED")
 
     def updated(self, settings: dict[str, Any]) -> Knobs:
         """These knobs with some replaced (admin JSON or CLI values, coerced to each type)."""

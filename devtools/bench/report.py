@@ -177,15 +177,8 @@ def _bound_checks(report: BenchReport) -> list[Check]:
     """Issue 14's extract, grant and credit targets and issue 16's post-extract one."""
     checks: list[Check] = []
     for section, what in ((SECTION_FULL, "full read"), (SECTION_INCREMENTAL, "1 % incremental")):
-        both = report.row(section, EXTRACT_BOTH)
-        if both is not None and both.ratio is not None:
-            checks.append(
-                (
-                    f"extract ({what}) within {TARGET_EXTRACT_RATIO}x the profile's bound",
-                    f"{both.ratio:.2f}x ({both.seconds:.1f} s / {both.bound_seconds:.1f} s)",
-                    both.ratio <= TARGET_EXTRACT_RATIO,
-                )
-            )
+        label = f"extract ({what}) within {TARGET_EXTRACT_RATIO}x the profile's bound"
+        checks += _ratio_check(report.row(section, EXTRACT_BOTH), label, TARGET_EXTRACT_RATIO)
     grants = [
         r.grants
         for s in (SECTION_FULL, SECTION_INCREMENTAL)
@@ -202,16 +195,19 @@ def _bound_checks(report: BenchReport) -> list[Check]:
     full = report.row(SECTION_FULL, TOTAL)
     if full is not None and full.credits is not None:
         checks.append(_credit_check(report, full.credits))
-    post = report.row(SECTION_FULL, POST_EXTRACT_SUM)
-    if post is not None and post.ratio is not None:
-        checks.append(
-            (
-                f"post-extract work <= {TARGET_POST_EXTRACT_RATIO:.0f}x the COPY + upsert bound",
-                f"{post.ratio:.1f}x ({post.seconds:.1f} s / {post.bound_seconds:.2f} s)",
-                post.ratio <= TARGET_POST_EXTRACT_RATIO,
-            )
-        )
+    label = f"post-extract work <= {TARGET_POST_EXTRACT_RATIO:.0f}x the COPY + upsert bound"
+    checks += _ratio_check(
+        report.row(SECTION_FULL, POST_EXTRACT_SUM), label, TARGET_POST_EXTRACT_RATIO
+    )
     return checks
+
+
+def _ratio_check(row: PhaseResult | None, label: str, target: float) -> list[Check]:
+    """A row's time against its bound, as one check (none when the row has no bound)."""
+    if row is None or row.ratio is None:
+        return []
+    seen = f"{row.ratio:.2f}x ({row.seconds:.1f} s / {row.bound_seconds:.2f} s)"
+    return [(label, seen, row.ratio <= target)]
 
 
 def _credit_check(report: BenchReport, credits: int) -> Check:

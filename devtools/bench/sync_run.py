@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -40,13 +41,14 @@ from devtools.bench.report import (
 from devtools.bench.stack import ClientSpec, crm_client, sandbox_admin
 from devtools.bench.usage import (
     ModuleUsage,
-    SandboxUsage,
     check_ids,
     describe_checks,
     reset_usage,
     run_log_usage,
     sandbox_usage,
     staged_ids,
+    usage_between,
+    usage_columns,
 )
 
 log = logging.getLogger("devtools.bench")
@@ -107,9 +109,11 @@ def run_sync(
     with timer.phase(section, "check_organization"):
         check_organization(engine, crm_client(target.client, engine))
     before = sandbox_usage(target.base_url)
-    report.update(section, "check_organization", credits=before.credits, grants=before.token_grants)
+    report.update(section, "check_organization", **usage_columns(before))
     extracted = _extract(timer, target, run, section=section)
-    _extract_usage(report, target, run, section, sandbox_usage(target.base_url) - before)
+    _extract_usage(
+        report, target, run, section, usage_between(before, sandbox_usage(target.base_url))
+    )
     report.extra_checks.append(
         _ids_check(engine, run, section, expected_ids, others_allowed=others_allowed)
     )
@@ -130,20 +134,20 @@ def run_sync(
     rows = report.section(section)
     used = sandbox_usage(target.base_url)
     total = total_row(section, rows, extracted)
-    report.rows.append(replace(total, credits=used.credits, grants=used.token_grants))
+    report.rows.append(replace(total, credits=used["credits_used"], grants=used["token_grants"]))
     report.rows.append(post_extract_row(section, rows, extracted))
-    report.facts[f"peak API calls in flight ({section})"] = str(used.peak_in_flight)
+    report.facts[f"peak API calls in flight ({section})"] = str(used["peak_in_flight"])
     return {"transformed": counts, "loaded": loaded, "load_row": written, "extracted": extracted}
 
 
 def _extract_usage(
-    report: BenchReport, target: SyncTarget, run: SyncRun, section: str, used: SandboxUsage
+    report: BenchReport, target: SyncTarget, run: SyncRun, section: str, used: Counter[str]
 ) -> None:
     """Credits, grants and bounds of the extract rows: per module from books.sync_runs (Bulk Read
     when it created jobs), for both modules from the sandbox's counters over the extract."""
     logged = run_log_usage(target.engine, run.run_id)
     for row in [r for r in report.section(section) if r.phase.startswith("extract ")]:
-        read = module_read(row, logged, used.bulk_jobs)
+        read = module_read(row, logged, used["bulk_jobs"])
         usage = logged.get(read.module)
         report.update(
             section,
@@ -152,7 +156,7 @@ def _extract_usage(
             credits=None if usage is None else usage.api_credits,
         )
     extracts = [r for r in report.section(section) if r.phase.startswith("extract ")]
-    reads = [module_read(r, logged, used.bulk_jobs) for r in extracts]
+    reads = [module_read(r, logged, used["bulk_jobs"]) for r in extracts]
     seconds = [r.seconds for r in extracts]
     parallel = target.extract_mode != "sequential"
     both = PhaseResult(
@@ -164,14 +168,13 @@ def _extract_usage(
         DERIVED,
         sum(r.cpu_seconds for r in extracts),
         bound_seconds=extract_bound_seconds(target.limits, reads, parallel=parallel),
-        credits=used.credits,
-        grants=used.token_grants,
+        **usage_columns(used),
     )
     report.rows.append(both)
     bulk_modules = [r.module for r in reads if r.bulk]
     report.facts[f"extract model ({section})"] = (
         f"Bulk Read for {', '.join(bulk_modules)}" if bulk_modules else "REST for every module"
-    ) + f"; {used.bulk_jobs} Bulk Read jobs in the sandbox's count"
+    ) + f"; {used['bulk_jobs']} Bulk Read jobs in the sandbox's count"
 
 
 def module_read(

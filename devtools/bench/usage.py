@@ -21,22 +21,17 @@ from devtools.bench.stack import bench_sql
 ADMIN_TIMEOUT = 60
 
 
-@dataclass(frozen=True)
-class SandboxUsage:
-    """The sandbox's usage counters at one moment (since the last reset)."""
+def usage_between(before: Counter[str], after: Counter[str]) -> Counter[str]:
+    """What the calls between two readings of ``sandbox_usage`` used; the peak in flight is the
+    later reading's (a peak does not subtract)."""
+    used = after - before
+    used["peak_in_flight"] = after["peak_in_flight"]
+    return used
 
-    token_grants: int = 0
-    credits: int = 0
-    bulk_jobs: int = 0
-    peak_in_flight: int = 0
 
-    def __sub__(self, other: SandboxUsage) -> SandboxUsage:
-        return SandboxUsage(
-            self.token_grants - other.token_grants,
-            self.credits - other.credits,
-            self.bulk_jobs - other.bulk_jobs,
-            self.peak_in_flight,
-        )
+def usage_columns(used: Counter[str]) -> dict[str, int]:
+    """The report row's credits and grants columns from a reading of ``sandbox_usage``."""
+    return {"credits": used["credits_used"], "grants": used["token_grants"]}
 
 
 def reset_usage(base_url: str) -> None:
@@ -44,16 +39,12 @@ def reset_usage(base_url: str) -> None:
     requests.delete(f"{base_url}/__sandbox/stats", timeout=ADMIN_TIMEOUT).raise_for_status()
 
 
-def sandbox_usage(base_url: str) -> SandboxUsage:
+def sandbox_usage(base_url: str) -> Counter[str]:
+    """The sandbox's usage counters since the last reset, by the names its stats endpoint gives
+    them (``zoho_sandbox.stats``: token_grants, credits_used, bulk_jobs, peak_in_flight, ...)."""
     resp = requests.get(f"{base_url}/__sandbox/stats", timeout=ADMIN_TIMEOUT)
     resp.raise_for_status()
-    used = resp.json()["usage"]
-    return SandboxUsage(
-        int(used["token_grants"]),
-        int(used["credits_used"]),
-        int(used["bulk_jobs"]),
-        int(used["peak_in_flight"]),
-    )
+    return Counter({name: int(n) for name, n in resp.json()["usage"].items()})
 
 
 def sandbox_profile(base_url: str) -> dict[str, Any]:

@@ -5,9 +5,9 @@
 -- the same. One predicate per expectation of
 -- crm_books.customers.quality_checks.contact_person_checks, in its order
 -- (tests/integration/test_quality_screen.py checks each one screens its failing rows).
--- REGEXP is Python's re.search (registered on the connection by the gate), so the patterns are
--- the checks' own; lengths are counted in bytes, never fewer than the characters (a NUL ends
--- SQLite's length() early), so no over-long value is missed.
+-- One text for both backends: regexp_like and char_length are PostgreSQL's own (15 or later;
+-- the patterns are the checks' with Python's \s spelt out), and on SQLite the gate registers
+-- them as Python's re.search and len on the connection, so they mean the same on both.
 WITH chunk AS (
     SELECT s.* FROM books.stg_contact_persons AS s
     WHERE s.run_id = :run_id
@@ -15,15 +15,15 @@ WITH chunk AS (
       AND s.crm_contact_id <= COALESCE(CAST(:until_crm_id AS TEXT), s.crm_contact_id)
 )
 SELECT c.*, '' AS raw_payload FROM chunk AS c
-WHERE c.crm_contact_id IS NULL OR NOT (c.crm_contact_id REGEXP :not_blank_regex)
+WHERE c.crm_contact_id IS NULL OR NOT regexp_like(c.crm_contact_id, :not_blank_regex)
    OR (c.first_name IS NULL AND c.last_name IS NULL)
-   OR NOT (c.email REGEXP :email_regex)
-   OR length(CAST(c.salutation AS BLOB)) > :max_salutation
-   OR length(CAST(c.first_name AS BLOB)) > :max_first_name
-   OR length(CAST(c.last_name AS BLOB)) > :max_last_name
-   OR length(CAST(c.email AS BLOB)) > :max_email
-   OR length(CAST(c.phone AS BLOB)) > :max_phone
-   OR length(CAST(c.mobile AS BLOB)) > :max_mobile
+   OR NOT regexp_like(c.email, :email_regex)
+   OR char_length(c.salutation) > :max_salutation
+   OR char_length(c.first_name) > :max_first_name
+   OR char_length(c.last_name) > :max_last_name
+   OR char_length(c.email) > :max_email
+   OR char_length(c.phone) > :max_phone
+   OR char_length(c.mobile) > :max_mobile
    OR c.crm_modified_time IS NULL
    OR c.crm_contact_id IN (
        SELECT d.crm_contact_id FROM chunk AS d GROUP BY d.crm_contact_id HAVING COUNT(*) > 1

@@ -43,37 +43,14 @@ def clean_text(values: np.ndarray, *, collapse: bool, lower: bool) -> tuple[np.n
 
 def _cleaned(items: list[Any], collapse: bool, lower: bool, odd: list[Any]) -> list[str | None]:
     """Each text cleaned as _CLEANERS[collapse, lower] cleans it, None kept, anything else set
-    aside in ``odd``: the cleaners written out in the loop, without a call per value (a third of
-    the CPU); ASCII text is already NFC, so only other text is normalised."""
+    aside in ``odd``: the cleaners written out in loops, without a call per value (a third of
+    the CPU); ASCII text is already NFC, so only other text is normalised.
+
+    Trimming first leaves a text that starts and ends with neither white space nor an invisible
+    character, so collapsing it afterwards needs no second trim, and neither that nor lowering
+    can empty it."""
     ch = STRIP_CHARS
-    if collapse and lower:
-        return [
-            (" ".join((v if v.isascii() else _nfc(v)).split()).strip(ch).lower() or None)
-            if v.__class__ is str
-            else None
-            if v is None
-            else _set_aside(v, odd)
-            for v in items
-        ]
-    if collapse:
-        return [
-            (" ".join((v if v.isascii() else _nfc(v)).split()).strip(ch) or None)
-            if v.__class__ is str
-            else None
-            if v is None
-            else _set_aside(v, odd)
-            for v in items
-        ]
-    if lower:
-        return [
-            ((v if v.isascii() else _nfc(v)).strip(ch).lower() or None)
-            if v.__class__ is str
-            else None
-            if v is None
-            else _set_aside(v, odd)
-            for v in items
-        ]
-    return [
+    out = [
         ((v if v.isascii() else _nfc(v)).strip(ch) or None)
         if v.__class__ is str
         else None
@@ -81,6 +58,13 @@ def _cleaned(items: list[Any], collapse: bool, lower: bool, odd: list[Any]) -> l
         else _set_aside(v, odd)
         for v in items
     ]
+    if collapse and lower:
+        return [None if v is None else " ".join(v.split()).lower() for v in out]
+    if collapse:
+        return [None if v is None else " ".join(v.split()) for v in out]
+    if lower:
+        return [None if v is None else v.lower() for v in out]
+    return out
 
 
 def _set_aside(value: Any, odd: list[Any]) -> str | None:

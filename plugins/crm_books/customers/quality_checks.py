@@ -130,8 +130,8 @@ def spelt_out(pattern: str) -> str:
 
 def screen_params(dialect_name: str) -> dict[str, Any]:
     """The bind parameters of the gate's SQL screens (include/sql/quality/screen_*.sql): the
-    checks' patterns (spelt out for PostgreSQL; SQLite's REGEXP is Python's own ``re``) and every
-    field's length limit as ``max_<column>``."""
+    checks' patterns (spelt out for PostgreSQL; on SQLite regexp_like is Python's own ``re``)
+    and every field's length limit as ``max_<column>``."""
     spell = spelt_out if dialect_name == "postgresql" else str
     return {
         "email_regex": spell(EMAIL_REGEX),

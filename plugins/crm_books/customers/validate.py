@@ -112,7 +112,7 @@ def checked_rows(
     with engine.connect() as conn:
         rows = int(run_sql(conn, COUNT_QUERIES[label], params).scalar_one())
         if 0 < rows <= quality.MAX_ROWS:
-            _add_python_regexp(conn)
+            _add_screen_functions(conn)
             screen = {**params, **screen_params(dialect(conn))}
             return rows, _frame(run_sql(conn, SCREEN_QUERIES[label], screen))
     # Outside the connection above: a second one would wait for its lock on SQLite.
@@ -131,16 +131,23 @@ def _frame(result: Any) -> pd.DataFrame:
     return frame.drop(columns=[c for c in _NOT_CHECKED if c in frame])
 
 
-def _add_python_regexp(conn: Connection) -> None:
-    """On SQLite, ``x REGEXP pattern`` runs Python's ``re.search``: the checks' own patterns with
-    their own meaning (SQLite has no regular expressions of its own)."""
+def _add_screen_functions(conn: Connection) -> None:
+    """On SQLite, the screens' two PostgreSQL functions: ``regexp_like(value, pattern)`` runs
+    Python's ``re.search``, the checks' own patterns with their own meaning (SQLite has no
+    regular expressions of its own), and ``char_length(value)`` counts characters as Python does
+    (SQLite's length() stops at a NUL)."""
     if dialect(conn) == "sqlite":
         raw: Any = conn.connection.driver_connection
-        raw.create_function("regexp", 2, _regexp, deterministic=True)
+        raw.create_function("regexp_like", 2, _regexp_like, deterministic=True)
+        raw.create_function("char_length", 1, _char_length, deterministic=True)
 
 
-def _regexp(pattern: str, value: str | None) -> bool | None:
+def _regexp_like(value: str | None, pattern: str) -> bool | None:
     return None if value is None else _compiled(pattern).search(value) is not None
+
+
+def _char_length(value: str | bytes | None) -> int | None:
+    return None if value is None else len(value)
 
 
 @cache

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 
 from crm_books import config
+from crm_books.warehouse.engine import WarehouseConfigError
 from crm_books.warehouse.sql_files import dialect, split_statements
 from crm_books.warehouse.timestamps import utcnow
 
@@ -59,12 +60,30 @@ def migration_files() -> list[Path]:
     return sorted((config.SQL_DIR / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql"))
 
 
+# The oldest PostgreSQL the warehouse runs on: the quality gate's screens call regexp_like (15).
+MIN_POSTGRES_MAJOR = 15
+
+
+def require_postgres_version(version: tuple[int | str, ...] | None) -> None:
+    """Refuse a PostgreSQL server older than MIN_POSTGRES_MAJOR (``version`` as SQLAlchemy's
+    ``server_version_info`` gives it), naming the fix."""
+    major = version[0] if version else None
+    if isinstance(major, int) and major < MIN_POSTGRES_MAJOR:
+        found = ".".join(str(part) for part in version or ())
+        raise WarehouseConfigError(
+            f"the books_warehouse server is PostgreSQL {found}; the warehouse needs PostgreSQL "
+            f"{MIN_POSTGRES_MAJOR} or later (the quality gate uses regexp_like). Point "
+            "books_warehouse at a PostgreSQL 15+ server, or upgrade this one."
+        )
+
+
 def migrate(engine: Engine) -> list[str]:
     """Apply pending migrations once, in order, each in its own transaction. Returns the versions applied."""
     applied: list[str] = []
     name = dialect(engine)
     with engine.begin() as conn:
         if name == "postgresql":
+            require_postgres_version(conn.dialect.server_version_info)
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('books.schema_migrations'))"))
             conn.execute(text("CREATE SCHEMA IF NOT EXISTS books"))
         conn.execute(

@@ -16,7 +16,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
@@ -178,6 +178,7 @@ def _condition(comparator: str, when: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass
 class BulkReader:
     """Reads a module through Bulk Read jobs.
 
@@ -185,31 +186,29 @@ class BulkReader:
         usage meter), e.g. `api("POST", path, json_body=...)`.
     :param on_job: called once per job created (the usage meter's bulk job count).
     :param sleep: waits between status calls (inject a fake in tests).
+    :param policy: how jobs are polled and retried.
     """
 
-    def __init__(
-        self,
-        api: Api,
-        *,
-        on_job: Callable[[], None],
-        sleep: Callable[[float], None] = time.sleep,
-        policy: BulkPolicy | None = None,
-    ) -> None:
-        self.api, self.on_job, self.sleep = api, on_job, sleep
-        self.policy = policy or BulkPolicy()
+    api: Api
+    _: KW_ONLY
+    on_job: Callable[[], None]
+    sleep: Callable[[float], None] = time.sleep
+    policy: BulkPolicy = field(default_factory=BulkPolicy)
 
     def pages(
         self,
         module: str,
         plan: CsvPlan,
         *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        skip: Callable[[Record], bool] | None = None,
+        since: datetime | None,
+        until: datetime | None,
+        skip: Callable[[Record], bool] | None,
     ) -> Iterator[Page]:
         """Pages of the records modified in [since, until), job page after job page. The next
         job page's job is created as soon as this one completes, so Zoho prepares it while
-        this one is downloaded and read. ``skip``: records already read some other way."""
+        this one is downloaded and read. ``skip``: records already read some other way. Each is
+        asked for, None included: ``since=None`` is a read of the whole module, which costs.
+        """
         query = bulk_query(module, plan.columns, since, until)
         job = self._finished(module, query, None)
         while True:

@@ -138,7 +138,10 @@ class ZohoCrmClient:
         self._api_base = credentials.api_base_url.rstrip("/")
         self.bulk_read_threshold = bulk_read_threshold
         self.bulk = BulkReader(
-            self._api, on_job=self.transport.meter.record_bulk_job, sleep=sleep, policy=bulk_policy
+            self._api,
+            on_job=self.transport.meter.record_bulk_job,
+            sleep=sleep,
+            policy=bulk_policy,
         )
 
     def organization(self) -> dict[str, Any]:
