@@ -40,7 +40,13 @@ from devtools.bench.report import (
     split_records,
 )
 from devtools.bench.stack import warehouses
-from devtools.bench.sync_run import SyncTarget, change_records, count_customers, run_sync
+from devtools.bench.sync_run import (
+    CHANGE_SPREAD,
+    SyncTarget,
+    change_records,
+    count_customers,
+    run_sync,
+)
 from devtools.bench.usage import sandbox_profile
 from devtools.bench.workflow import run_workflow
 from zoho_sandbox.generator.ids import id_base
@@ -192,11 +198,12 @@ def _syncs(
     facts["changed in the CRM before the incremental run"] = ", ".join(
         f"{m} {len(ids):,}" for m, ids in changed.items()
     )
-    now = datetime.now(UTC)
+    # The next scheduled run: the 12 hours after the full run's, which the changes were spread
+    # over (the sandbox clock is now past their end, as a run starts after its interval).
     incremental_run = SyncRun(
-        run_id=f"bench-incr-{now:%Y%m%dT%H%M%S}",
-        interval_start=now,
-        interval_end=now + timedelta(hours=12),
+        run_id=f"bench-incr-{started:%Y%m%dT%H%M%S}",
+        interval_start=started,
+        interval_end=started + CHANGE_SPREAD,
     )
     incremental = _measured_sync(
         timer, target, pid, incremental_run, SECTION_INCREMENTAL, "incremental", changed

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, column, func, select, table
@@ -54,6 +54,9 @@ from devtools.bench.usage import (
 log = logging.getLogger("devtools.bench")
 
 ADMIN_BATCH = 5_000
+# The incremental run's changes: spread over one schedule interval of CRM time, in 15-minute steps.
+CHANGE_SPREAD = timedelta(hours=12)
+CHANGE_STEPS = 48
 
 
 @dataclass(frozen=True)
@@ -280,10 +283,18 @@ def count_customers(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
 
 
-def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, list[str]]:
-    """Change ``fraction`` of the CRM records through the sandbox's admin API, an hour later;
-    returns the ids changed, by module."""
-    sandbox_admin(base_url, "clock", {"advance_seconds": 3600})
+def change_records(
+    base_url: str,
+    engine: Engine,
+    fraction: float,
+    *,
+    spread: timedelta = CHANGE_SPREAD,
+    steps: int = CHANGE_STEPS,
+) -> dict[str, list[str]]:
+    """Change ``fraction`` of the CRM records through the sandbox's admin API, spread evenly over
+    the next ``spread`` of CRM time, as people's edits spread over a scheduled interval: the
+    sandbox clock moves on ``spread / steps`` at a time, and a share of the changes is made at
+    each step. Returns the ids changed, by module."""
     keys = {
         crm_config.ACCOUNTS: crm_ids(engine, "customers", "crm_account_id"),
         crm_config.CONTACTS: sorted(
@@ -294,18 +305,23 @@ def change_records(base_url: str, engine: Engine, fraction: float) -> dict[str, 
         ),
     }
     stamp = datetime.now(UTC).strftime("%H%M%S")
-    changed: dict[str, list[str]] = {}
-    for module, ids in keys.items():
-        chosen = every_kth(ids, fraction)
-        field_name = "Phone" if module == crm_config.ACCOUNTS else "Mobile"
-        for i in range(0, len(chosen), ADMIN_BATCH):
-            batch = [
-                {"id": rid, field_name: f"+1 555 {stamp}{n % 10}"}
-                for n, rid in enumerate(chosen[i : i + ADMIN_BATCH])
-            ]
-            sandbox_admin(base_url, f"records/{module}", batch)
-        changed[module] = chosen
-    log.info("changed %s records in the sandbox CRM", {m: len(i) for m, i in changed.items()})
+    changed = {module: every_kth(ids, fraction) for module, ids in keys.items()}
+    for step in range(steps):
+        sandbox_admin(base_url, "clock", {"advance_seconds": spread.total_seconds() / steps})
+        for module, ids in changed.items():
+            field_name = "Phone" if module == crm_config.ACCOUNTS else "Mobile"
+            part = ids[step::steps]
+            for i in range(0, len(part), ADMIN_BATCH):
+                batch = [
+                    {"id": rid, field_name: f"+1 555 {stamp}{n % 10}"}
+                    for n, rid in enumerate(part[i : i + ADMIN_BATCH])
+                ]
+                sandbox_admin(base_url, f"records/{module}", batch)
+    log.info(
+        "changed %s records in the sandbox CRM over %s of CRM time",
+        {m: len(i) for m, i in changed.items()},
+        spread,
+    )
     return changed
 
 

@@ -14,14 +14,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
 
 from crm_books.config import ACCOUNTS, DISCRETE_PAGE_LIMIT, QUERY_RECORD_LIMIT
+from crm_books.customers.extract import extract_module
+from crm_books.customers.plan import SyncRun
 from crm_books.zoho.retry import RetryPolicy
-from tests.integration.sandbox_client import Tap, api_requests, client_for
+from tests.integration.sandbox_client import Tap, api_requests, client_for, running_sandbox
+from tests.integration.test_sync_concurrency_and_faults import complete, prepare
 from zoho_sandbox import SandboxConfig, SandboxServer
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # the sandbox's clock; generated records are older
 SINCE = ANCHOR - timedelta(days=3650)  # before every generated record
+FULL = SyncRun(
+    run_id="scheduled__2026-10-31T12:00:00+00:00",
+    interval_start=datetime(2026, 10, 31, 12, tzinfo=UTC),
+    interval_end=datetime(2026, 11, 1, tzinfo=UTC),
+)
+NEXT = SyncRun(
+    run_id="scheduled__2026-11-01T00:00:00+00:00",
+    interval_start=datetime(2026, 11, 1, tzinfo=UTC),
+    interval_end=datetime(2026, 11, 1, 12, tzinfo=UTC),
+)
 
 
 def read_all(client: Any) -> list[str]:
@@ -112,3 +126,32 @@ def test_windows_meeting_429s_from_the_cap_retry_and_read_each_id_once(
     assert waits and all(w == 1.0 for w in waits)  # Zoho's Retry-After was honoured
     assert len(query_starts(session)) > 5  # windows, each restarting past its ceiling
     assert sum("page_token" in s.params for s in session.api()) > 0
+
+
+def test_an_incremental_extract_asks_for_its_count_first_page_and_deletions_at_once(
+    warehouse: Engine,
+) -> None:
+    """At Zoho's latency a small incremental read is mostly waiting: its count (to choose REST or
+    Bulk Read), its first page and its recycle bin are asked for together, so the records are
+    staged after one call's time instead of three."""
+    start = NEXT.interval_start + timedelta(hours=1)
+    knobs = {"latency_ms": 100, "jitter_ms": 0}
+    with running_sandbox(accounts=30, contacts=0, deals=0, profile="zoho", knobs=knobs) as sb:
+        client = client_for(sb, max_concurrency=4)
+        prepare(warehouse, client, FULL)
+        complete(warehouse, FULL)
+        sb.set_clock(start)
+        changed = [
+            sb.store.upsert(ACCOUNTS, {"Account_Name": f"Changed {n}"})["id"] for n in range(5)
+        ]
+        sb.reset_stats()
+
+        extract_module(warehouse, client, NEXT, ACCOUNTS)
+        usage = sb.stats["usage"]
+
+    assert usage["peak_in_flight"] == 3
+    with warehouse.connect() as conn:
+        staged = conn.execute(
+            text("SELECT crm_id FROM books.stg_crm_records WHERE run_id = :r"), {"r": NEXT.run_id}
+        ).scalars()
+        assert set(changed) <= set(staged)

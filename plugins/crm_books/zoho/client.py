@@ -193,7 +193,7 @@ class ZohoCrmClient:
         *,
         modified_since: datetime | None = None,
         split_until: datetime | None = None,
-    ) -> Iterator[Page]:
+    ) -> Generator[Page, None, None]:
         """Yield `module`'s records page by page, each record once.
 
         An incremental read (`modified_since` set) whose first page is full is cut into up to
