@@ -468,6 +468,78 @@ def test_deletions_are_counted_on_the_module_the_deleted_record_came_from(
     assert by_module == {config.ACCOUNTS: (1, 0), config.CONTACTS: (2, 0)}
 
 
+def stage_deletions(engine: Engine, run_id: str, *deleted: tuple[str, str]) -> None:
+    """CRM deletions (module, CRM id) as the extract of ``run_id`` stages them."""
+    with engine.begin() as conn:
+        for module, crm_id in deleted:
+            conn.execute(
+                text(
+                    "INSERT INTO books.stg_crm_deleted (run_id, module, crm_id, deleted_time)"
+                    " VALUES (:r, :m, :c, :t)"
+                ),
+                {"r": run_id, "m": module, "c": crm_id, "t": T2},
+            )
+
+
+def deletions(engine: Engine, run_id: str, *deleted: tuple[str, str]) -> dict[str, int]:
+    """A run whose extract staged these CRM deletions applies them; its counts."""
+    start_run_log(engine, run_id)
+    stage_deletions(engine, run_id, *deleted)
+    return apply_deletions(engine, SyncRun(run_id=run_id, modules=config.SYNC_MODULES))
+
+
+def test_each_run_applies_its_own_deletions_and_leaves_earlier_ones_as_they_were(
+    warehouse: Engine,
+) -> None:
+    """apply_deletions works from the deletions its run recorded (issue 12): a later run with a
+    deletion of its own neither counts nor rewrites what an earlier run's deletions did."""
+    stage_account(warehouse, "r1", "A-1", "Acme")
+    stage_account(warehouse, "r1", "A-2", "Globex")
+    stage_individual(warehouse, "r1", "C-7", "Cy Doe", T1)
+    load(warehouse, "r1")
+    with warehouse.begin() as conn:  # Acme absorbed a merged customer: it has history
+        conn.execute(
+            text(
+                "INSERT INTO books.customers (source, customer_sub_type, contact_name, status,"
+                " merged_into_customer_id, created_at, updated_at)"
+                " SELECT 'books', 'business', 'Acme old', 'inactive', customer_id, :now, :now"
+                " FROM books.customers WHERE crm_account_id = 'A-1'"
+            ),
+            {"now": NOW},
+        )
+    sql = "SELECT status, crm_deleted_time FROM books.customers WHERE crm_account_id = 'A-1'"
+    assert deletions(warehouse, "r2", ("Accounts", "A-1"), ("Contacts", "C-7")) == {
+        "deleted": 1,
+        "inactivated": 1,
+        "contact_persons_removed": 0,
+    }
+    acme_after_r2 = rows(warehouse, sql)
+    # r3 records no deletion; r4 sees A-1's again (the overlap window) and deletes A-2.
+    assert deletions(warehouse, "r3") == dict.fromkeys(
+        ("deleted", "inactivated", "contact_persons_removed"), 0
+    )
+    counts = deletions(warehouse, "r4", ("Accounts", "A-1"), ("Accounts", "A-2"))
+    assert counts == {"deleted": 1, "inactivated": 0, "contact_persons_removed": 0}
+    assert acme_after_r2[0][0] == "inactive" and acme_after_r2[0][1] is not None
+    assert rows(warehouse, sql) == acme_after_r2
+    left = rows(
+        warehouse,
+        "SELECT crm_account_id, crm_contact_id, status FROM books.customers"
+        " WHERE source = 'crm' ORDER BY customer_id",
+    )
+    assert left == [("A-1", None, "inactive")]
+    logged = rows(
+        warehouse,
+        "SELECT run_id, module, deleted, inactivated FROM books.sync_runs"
+        " WHERE deleted > 0 OR inactivated > 0 ORDER BY run_id, module",
+    )
+    assert [(r[0], r[1], int(r[2]), int(r[3])) for r in logged] == [
+        ("r2", config.ACCOUNTS, 0, 1),
+        ("r2", config.CONTACTS, 1, 0),
+        ("r4", config.ACCOUNTS, 1, 0),
+    ]
+
+
 def test_the_run_log_counts_contact_persons_apart_from_individual_customers(
     warehouse: Engine,
 ) -> None:

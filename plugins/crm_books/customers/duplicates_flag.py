@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 _FIELDS = ("contact_name", "company_name", "email", "phone", "website")
 _KINDS = ("name", "email", "phone", "website")
+# Stale keys dropped per statement: SQLite binds each id of a list as its own parameter.
+_DELETE_BATCH = 10_000
 _KEY_COLUMNS = ("customer_id", *_FIELDS, *(f"{kind}_key" for kind in _KINDS))
 
 
@@ -42,9 +44,7 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
         if run.full_refresh:
             run_sql(conn, "duplicates/delete_match_keys")
         regroup_all = not run_sql(conn, "duplicates/count_match_keys").scalar()
-        run_sql(conn, "duplicates/delete_stale_match_keys")
-        result = run_sql(conn, "duplicates/select_unkeyed_customers")
-        changed = _frame(list(result.keys()), result.cursor.fetchall())
+        changed = _changed_customers(conn)
         if regroup_all:
             groups, flagged = _group_all(conn, changed)
         else:
@@ -68,6 +68,22 @@ def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
         newly,
     )
     return {"rekeyed": len(changed), "in_groups": len(groups), "newly_flagged": newly}
+
+
+def _changed_customers(conn: Connection) -> pd.DataFrame:
+    """Drop the stored keys that no longer describe an active customer as it is; the active
+    customers to key (again): new ones and those whose match fields changed. One pass over
+    customers and keys (select_changed_customers)."""
+    result = run_sql(conn, "duplicates/select_changed_customers")
+    columns, rows = list(result.keys()), result.cursor.fetchall()
+    stale = [row[0] for row in rows if row[0] is not None]
+    for start in range(0, len(stale), _DELETE_BATCH):
+        batch = stale[start : start + _DELETE_BATCH]
+        run_sql(conn, "duplicates/delete_match_keys_of", {"customer_ids": batch})
+    changed = _frame(columns, rows).drop(columns="keyed_customer_id")
+    if stale:  # rows of stale keys alone carry no customer
+        changed = changed[changed["customer_id"].notna()].reset_index(drop=True)
+    return changed
 
 
 def _group_all(conn: Connection, customers: pd.DataFrame) -> tuple[pd.DataFrame, list[Any]]:
