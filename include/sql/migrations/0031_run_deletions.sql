@@ -1,4 +1,4 @@
--- apply_deletions in proportion to the run's deletions, not to the warehouse (issue 12).
+-- apply_deletions in proportion to the run's deletions, not to the warehouse (issues 12 and 16: the 1 % incremental).
 -- A CRM deletion is applied by the run that records it (insert_crm_deletions and
 -- apply_crm_deletions share one transaction), and no later write can make its customer active
 -- again (the load skips deleted records, a contact move never reactivates one): so each run needs
