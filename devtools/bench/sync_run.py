@@ -35,6 +35,7 @@ from devtools.bench.report import (
     BenchReport,
     PhaseResult,
     every_kth,
+    peak_vmrss,
     post_extract_row,
     total_row,
 )
@@ -168,6 +169,7 @@ def _extract_usage(
         DERIVED,
         sum(r.cpu_seconds for r in extracts),
         bound_seconds=extract_bound_seconds(target.limits, reads, parallel=parallel),
+        peak_vmrss_mb=peak_vmrss(report.section(section)),
         **usage_columns(used),
     )
     report.rows.append(both)
@@ -249,10 +251,11 @@ def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) ->
         label = "thread"
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             results = list(pool.map(lambda job: _extract_one(target.engine, *job), jobs))
-    peak = timer.sampler.peak_mb()
+    peak = timer.sampler.peak()
     for module, records, seconds, cpu in results:
+        phase = f"extract {module} ({label})"
         row = PhaseResult(
-            section, f"extract {module} ({label})", records, seconds, peak, "parallel", cpu
+            section, phase, records, seconds, peak.mb, "parallel", cpu, peak_vmrss_mb=peak.rss
         )
         timer.report.rows.append(row)
         log.info("[%s] %s: %d records in %.2f s", section, row.phase, records, seconds)
