@@ -21,6 +21,7 @@ from sqlalchemy import Engine, column, func, select, table
 
 from crm_books import config as crm_config
 from crm_books.customers.plan import SyncRun
+from crm_books.customers.staging import Chunk
 from devtools.bench.bounds import (
     ModuleRead,
     ProfileLimits,
@@ -119,9 +120,9 @@ def run_sync(
         _ids_check(engine, run, section, expected_ids, others_allowed=others_allowed)
     )
     with timer.phase(section, "transform", extracted):
-        counts = _transform(target, run)
+        chunks, counts = _transform(target, run)
     with timer.phase(section, "validate (GX)") as t:
-        t.records = _validate(target, run)["checked"]
+        t.records = _validate(target, run, chunks)["checked"]
     with timer.phase(section, "load", extracted) as t:
         loaded = load_run(engine, run)
         t.records = sum(c["inserted"] + c["updated"] + c["unchanged"] for c in loaded.values())
@@ -212,21 +213,21 @@ def _ids_check(
     return target, line, all(c.exact for c in checks)
 
 
-def _transform(target: SyncTarget, run: SyncRun) -> dict[str, int]:
-    """list_chunks, transform_chunk mapped over the chunks, transform_records."""
+def _transform(target: SyncTarget, run: SyncRun) -> tuple[list[Chunk], dict[str, int]]:
+    """list_chunks, transform_chunk mapped over the chunks, transform_records; the chunks too."""
     from crm_books.customers.staging import list_chunks
     from crm_books.customers.transform import transformed
 
     chunks = list_chunks(target.engine, run, target.chunk_size)
-    return transformed(map_chunks(target.uri, "transform", run, chunks, workers=target.workers))
+    counts = transformed(map_chunks(target.uri, "transform", run, chunks, workers=target.workers))
+    return chunks, counts
 
 
-def _validate(target: SyncTarget, run: SyncRun) -> dict[str, int]:
-    """validate_chunk mapped over the chunks, then validate_records (the gate's verdict)."""
-    from crm_books.customers.staging import list_chunks
+def _validate(target: SyncTarget, run: SyncRun, chunks: list[Chunk]) -> dict[str, int]:
+    """validate_chunk mapped over the transform's chunks (the DAG maps both tasks over the one
+    list_chunks result), then validate_records (the gate's verdict)."""
     from crm_books.customers.validate import gate
 
-    chunks = list_chunks(target.engine, run, target.chunk_size)
     results = map_chunks(target.uri, "validate", run, chunks, workers=target.workers)
     return gate(target.engine, run, results)
 
