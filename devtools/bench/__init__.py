@@ -6,7 +6,7 @@ threads, or one after the other), and the mapped chunk tasks (``transform_chunk`
 ``validate_chunk``) in a pool of worker processes, ``--chunk-workers`` chunks at a time, as an
 executor spreads a mapped task's instances over its slots. Each phase reports wall seconds,
 records/s, CPU seconds and the peak resident memory of this process plus its workers during the
-phase (a sampling thread reads VmRSS).
+phase (a sampling thread sums the PSS of the process and its workers, and their VmRSS).
 
 The sandbox serves its ``zoho`` profile by default (``--profile fast``: no latency, no caps). The
 extract rows give the bound the profile allows (REST or Bulk Read, read from the sandbox's admin

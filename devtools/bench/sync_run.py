@@ -21,6 +21,7 @@ from sqlalchemy import Engine, column, func, select, table
 
 from crm_books import config as crm_config
 from crm_books.customers.plan import SyncRun
+from crm_books.customers.staging import Chunk
 from devtools.bench.bounds import (
     ModuleRead,
     ProfileLimits,
@@ -35,6 +36,7 @@ from devtools.bench.report import (
     BenchReport,
     PhaseResult,
     every_kth,
+    peak_vmrss,
     post_extract_row,
     total_row,
 )
@@ -121,9 +123,9 @@ def run_sync(
         _ids_check(engine, run, section, expected_ids, others_allowed=others_allowed)
     )
     with timer.phase(section, "transform", extracted):
-        counts = _transform(target, run)
+        chunks, counts = _transform(target, run)
     with timer.phase(section, "validate (GX)") as t:
-        t.records = _validate(target, run)["checked"]
+        t.records = _validate(target, run, chunks)["checked"]
     with timer.phase(section, "load", extracted) as t:
         loaded = load_run(engine, run)
         t.records = sum(c["inserted"] + c["updated"] + c["unchanged"] for c in loaded.values())
@@ -171,6 +173,7 @@ def _extract_usage(
         DERIVED,
         sum(r.cpu_seconds for r in extracts),
         bound_seconds=extract_bound_seconds(target.limits, reads, parallel=parallel),
+        peak_vmrss_mb=peak_vmrss(report.section(section)),
         **usage_columns(used),
     )
     report.rows.append(both)
@@ -213,21 +216,21 @@ def _ids_check(
     return target, line, all(c.exact for c in checks)
 
 
-def _transform(target: SyncTarget, run: SyncRun) -> dict[str, int]:
-    """list_chunks, transform_chunk mapped over the chunks, transform_records."""
+def _transform(target: SyncTarget, run: SyncRun) -> tuple[list[Chunk], dict[str, int]]:
+    """list_chunks, transform_chunk mapped over the chunks, transform_records; the chunks too."""
     from crm_books.customers.staging import list_chunks
     from crm_books.customers.transform import transformed
 
     chunks = list_chunks(target.engine, run, target.chunk_size)
-    return transformed(map_chunks(target.uri, "transform", run, chunks, workers=target.workers))
+    counts = transformed(map_chunks(target.uri, "transform", run, chunks, workers=target.workers))
+    return chunks, counts
 
 
-def _validate(target: SyncTarget, run: SyncRun) -> dict[str, int]:
-    """validate_chunk mapped over the chunks, then validate_records (the gate's verdict)."""
-    from crm_books.customers.staging import list_chunks
+def _validate(target: SyncTarget, run: SyncRun, chunks: list[Chunk]) -> dict[str, int]:
+    """validate_chunk mapped over the transform's chunks (the DAG maps both tasks over the one
+    list_chunks result), then validate_records (the gate's verdict)."""
     from crm_books.customers.validate import gate
 
-    chunks = list_chunks(target.engine, run, target.chunk_size)
     results = map_chunks(target.uri, "validate", run, chunks, workers=target.workers)
     return gate(target.engine, run, results)
 
@@ -252,10 +255,11 @@ def _extract(timer: Timer, target: SyncTarget, run: SyncRun, *, section: str) ->
         label = "thread"
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             results = list(pool.map(lambda job: _extract_one(target.engine, *job), jobs))
-    peak = timer.sampler.peak_mb()
+    peak = timer.sampler.peak()
     for module, records, seconds, cpu in results:
+        phase = f"extract {module} ({label})"
         row = PhaseResult(
-            section, f"extract {module} ({label})", records, seconds, peak, "parallel", cpu
+            section, phase, records, seconds, peak.mb, "parallel", cpu, peak_vmrss_mb=peak.rss
         )
         timer.report.rows.append(row)
         log.info("[%s] %s: %d records in %.2f s", section, row.phase, records, seconds)
