@@ -85,10 +85,17 @@ def now() -> str:
 
 
 def wait_for_running_task(
-    api: AirflowApi, dag_id: str, run_id: str, tasks: set[str], timeout: float, settle: float = 2
+    api: AirflowApi,
+    dag_id: str,
+    run_id: str,
+    tasks: set[str],
+    timeout: float,
+    settle: float = 0.5,
 ) -> dict[str, Any]:
     """The first task instance of `tasks` seen running (with its worker's hostname) that still
-    runs `settle` seconds later, so a kill lands in the task's work, not in its start-up."""
+    runs `settle` seconds later, so a kill lands in the task's work, not in its start-up. The
+    stack's chunk tasks run 1 to 4 s and each API call can take a second on a busy machine, so
+    the settle is short and the polling quick: a 2 s settle missed every chunk in one CI run."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for ti in api.task_instances(dag_id, run_id):
@@ -97,7 +104,7 @@ def wait_for_running_task(
                 now_ti = api.tries(dag_id, run_id, ti["task_id"], ti["map_index"])[-1]
                 if now_ti["state"] == "running":
                     return ti
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise TimeoutError(f"no task of {sorted(tasks)} ran within {timeout:.0f} s")
 
 
