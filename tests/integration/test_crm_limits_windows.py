@@ -18,24 +18,14 @@ from sqlalchemy import Engine, text
 
 from crm_books.config import ACCOUNTS, DISCRETE_PAGE_LIMIT, QUERY_RECORD_LIMIT
 from crm_books.customers.extract import extract_module
-from crm_books.customers.plan import SyncRun
 from crm_books.zoho.retry import RetryPolicy
 from tests.integration.sandbox_client import Tap, api_requests, client_for, running_sandbox
+from tests.integration.test_bulk_read import FULL, NEXT
 from tests.integration.test_sync_concurrency_and_faults import complete, prepare
 from zoho_sandbox import SandboxConfig, SandboxServer
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # the sandbox's clock; generated records are older
 SINCE = ANCHOR - timedelta(days=3650)  # before every generated record
-FULL = SyncRun(
-    run_id="scheduled__2026-10-31T12:00:00+00:00",
-    interval_start=datetime(2026, 10, 31, 12, tzinfo=UTC),
-    interval_end=datetime(2026, 11, 1, tzinfo=UTC),
-)
-NEXT = SyncRun(
-    run_id="scheduled__2026-11-01T00:00:00+00:00",
-    interval_start=datetime(2026, 11, 1, tzinfo=UTC),
-    interval_end=datetime(2026, 11, 1, 12, tzinfo=UTC),
-)
 
 
 def read_all(client: Any) -> list[str]:
