@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from crm_books.customers.plan import SyncRun
-from crm_books.warehouse.bulk import bulk_insert
+from crm_books.warehouse.bulk import CustomerKey, bulk_insert, foreign_key_checked_after
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import count_returned, run_sql
 from crm_books.warehouse.timestamps import db_now
@@ -31,6 +31,7 @@ _KINDS = ("name", "email", "phone", "website")
 # Stale keys dropped per statement: SQLite binds each id of a list as its own parameter.
 _DELETE_BATCH = 10_000
 _KEY_COLUMNS = ("customer_id", *_FIELDS, *(f"{kind}_key" for kind in _KINDS))
+_CANDIDATE_CUSTOMER = CustomerKey("duplicate_candidates", "duplicate_candidates_customer_id_fkey")
 
 
 def flag_duplicates(engine: Engine, run: SyncRun) -> dict[str, int]:
@@ -165,4 +166,5 @@ def _insert_candidates(conn: Connection, run: SyncRun, new: pd.DataFrame) -> int
     )
     run_sql(conn, "duplicates/analyze_candidates")
     params = {"run_id": run.run_id, "now": db_now()}
-    return count_returned(conn, "duplicates/insert_candidates", params)["flagged"]
+    with foreign_key_checked_after(conn, _CANDIDATE_CUSTOMER, len(new)):
+        return count_returned(conn, "duplicates/insert_candidates", params)["flagged"]

