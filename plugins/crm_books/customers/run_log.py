@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from crm_books.customers.plan import SyncRun
 from crm_books.warehouse.sql_files import run_sql
@@ -23,7 +23,7 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
             "sync/finish_sync_run",
             {"run_id": run.run_id, "status": "success", "message": None, "now": db_now()},
         )
-        run_sql(conn, "sync/delete_run_staging", {"run_id": run.run_id})
+        _clear_staging(conn, run)
         rows = [
             dict(r._mapping) for r in run_sql(conn, "sync/select_sync_runs", {"run_id": run.run_id})
         ]
@@ -51,6 +51,17 @@ def finish_run(engine: Engine, run: SyncRun) -> list[dict[str, Any]]:
             row["bulk_jobs"],
         )
     return rows
+
+
+def _clear_staging(conn: Connection, run: SyncRun) -> None:
+    """The run's staged rows are no longer needed once it is recorded: all of staging at once
+    when no other run (e.g. a failed one, kept for its retry) has rows there, else the run's."""
+    params = {"run_id": run.run_id}
+    run_sql(conn, "sync/lock_run_staging")
+    if run_sql(conn, "sync/other_runs_staged", params).scalar():
+        run_sql(conn, "sync/delete_run_staging", params)
+    else:
+        run_sql(conn, "sync/clear_staging")
 
 
 def mark_run_failed(engine: Engine, run_id: str, message: str) -> None:

@@ -1,0 +1,1 @@
+-- Nothing to do on SQLite: the transaction's BEGIN IMMEDIATE already holds the write lock.
