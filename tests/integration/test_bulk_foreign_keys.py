@@ -38,7 +38,7 @@ KEYS_SQL = (
 )
 
 
-def first_import(engine: Engine) -> None:
+def first_import(engine: Engine) -> dict[str, int]:
     """Accounts with contacts, one contact whose account never came, and duplicate companies."""
     for account, name in [("A-1", "Acme"), ("A-2", "Acme Corp"), ("A-3", "Globex")]:
         stage_account(engine, "r1", account, name)
@@ -48,7 +48,7 @@ def first_import(engine: Engine) -> None:
     ]:  # fmt: skip
         stage_person(engine, "r1", contact, account, first, T1)
     load(engine, "r1")
-    flag_duplicates(engine, SyncRun(run_id="r1"))
+    return flag_duplicates(engine, SyncRun(run_id="r1"))
 
 
 def warehouse_view(engine: Engine) -> dict[str, Any]:
@@ -57,7 +57,8 @@ def warehouse_view(engine: Engine) -> dict[str, Any]:
         "held": held(engine),
         "candidates": rows(
             engine,
-            "SELECT d.group_key, c.crm_account_id, d.status FROM books.duplicate_candidates d"
+            "SELECT d.group_key, c.crm_account_id, d.match_reason, d.status, d.first_flagged_run_id,"
+            " d.closed_at FROM books.duplicate_candidates d"
             " JOIN books.customers c ON c.customer_id = d.customer_id ORDER BY 1, 2",
         ),
     }
@@ -69,10 +70,10 @@ def test_a_first_import_checked_once_loads_what_the_per_row_check_loads(
     checked_once, per_row = engines
     for engine in engines:
         migrate(engine)
-    first_import(per_row)
+    flagged_per_row = first_import(per_row)
     monkeypatch.setattr(bulk, "BULK_CHECK_ROWS", 2)
     keys_before = rows(checked_once, KEYS_SQL) if checked_once.dialect.name == "postgresql" else []
-    first_import(checked_once)
+    assert first_import(checked_once) == flagged_per_row  # the run log's counts too
     view = warehouse_view(checked_once)
     assert view == warehouse_view(per_row)
     assert len(view["persons"]) == 4 and len(view["candidates"]) == 2

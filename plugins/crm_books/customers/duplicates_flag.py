@@ -31,6 +31,14 @@ _KINDS = ("name", "email", "phone", "website")
 # Stale keys dropped per statement: SQLite binds each id of a list as its own parameter.
 _DELETE_BATCH = 10_000
 _KEY_COLUMNS = ("customer_id", *_FIELDS, *(f"{kind}_key" for kind in _KINDS))
+_CANDIDATE_COLUMNS = (
+    "group_key",
+    "customer_id",
+    "match_reason",
+    "first_flagged_run_id",
+    "status",
+    "flagged_at",
+)
 _CANDIDATE_CUSTOMER = CustomerKey("duplicate_candidates", "duplicate_candidates_customer_id_fkey")
 
 
@@ -152,19 +160,25 @@ def _frame(columns: list[str], rows: list[Any]) -> pd.DataFrame:
 
 
 def _insert_candidates(conn: Connection, run: SyncRun, new: pd.DataFrame) -> int:
-    """Stage the new pairs and insert them as open candidates; how many were inserted."""
-    bulk_insert(
-        conn,
-        "stg_duplicate_candidates",
-        ("run_id", "group_key", "customer_id", "match_reason"),
-        zip(
-            repeat(run.run_id),
-            new["group_key"].tolist(),
-            new["customer_id"].tolist(),
-            new["match_reason"].tolist(),
-        ),
-    )
-    run_sql(conn, "duplicates/analyze_candidates")
-    params = {"run_id": run.run_id, "now": db_now()}
-    with foreign_key_checked_after(conn, _CANDIDATE_CUSTOMER, len(new)):
+    """Insert the new pairs as open candidates; how many were inserted. A first flagging (no
+    candidates yet, every pair is new) copies them straight in; later ones go through staging
+    and insert_candidates, which leaves out any pair flagged already."""
+    columns = [new["group_key"].tolist(), new["customer_id"].tolist(), new["match_reason"].tolist()]
+    with foreign_key_checked_after(conn, _CANDIDATE_CUSTOMER, len(new)) as first_import:
+        if first_import:  # all of them are new: as insert_candidates would write them
+            flagged = (run.run_id, "open", db_now())
+            return bulk_insert(
+                conn,
+                "duplicate_candidates",
+                _CANDIDATE_COLUMNS,
+                ((*pair, *flagged) for pair in zip(*columns, strict=True)),
+            )
+        bulk_insert(
+            conn,
+            "stg_duplicate_candidates",
+            ("run_id", "group_key", "customer_id", "match_reason"),
+            zip(repeat(run.run_id), *columns),
+        )
+        run_sql(conn, "duplicates/analyze_candidates")
+        params = {"run_id": run.run_id, "now": db_now()}
         return count_returned(conn, "duplicates/insert_candidates", params)["flagged"]

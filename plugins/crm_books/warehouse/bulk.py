@@ -72,7 +72,7 @@ class CustomerKey:
 
 
 @contextmanager
-def foreign_key_checked_after(conn: Connection, key: CustomerKey, rows: int) -> Iterator[None]:
+def foreign_key_checked_after(conn: Connection, key: CustomerKey, rows: int) -> Iterator[bool]:
     """Around a write of up to ``rows`` rows: a first import (the table is empty) of
     BULK_CHECK_ROWS rows or more checks ``key`` once after the write instead of per row, on
     PostgreSQL (SQLite keeps its per-row check: its files for this do nothing).
@@ -83,7 +83,7 @@ def foreign_key_checked_after(conn: Connection, key: CustomerKey, rows: int) -> 
     advise for bulk loads ("Populating a Database"). A row that breaks it fails the transaction,
     as the trigger would have. The drop locks the table (ACCESS EXCLUSIVE) until the transaction
     ends, which an empty table's readers do not notice. Later runs, which mostly leave rows
-    unchanged, keep the per-row check.
+    unchanged, keep the per-row check. Yields whether this is such a first import.
     """
     names = {"table_name": key.table_name, "constraint_name": key.constraint_name}
     bulk = (
@@ -92,6 +92,6 @@ def foreign_key_checked_after(conn: Connection, key: CustomerKey, rows: int) -> 
     )
     if bulk:
         run_sql(conn, "warehouse/drop_foreign_key", names=names)
-    yield
+    yield bulk
     if bulk:
         run_sql(conn, "warehouse/add_foreign_key", names={**names, "column_name": key.column_name})
