@@ -33,6 +33,10 @@ def load_run(engine: Engine, run: SyncRun) -> dict[str, Counts]:
         if loaded is not None:
             return loaded
         run_sql(conn, "sync/load_settings")
+        if not run_sql(
+            conn, "warehouse/table_has_rows", names={"table_name": "customers"}
+        ).scalar():
+            run_sql(conn, "sync/first_import_settings")
         run_sql(conn, "sync/analyze_staging")
         rejected = _file_rejects(conn, params)
         result = _write(conn, run, params)

@@ -1,0 +1,2 @@
+-- Nothing to do on SQLite: its planner has no such settings, and it probes a table through its
+-- indexes (or an automatic index) however many rows it holds.
