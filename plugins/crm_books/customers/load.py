@@ -71,7 +71,8 @@ def _write(conn: Connection, run: SyncRun, params: dict[str, Any]) -> dict[str, 
         moves = _reconcile_contact_moves(conn, params)
     # Held contacts attach whenever their account exists, whichever modules this run read.
     waiting = int(run_sql(conn, "sync/count_attachable_held", params).scalar() or 0)
-    _add(persons, _attach_contact_persons(conn, params, waiting, attach_held=True))
+    if waiting:  # most runs: none (the upsert would still join every held contact to customers)
+        _add(persons, _attach_contact_persons(conn, params, waiting, attach_held=True))
     if contacts is not None:
         _add(contacts, persons)
         contacts.update(zip(_PERSON_COUNTS, persons.values(), strict=True))
