@@ -83,8 +83,9 @@ def foreign_key_checked_after(conn: Connection, key: CustomerKey, rows: int) -> 
     advise for bulk loads ("Populating a Database"). A row that breaks it fails the transaction,
     as the trigger would have. The drop locks the table and books.customers (ACCESS EXCLUSIVE)
     until the transaction ends: during a first sync's load and flagging, readers of customers
-    (the CRM -> Books page, the deal sensor) wait seconds for the commit instead of seeing a
-    half-loaded warehouse. Later runs, which mostly leave rows unchanged, keep the per-row check. Yields whether this is such a first import.
+    (the CRM -> Books page, the deal sensor) wait seconds for the commit, where they would
+    otherwise see the warehouse as it was before it. Later runs, which mostly leave rows
+    unchanged, keep the per-row check. Yields whether this is such a first import.
     """
     names = {"table_name": key.table_name, "constraint_name": key.constraint_name}
     bulk = (
