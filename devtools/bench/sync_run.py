@@ -308,8 +308,20 @@ def change_records(
             }
         ),
     }
-    stamp = datetime.now(UTC).strftime("%H%M%S")
     changed = {module: every_kth(ids, fraction) for module, ids in keys.items()}
+    return spread_changes(base_url, changed, spread=spread, steps=steps)
+
+
+def spread_changes(
+    base_url: str,
+    changed: dict[str, list[str]],
+    *,
+    spread: timedelta = CHANGE_SPREAD,
+    steps: int = CHANGE_STEPS,
+) -> dict[str, list[str]]:
+    """Change the records ``changed`` names (ids by module) over the next ``spread`` of CRM time
+    in ``steps`` clock steps (see change_records); returns ``changed``."""
+    stamp = datetime.now(UTC).strftime("%H%M%S")
     for step in range(steps):
         sandbox_admin(base_url, "clock", {"advance_seconds": spread.total_seconds() / steps})
         for module, ids in changed.items():

@@ -178,6 +178,23 @@ class Pager:
                 return
             query_since = self._restart_time(module, boundary, fresh_in_query, stats.queries)
 
+    def page(
+        self,
+        path: str,
+        params: dict[str, Any],
+        since: datetime | None,
+        number: int,
+        stats: ReadStats,
+    ) -> tuple[Page, bool]:
+        """Page ``number`` of a query (within the discrete page limit): its records and whether
+        Zoho says more records follow."""
+        body = self.get(path, {**params, "page": number}, since)
+        if body is None:  # 204 no records, 304 nothing modified
+            return [], False
+        stats.pages += 1
+        records: Page = body.get("data") or []
+        return records, bool((body.get("info") or {}).get("more_records"))
+
     def query(
         self,
         path: str,
