@@ -2,9 +2,11 @@
 timeline of its calls.
 
 The bench's incremental row without its full sync: the sandbox generates N records, the
-warehouse's high-water marks are set where a full run would leave them (the sandbox clock when
-it starts), 1 % of each module's generated ids are changed over the next 12 hours of CRM time
-(``spread_changes``, as the bench does), and the two extract tasks of the next scheduled run
+warehouse's high-water marks are set where a full run would leave them (each module's newest
+Modified_Time; deletions up to the sandbox clock), 1 % of each module's generated ids are
+changed over the next 12 hours of CRM time (``spread_changes``, as the bench does; the bench
+changes 1 % of the warehouse's ids, a few fewer contacts), and the two extract tasks of the next
+scheduled run
 read them in two processes at once (``_extract_one``), ``--runs`` times. Each run reports its
 wall time against the profile's bound, the ids check, and the sandbox's timeline of API calls:
 their utilisation of the client's in-flight slots (sum of call durations / (slots x wall)) and
@@ -148,18 +150,30 @@ def sandbox_now(base_url: str) -> datetime:
     return datetime.fromisoformat(str(resp.json()["now"]))
 
 
-def set_high_water_marks(engine: Any, run_id: str, mark: datetime) -> None:
-    """Where a full run finishing at ``mark`` leaves both modules' marks (the product's SQL)."""
+def latest_modified(client: Any, module: str) -> datetime:
+    """The module's newest Modified_Time: where a full run's high-water mark ends (one call)."""
+    from crm_books.zoho.endpoints import RECORDS_PATH, SORT_FIELD
+    from crm_books.zoho.paging import parse_zoho_time
+
+    params = {"fields": SORT_FIELD, "sort_by": SORT_FIELD, "sort_order": "desc", "per_page": 1}
+    body = client._get(RECORDS_PATH.format(module=module), params)
+    return parse_zoho_time(str(body["data"][0][SORT_FIELD]))
+
+
+def set_high_water_marks(engine: Any, client: Any, run_id: str, now: datetime) -> None:
+    """Where a full run leaves both modules' marks: the newest Modified_Time it read, and the
+    deletions read up to ``now`` (the product's SQL)."""
     from crm_books.warehouse.sql_files import run_sql
 
     with engine.begin() as conn:
         for module in (crm_config.ACCOUNTS, crm_config.CONTACTS):
-            params = {"module": module, "run_id": run_id, "now": mark}
+            params = {"module": module, "run_id": run_id, "now": now}
+            mark = latest_modified(client, module)
             run_sql(conn, "sync/advance_high_water_mark", {**params, "high_water_mark": mark})
             run_sql(
                 conn,
                 "sync/advance_deleted_high_water_mark",
-                {**params, "deleted_high_water_mark": mark},
+                {**params, "deleted_high_water_mark": now},
             )
 
 
@@ -182,9 +196,10 @@ def measure(records: int, runs: int, max_concurrency: int, seed: int, show: bool
         stack.callback(engine.dispose)
         ensure_schema(engine)
         spec = ClientSpec(base_url, uri, max_concurrency)
-        check_organization(engine, crm_client(spec, engine))
+        client = crm_client(spec, engine)
+        check_organization(engine, client)
         start = sandbox_now(base_url)
-        set_high_water_marks(engine, "bench-full", start)
+        set_high_water_marks(engine, client, "bench-full", start)
         changed = spread_changes(base_url, changed_ids(records, CHANGED_FRACTION))
         for n in range(runs):
             run = SyncRun(

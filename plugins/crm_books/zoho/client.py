@@ -41,6 +41,7 @@ from crm_books.zoho.errors import CrmApiError
 from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, CallLimiter, host_limiter
 from crm_books.zoho.paging import (
     Boundary,
+    Cursor,
     Page,
     Pager,
     ReadStats,
@@ -322,15 +323,15 @@ class ZohoCrmClient:
             yield page
 
     def _query_page(
-        self, module: str, fields: Sequence[str], since: datetime, number: int, stats: ReadStats
-    ) -> tuple[Page, bool]:
-        """Page ``number`` of the sorted read from ``since`` (one call, plus the other field
-        chunks'): its records and whether more follow."""
+        self, module: str, fields: Sequence[str], since: datetime, cursor: Cursor, stats: ReadStats
+    ) -> tuple[Page, bool, str | None]:
+        """One page of the sorted read from ``since`` (one call, plus the other field chunks'):
+        its records, whether more follow, and the next page's token."""
         path, params, chunks = self._sorted_query(module, fields)
-        records, more = self.pager.page(path, params, since, number, stats)
+        records, more, token = self.pager.page(path, params, since, cursor, stats)
         if records and len(chunks) > 1:
             self._merge_chunks(path, records, chunks[1:])
-        return records, more
+        return records, more, token
 
     def _sorted_query(
         self, module: str, fields: Sequence[str]

@@ -183,17 +183,19 @@ class Pager:
         path: str,
         params: dict[str, Any],
         since: datetime | None,
-        number: int,
+        cursor: Cursor,
         stats: ReadStats,
-    ) -> tuple[Page, bool]:
-        """Page ``number`` of a query (within the discrete page limit): its records and whether
-        Zoho says more records follow."""
-        body = self.get(path, {**params, "page": number}, since)
+    ) -> tuple[Page, bool, str | None]:
+        """One page of a query: its records, whether Zoho says more follow, and the token of
+        the page after it (None: none given)."""
+        body = self.get(path, cursor.params(params), since)
         if body is None:  # 204 no records, 304 nothing modified
-            return [], False
+            return [], False, None
         stats.pages += 1
         records: Page = body.get("data") or []
-        return records, bool((body.get("info") or {}).get("more_records"))
+        info = body.get("info") or {}
+        token = info.get("next_page_token")
+        return records, bool(info.get("more_records")), str(token) if token else None
 
     def query(
         self,

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from crm_books.zoho.endpoints import ID_FIELD, SORT_FIELD
-from crm_books.zoho.paging import Boundary, Page, ReadStats, parse_zoho_time
+from crm_books.zoho.paging import Boundary, Cursor, Page, ReadStats, parse_zoho_time
 
 T = TypeVar("T")
 
@@ -46,9 +46,12 @@ class Window:
 
 # Reads one window: its pages, counted in the stats, skipping what the boundary already holds.
 WindowReader = Callable[[Window, ReadStats, Boundary | None], Generator[Page, None, None]]
-# Reads page n of the sorted query of records modified at or after a time: its records and
-# whether more follow (one call).
-PageReader = Callable[[datetime, int, ReadStats], tuple[Page, bool]]
+# Reads one page (by number or token) of the sorted query of records modified at or after a
+# time: its records, whether more follow, and the next page's token (one call).
+PageReader = Callable[[datetime, Cursor, ReadStats], tuple[Page, bool, str | None]]
+# A query's last few pages past its `page` reach are read by page token, one after the other,
+# rather than by a new query reading again the records at its start time.
+TOKEN_TAIL_PAGES = 2
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class _Query:
     last: int
     ended: int | None = None
     next_since: datetime | None = None  # where the next query starts (its last page's time)
+    tokens: dict[int, str] = field(default_factory=dict)  # pages past the `page` reach
     # Each page read so far: its last Modified_Time and its records at that time.
     tails: list[tuple[datetime, int]] = field(default_factory=list)
 
@@ -165,8 +169,8 @@ class BlockPlan:
     def _remaining(self) -> int:
         """Records at or after the newest query's start: the count less what the earlier
         queries read before the next one's start (their records at it are read again)."""
-        reach = self.pages_per_query * self.per_page
-        return self.expected - sum(reach - q.at_next for q in self.queries[:-1])
+        older = self.queries[:-1]
+        return self.expected - sum(q.last * self.per_page - q.at_next for q in older)
 
     def _pages(self) -> int:
         """Pages the newest query needs for the records still to read, at most a query's."""
@@ -193,7 +197,7 @@ class BlockPlan:
             self._push(query, number)
 
     def _push(self, query: _Query, number: int) -> None:
-        chains = 0 if number == self.pages_per_query else 1
+        chains = 0 if number >= self.pages_per_query else 1
         heapq.heappush(self._pending, ((chains, query.number, number), query.number))
 
     def next_page(self) -> tuple[_Query, int] | None:
@@ -205,8 +209,16 @@ class BlockPlan:
                 return query, number
         return None
 
-    def page_read(self, query: _Query, number: int, records: Page, more: bool) -> None:
-        """Plan from page ``number`` of ``query``: its records and whether more follow."""
+    def cursor(self, query: _Query, number: int) -> Cursor:
+        """How page ``number`` of ``query`` is asked for: by number, or past the reach by token."""
+        token = query.tokens.get(number)
+        return Cursor(number, token) if token else Cursor(number)
+
+    def page_read(
+        self, query: _Query, number: int, records: Page, more: bool, token: str | None = None
+    ) -> None:
+        """Plan from page ``number`` of ``query``: its records, whether more follow, and the
+        next page's token."""
         times = _times(records)
         if times:
             query.tails.append((times[-1], sum(1 for t in times if t == times[-1])))
@@ -217,8 +229,14 @@ class BlockPlan:
             return
         if number != query.last:
             return
-        if number < self.pages_per_query:  # more records than counted: one page more
+        past_reach = self._remaining() - number * self.per_page
+        if number < self.pages_per_query or (
+            token and past_reach <= TOKEN_TAIL_PAGES * self.per_page
+        ):
+            # one page more: more records than counted, or the few past the reach by token
             query.last += 1
+            if number >= self.pages_per_query and token:
+                query.tokens[query.last] = token
             self._push(query, query.last)
             return
         restart = times[-1] if times else None
@@ -255,13 +273,14 @@ def block_pages(
 
     plan.page_read(plan.queries[0], 1, first, True)
     pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="crm-page")
-    running: dict[Future[tuple[Page, bool]], tuple[_Query, int]] = {}
+    running: dict[Future[tuple[Page, bool, str | None]], tuple[_Query, int]] = {}
 
     def fill() -> None:
         while len(running) < count and (task := plan.next_page()) is not None:
             query, number = task
             stats.queries += number == 1
-            running[pool.submit(read_page, query.since, number, stats)] = task
+            cursor = plan.cursor(query, number)
+            running[pool.submit(read_page, query.since, cursor, stats)] = task
 
     try:
         fill()
@@ -270,8 +289,8 @@ def block_pages(
             ready = []
             for future in done:
                 query, number = running.pop(future)
-                records, more = future.result()
-                plan.page_read(query, number, records, more)
+                records, more, token = future.result()
+                plan.page_read(query, number, records, more, token)
                 ready.append(fresh(records))
             fill()  # the next calls are in flight before the consumer takes these pages
             for page in ready:
