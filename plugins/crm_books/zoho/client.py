@@ -218,6 +218,7 @@ class ZohoCrmClient:
                 partial(self._query_page, module, fields),
                 expected,
                 max(1, self.pager.discrete_page_limit // self.pager.per_page),
+                max(1, self.pager.query_record_limit // self.pager.per_page),
             )
             if expected is not None
             else None

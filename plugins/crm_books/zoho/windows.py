@@ -62,11 +62,13 @@ class CountedRead:
     :param expected: the records to read (/actions/count), asked for once the first page is in;
         None: not known, and the read is cut into time windows instead.
     :param pages_per_query: pages one query reaches with ``page`` (Zoho: 2,000 / 200).
+    :param query_pages: pages one query can page through at all (Zoho: 100,000 / 200).
     """
 
     read_page: PageReader
     expected: Callable[[], int | None]
     pages_per_query: int
+    query_pages: int
 
 
 def windowed_pages(
@@ -102,7 +104,7 @@ def windowed_pages(
     head.close()
     expected = counted.expected() if counted is not None else None
     if counted is not None and expected is not None:
-        plan = BlockPlan(since, expected, per_page, counted.pages_per_query)
+        plan = BlockPlan(since, expected, per_page, counted.pages_per_query, counted.query_pages)
         yield from block_pages(plan, first, counted.read_page, read, count=count, stats=stats[0])
         return
     windows = time_windows(seed.time, now, count)
@@ -151,12 +153,14 @@ class BlockPlan:
     :param expected: records modified at or after ``since`` (/actions/count).
     :param per_page: records per page.
     :param pages_per_query: pages one query reaches with ``page``.
+    :param query_pages: pages one query can page through at all (by token past the reach).
     """
 
     since: datetime
     expected: int
     per_page: int
     pages_per_query: int
+    query_pages: int
     queries: list[_Query] = field(default_factory=list)
     # More records than one query reaches share this Modified_Time: the rest, from it, is read
     # by the sorted reader (page tokens, restarts, Bulk Read).
@@ -230,9 +234,8 @@ class BlockPlan:
         if number != query.last:
             return
         past_reach = self._remaining() - number * self.per_page
-        if number < self.pages_per_query or (
-            token and past_reach <= TOKEN_TAIL_PAGES * self.per_page
-        ):
+        by_token = number < self.query_pages and past_reach <= TOKEN_TAIL_PAGES * self.per_page
+        if number < self.pages_per_query or (token and by_token):
             # one page more: more records than counted, or the few past the reach by token
             query.last += 1
             if number >= self.pages_per_query and token:
