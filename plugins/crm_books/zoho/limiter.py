@@ -123,6 +123,9 @@ class FileLockLimiter:
         directory.mkdir(parents=True, exist_ok=True)
         self._local = threading.BoundedSemaphore(max_concurrency)
         self._turns = FifoTurns()
+        # A slot given back here wakes the thread polling for one (others' are polled for).
+        self._freed = threading.Condition()
+        self._releases = 0
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -134,11 +137,15 @@ class FileLockLimiter:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+                with self._freed:
+                    self._releases += 1
+                    self._freed.notify()
 
     def _acquire(self) -> int:
         order = list(range(self.max_concurrency))
         attempt = 0
         while True:
+            releases = self._releases
             random.shuffle(order)  # spread processes over the slots instead of all trying slot 0
             for index in order:
                 fd = os.open(self.directory / f"slot-{index}", os.O_RDWR | os.O_CREAT, 0o600)
@@ -148,7 +155,9 @@ class FileLockLimiter:
                     os.close(fd)
                     continue
                 return fd
-            time.sleep(backoff(attempt, FILE_MAX_POLL_SECONDS))
+            with self._freed:
+                if self._releases == releases:  # none given back here since the round began
+                    self._freed.wait(backoff(attempt, FILE_MAX_POLL_SECONDS))
             attempt += 1
 
 
