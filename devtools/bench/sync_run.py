@@ -45,6 +45,7 @@ from devtools.bench.usage import (
     ModuleUsage,
     check_ids,
     describe_checks,
+    extract_timeline,
     reset_usage,
     run_log_usage,
     sandbox_usage,
@@ -116,6 +117,8 @@ def run_sync(
     before = sandbox_usage(target.base_url)
     report.update(section, "check_organization", **usage_columns(before))
     extracted = _extract(timer, target, run, section=section)
+    slots = target.limits.in_flight
+    report.facts[f"extract calls ({section})"] = extract_timeline(target.base_url, slots)
     _extract_usage(
         report, target, run, section, usage_between(before, sandbox_usage(target.base_url))
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.bench.incremental_extract import Call, main, utilisation
+from devtools.bench.incremental_extract import main
+from devtools.bench.usage import Call, utilisation
 
 
 def test_the_harness_reads_every_changed_record_once_and_reports_the_timeline(
