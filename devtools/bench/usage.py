@@ -143,6 +143,7 @@ class Call:
     start: float
     end: float
     label: str
+    path: str = ""
 
     @property
     def seconds(self) -> float:
@@ -154,7 +155,10 @@ def timeline_calls(base_url: str) -> list[Call]:
     resp = requests.get(f"{base_url}/__sandbox/timeline", timeout=ADMIN_TIMEOUT)
     resp.raise_for_status()
     return sorted(
-        (Call(float(c["start"]), float(c["end"]), call_label(c)) for c in resp.json()["calls"]),
+        (
+            Call(float(c["start"]), float(c["end"]), call_label(c), str(c["path"]))
+            for c in resp.json()["calls"]
+        ),
         key=lambda c: c.start,
     )
 
@@ -212,7 +216,7 @@ def utilisation(calls: Sequence[Call], slots: int, wall: float) -> Utilisation:
 def extract_timeline(base_url: str, slots: int) -> str:
     """The utilisation line of the extract's calls since the last stats reset (the organisation
     check's /org call left out)."""
-    calls = [c for c in timeline_calls(base_url) if not c.label.startswith("-")]
+    calls = [c for c in timeline_calls(base_url) if not c.path.endswith("/org")]
     if not calls:
         return "no calls"
     span = max(c.end for c in calls) - calls[0].start
