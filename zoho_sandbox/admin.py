@@ -45,6 +45,10 @@ def _stats(sb: SandboxServer, payload: Any) -> Response:
     return Response(200, _json_keys(sb.stats))
 
 
+def _timeline(sb: SandboxServer, payload: Any) -> Response:
+    return Response(200, {"calls": sb.timeline})
+
+
 def _reset_stats(sb: SandboxServer, payload: Any) -> Response:
     sb.reset_stats()
     return Response(200, {"status": "ok"})
@@ -99,6 +103,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "health"): _health,
     ("GET", "stats"): _stats,
     ("DELETE", "stats"): _reset_stats,
+    ("GET", "timeline"): _timeline,
     ("POST", "clock"): _clock,
     ("POST", "faults"): _faults,
     ("POST", "org"): _org,

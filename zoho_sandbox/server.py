@@ -180,8 +180,14 @@ class SandboxServer:
         return self.tokens.grant(request, domain, self.faults.token_ttl_seconds)
 
     def _api(self, request: Request, endpoint: Callable[[Request], Response]) -> Response:
+        started = time.monotonic()
         self.tokens.check(request.headers.get("Authorization"), self.faults.token_ttl_seconds)
-        return self._through(self._api_gates, request, endpoint)
+        resp = self._through(self._api_gates, request, endpoint)
+        since = request.headers.get("If-Modified-Since")
+        self._stats.timeline.record(
+            started, request.method, request.path, request.query, since, resp.status
+        )
+        return resp
 
     @staticmethod
     def _through(
@@ -244,6 +250,11 @@ class SandboxServer:
         """Counters: total, by_status {int: n}, by_path, by_code (Zoho codes), by_request, and
         usage: token grants, calls in flight and their peak, credits, Bulk Read jobs, refusals."""
         return self._stats.snapshot()
+
+    @property
+    def timeline(self) -> list[dict[str, Any]]:
+        """The latest API calls since the stats were reset (zoho_sandbox/stats.py Timeline)."""
+        return self._stats.timeline.snapshot()
 
     def reset_stats(self) -> None:
         self._stats.reset()

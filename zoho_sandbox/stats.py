@@ -4,8 +4,10 @@ usage of Zoho's limits: token grants, calls in flight, credits and Bulk Read job
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from typing import Any
+from urllib.parse import parse_qs
 
 USAGE_COUNTERS = (
     "token_grants",
@@ -61,12 +63,56 @@ class Usage:
             return out
 
 
+# API calls the timeline keeps (the latest), for benchmarks' utilisation of the in-flight slots.
+TIMELINE_CALLS = 20_000
+# Query parameters a timeline entry keeps: where in a read the call was.
+TIMELINE_PARAMS = ("page", "page_token", "criteria", "type")
+
+
+class Timeline:
+    """The latest API calls' start and end (seconds since the last reset, as the sandbox saw
+    them: gates and latency included), method, path, status, paging parameters and
+    If-Modified-Since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: deque[dict[str, Any]] = deque(maxlen=TIMELINE_CALLS)
+        self.origin = time.monotonic()
+
+    def record(
+        self, started: float, method: str, path: str, query: str, since: str | None, status: int
+    ) -> None:
+        params = {k: v[0] for k, v in parse_qs(query).items() if k in TIMELINE_PARAMS}
+        entry = {
+            "start": round(started - self.origin, 4),
+            "end": round(time.monotonic() - self.origin, 4),
+            "method": method,
+            "path": path,
+            "status": status,
+            "since": since,
+            **params,
+        }
+        with self._lock:
+            self.calls.append(entry)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.origin = time.monotonic()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.calls)
+
+
 class Stats:
-    """Counts by status, path, Zoho error code and "METHOD path status", plus the usage."""
+    """Counts by status, path, Zoho error code and "METHOD path status", plus the usage and the
+    timeline of API calls."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.usage = Usage()
+        self.timeline = Timeline()
         self.reset()
 
     def reset(self) -> None:
@@ -76,6 +122,7 @@ class Stats:
             self.by_code: Counter[str] = Counter()
             self.by_request: Counter[str] = Counter()
         self.usage.reset()
+        self.timeline.reset()
 
     def record(self, method: str, path: str, status: int, code: str | None) -> None:
         with self._lock:

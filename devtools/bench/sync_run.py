@@ -45,6 +45,7 @@ from devtools.bench.usage import (
     ModuleUsage,
     check_ids,
     describe_checks,
+    extract_timeline,
     reset_usage,
     run_log_usage,
     sandbox_usage,
@@ -116,6 +117,8 @@ def run_sync(
     before = sandbox_usage(target.base_url)
     report.update(section, "check_organization", **usage_columns(before))
     extracted = _extract(timer, target, run, section=section)
+    slots = target.limits.in_flight
+    report.facts[f"extract calls ({section})"] = extract_timeline(target.base_url, slots)
     _extract_usage(
         report, target, run, section, usage_between(before, sandbox_usage(target.base_url))
     )
@@ -308,8 +311,20 @@ def change_records(
             }
         ),
     }
-    stamp = datetime.now(UTC).strftime("%H%M%S")
     changed = {module: every_kth(ids, fraction) for module, ids in keys.items()}
+    return spread_changes(base_url, changed, spread=spread, steps=steps)
+
+
+def spread_changes(
+    base_url: str,
+    changed: dict[str, list[str]],
+    *,
+    spread: timedelta = CHANGE_SPREAD,
+    steps: int = CHANGE_STEPS,
+) -> dict[str, list[str]]:
+    """Change the records ``changed`` names (ids by module) over the next ``spread`` of CRM time
+    in ``steps`` clock steps (see change_records); returns ``changed``."""
+    stamp = datetime.now(UTC).strftime("%H%M%S")
     for step in range(steps):
         sandbox_admin(base_url, "clock", {"advance_seconds": spread.total_seconds() / steps})
         for module, ids in changed.items():

@@ -9,13 +9,15 @@ staged by the run's extract with the ids the sandbox generated (or changed).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import requests
 from sqlalchemy import Engine, text
 
+from crm_books import config as crm_config
 from devtools.bench.stack import bench_sql
 
 ADMIN_TIMEOUT = 60
@@ -131,3 +133,91 @@ def describe_checks(checks: Iterable[IdCheck], *, others: Mapping[str, int] | No
         parts.append(f"{line} ({', '.join(details)})")
     verdict = "yes" if all(c.exact for c in checks) else "**no**"
     return f"{verdict}: " + "; ".join(parts)
+
+
+# -- the timeline of calls (GET /__sandbox/timeline) ---------------------------------------
+@dataclass(frozen=True)
+class Call:
+    """One API call as the sandbox's timeline saw it (seconds since its stats were reset)."""
+
+    start: float
+    end: float
+    label: str
+    path: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def timeline_calls(base_url: str) -> list[Call]:
+    """The sandbox's timeline since the last stats reset, each call labelled by what it read."""
+    resp = requests.get(f"{base_url}/__sandbox/timeline", timeout=ADMIN_TIMEOUT)
+    resp.raise_for_status()
+    return sorted(
+        (
+            Call(float(c["start"]), float(c["end"]), call_label(c), str(c["path"]))
+            for c in resp.json()["calls"]
+        ),
+        key=lambda c: c.start,
+    )
+
+
+def call_label(call: Mapping[str, Any]) -> str:
+    """``Accounts p3 since 10:05:00`` / ``Contacts count`` / ``Accounts deleted``."""
+    parts = [p for p in str(call["path"]).split("/") if p]
+    module = next((p for p in parts if p in crm_config.MODULE_FIELDS), "-")
+    kind = parts[-1] if parts[-1] != module else ""
+    since = str(call.get("since") or "")[11:19]
+    page = f"p{call['page']}" if "page" in call else "token" if "page_token" in call else ""
+    where = f"since {since}" if since else ""
+    status = "" if call["status"] == 200 else f"[{call['status']}]"
+    return " ".join(p for p in (module, kind, page, where, status) if p)
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    """How well the calls filled ``slots`` in-flight slots over ``wall`` seconds."""
+
+    calls: int
+    busy: float  # sum of call durations
+    wall: float
+    slots: int
+    below: dict[int, float]  # seconds with exactly n calls in flight, n < slots
+
+    @property
+    def ratio(self) -> float:
+        return self.busy / (self.slots * self.wall) if self.wall > 0 else 0.0
+
+    def describe(self) -> str:
+        gaps = ", ".join(f"{n} in flight {s:.2f} s" for n, s in sorted(self.below.items()))
+        return (
+            f"{self.calls} calls, {self.busy:.2f} call-s over {self.wall:.2f} s x {self.slots} "
+            f"slots = {self.ratio:.0%} utilisation; below the cap: {gaps}"
+        )
+
+
+def utilisation(calls: Sequence[Call], slots: int, wall: float) -> Utilisation:
+    """The calls' use of ``slots`` over ``wall`` seconds from the first call's start."""
+    origin = calls[0].start if calls else 0.0
+    edges = sorted({origin + wall, *(c.start for c in calls), *(c.end for c in calls)})
+    below: dict[int, float] = {}
+    for left, edge in pairwise(edges):
+        right = min(edge, origin + wall)
+        if right <= left:
+            continue
+        n = sum(1 for c in calls if c.start <= left and c.end >= right)
+        if n < slots:
+            below[n] = below.get(n, 0.0) + right - left
+    busy = sum(c.seconds for c in calls)
+    return Utilisation(len(calls), busy, wall, slots, below)
+
+
+def extract_timeline(base_url: str, slots: int) -> str:
+    """The utilisation line of the extract's calls since the last stats reset (the organisation
+    check's /org call left out)."""
+    calls = [c for c in timeline_calls(base_url) if not c.path.endswith("/org")]
+    if not calls:
+        return "no calls"
+    span = max(c.end for c in calls) - calls[0].start
+    return utilisation(calls, slots, span).describe()

@@ -382,6 +382,11 @@ COMMANDS: dict[str, Entry] = {
         "test_small_bench_reports_every_phase_and_loads_every_customer",
         note="the smoke run is the fast profile, at 500 records",
     ),
+    "python -m devtools.bench.incremental_extract --records 1000000 --runs 3 [--timeline]": runs(
+        "tests/integration/test_incremental_extract_harness.py::"
+        "test_the_harness_reads_every_changed_record_once_and_reports_the_timeline",
+        note="3,000 records, one run, with --timeline",
+    ),
     ".venv/bin/python -m devtools.bench --records 100000 --latency-ms 20 --jitter-ms 0": runs(
         "tests/integration/test_bench_smoke.py::"
         "test_zoho_profile_reports_bounds_ratios_credits_and_one_grant",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -220,7 +220,14 @@ def record_pages(
     REST."""
     fields = config.MODULE_FIELDS[module]
     threshold = client.bulk_read_threshold
-    rest = client.iter_pages(module, fields, modified_since=since, split_until=run.interval_end)
+    counted: Future[int | None] = Future()
+    rest = client.iter_pages(
+        module,
+        fields,
+        modified_since=since,
+        split_until=run.interval_end,
+        expected=None if threshold is None else counted.result,
+    )
     if since is None:
         expected = _expected_records(client, module, since)
     elif threshold is None:
@@ -229,9 +236,11 @@ def record_pages(
     else:
         # The count and the first REST page at once: most intervals stay on REST, and one
         # latency less is a large share of a small read (a switch to Bulk Read drops one page).
+        # The REST read's rest is then read page-parallel from the count.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-first-page") as pool:
             first = pool.submit(next, rest, None)
             expected = _expected_records(client, module, since)
+            counted.set_result(expected)
             head = first.result()
         if expected is None or expected <= threshold:
             return (rest if head is None else chain([head], rest)), None

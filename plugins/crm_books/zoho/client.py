@@ -41,6 +41,7 @@ from crm_books.zoho.errors import CrmApiError
 from crm_books.zoho.limiter import DEFAULT_MAX_CONCURRENCY, CallLimiter, host_limiter
 from crm_books.zoho.paging import (
     Boundary,
+    Cursor,
     Page,
     Pager,
     ReadStats,
@@ -51,7 +52,7 @@ from crm_books.zoho.paging import (
 from crm_books.zoho.retry import Retrier, RetryPolicy
 from crm_books.zoho.transport import Transport
 from crm_books.zoho.usage import Usage
-from crm_books.zoho.windows import Window, windowed_pages
+from crm_books.zoho.windows import CountedRead, Window, windowed_pages
 
 log = logging.getLogger(__name__)
 DEFAULT_BULK_POLICY = BulkPolicy()
@@ -193,21 +194,35 @@ class ZohoCrmClient:
         *,
         modified_since: datetime | None = None,
         split_until: datetime | None = None,
+        expected: Callable[[], int | None] | None = None,
     ) -> Generator[Page, None, None]:
         """Yield `module`'s records page by page, each record once.
 
-        An incremental read (`modified_since` set) whose first page is full is cut into up to
-        `max_concurrency` windows of Modified_Time read concurrently (zoho/windows.py); pages
-        then come in the order they arrive, each sorted by Modified_Time. A full read, and a
-        read of one page or none (a quiet interval costs one call), are sorted throughout.
+        An incremental read (`modified_since` set) whose first page is full is read up to
+        `max_concurrency` calls at once (zoho/windows.py): page-parallel when `expected` gives
+        the records to read, else cut into windows of Modified_Time; pages then come in the
+        order they arrive, each sorted by Modified_Time. A full read, and a read of one page or
+        none (a quiet interval costs one call), are sorted throughout.
 
         :param module: module API name (Accounts, Contacts, Deals).
         :param fields: field API names to read; more than the per-call limit are merged by id.
         :param modified_since: only records modified at or after this time (naive means UTC).
         :param split_until: where the windows' even split ends (default now, the last window
             is open-ended either way), e.g. the run's interval end.
+        :param expected: the records modified since `modified_since` (/actions/count), called
+            once the first page is in (it may wait for a count asked for meanwhile).
         """
         stats: list[ReadStats] = []
+        counted = (
+            CountedRead(
+                partial(self._query_page, module, fields),
+                expected,
+                max(1, self.pager.discrete_page_limit // self.pager.per_page),
+                max(1, self.pager.query_record_limit // self.pager.per_page),
+            )
+            if expected is not None
+            else None
+        )
         yield from windowed_pages(
             partial(self._window_pages, module, fields),
             modified_since,
@@ -215,6 +230,7 @@ class ZohoCrmClient:
             count=self.max_concurrency or 1,
             per_page=self.pager.per_page,
             stats=stats,
+            counted=counted,
         )
         log.info(
             "Read %d %s records in %d pages and %d queries (%d windows) in %.1fs",
@@ -297,14 +313,7 @@ class ZohoCrmClient:
         stats: ReadStats,
         boundary: Boundary | None = None,
     ) -> Generator[Page, None, None]:
-        chunks = split_fields(fields, self.max_fields_per_call)
-        params: dict[str, Any] = {
-            "fields": ",".join(chunks[0]),
-            "per_page": self.pager.per_page,
-            "sort_by": SORT_FIELD,
-            "sort_order": "asc",
-        }
-        path = RECORDS_PATH.format(module=module)
+        path, params, chunks = self._sorted_query(module, fields)
         pages = self.pager.sorted_pages(
             module, path, params, window.start, stats, window.end, boundary
         )
@@ -313,6 +322,30 @@ class ZohoCrmClient:
                 self._merge_chunks(path, page, chunks[1:])
             stats.records += len(page)
             yield page
+
+    def _query_page(
+        self, module: str, fields: Sequence[str], since: datetime, cursor: Cursor, stats: ReadStats
+    ) -> tuple[Page, bool, str | None]:
+        """One page of the sorted read from ``since`` (one call, plus the other field chunks'):
+        its records, whether more follow, and the next page's token."""
+        path, params, chunks = self._sorted_query(module, fields)
+        records, more, token = self.pager.page(path, params, since, cursor, stats)
+        if records and len(chunks) > 1:
+            self._merge_chunks(path, records, chunks[1:])
+        return records, more, token
+
+    def _sorted_query(
+        self, module: str, fields: Sequence[str]
+    ) -> tuple[str, dict[str, Any], list[tuple[str, ...]]]:
+        """A sorted read's path, parameters (its first field chunk) and field chunks."""
+        chunks = split_fields(fields, self.max_fields_per_call)
+        params: dict[str, Any] = {
+            "fields": ",".join(chunks[0]),
+            "per_page": self.pager.per_page,
+            "sort_by": SORT_FIELD,
+            "sort_order": "asc",
+        }
+        return RECORDS_PATH.format(module=module), params, chunks
 
     def iter_deleted(self, module: str, *, deleted_since: datetime | None = None) -> Iterator[Page]:
         """Yield pages of `module`'s deleted records (`id`, `deleted_time`, ...), type=all."""

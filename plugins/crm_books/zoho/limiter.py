@@ -13,7 +13,9 @@ their read threads and the deal sensor share one budget whatever process they ru
   drops a dead process's locks.
 
 In both, a process's threads first queue on a local semaphore of ``max_concurrency``, so only
-as many of them as there are slots ever ask for one. On PostgreSQL a finished call keeps its
+as many of them as there are slots ever ask for one. With flocks they then take turns in the
+order they came (one thread of a process polls the slots at a time), so a call waiting longer
+is not overtaken by a newer one that happens to poll just as a slot frees. On PostgreSQL a finished call keeps its
 lock a moment for the process's next call, so a busy process does not pay two round trips to
 the database per call (see AdvisoryLockLimiter).
 """
@@ -28,6 +30,7 @@ import random
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -47,6 +50,9 @@ DEFAULT_MAX_CONCURRENCY = 4
 # wait doubles up to MAX_POLL_SECONDS (plus jitter), so a long wait costs few queries.
 POLL_SECONDS = 0.002
 MAX_POLL_SECONDS = 0.02
+# The flock slots cost no round trip to poll (a few system calls): polled more often, so a slot
+# another process frees sits idle a few milliseconds at most.
+FILE_MAX_POLL_SECONDS = 0.004
 # A PostgreSQL slot stays with its process this long after a call, for the next call to take
 # without a round trip to the database, and serves at most this many calls in a row.
 LINGER_SECONDS = 0.02
@@ -67,9 +73,39 @@ class CallLimiter(Protocol):
         ...
 
 
-def backoff(attempt: int) -> float:
-    """Seconds to wait after ``attempt`` rounds found every slot held (short, growing, jittered)."""
-    return min(POLL_SECONDS * 2**attempt, MAX_POLL_SECONDS) * (1 + random.random())
+def backoff(attempt: int, cap: float = MAX_POLL_SECONDS) -> float:
+    """Seconds to wait after ``attempt`` rounds found every slot held (short, growing up to
+    ``cap``, jittered)."""
+    return min(POLL_SECONDS * 2**attempt, cap) * (1 + random.random())
+
+
+class FifoTurns:
+    """One thread at a time, in the order they asked (``threading.Lock`` promises no order)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Lock] = deque()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._lock:
+            gate = None
+            if self._held:
+                gate = threading.Lock()
+                gate.acquire()
+                self._waiting.append(gate)
+            self._held = True
+        if gate is not None:
+            gate.acquire()  # released by the thread before this one: the turn is handed over
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting.popleft().release()
+                else:
+                    self._held = False
 
 
 class FileLockLimiter:
@@ -86,21 +122,30 @@ class FileLockLimiter:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._local = threading.BoundedSemaphore(max_concurrency)
+        self._turns = FifoTurns()
+        # A slot given back here wakes the thread polling for one (others' are polled for).
+        self._freed = threading.Condition()
+        self._releases = 0
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         with self._local:
-            fd = self._acquire()
+            with self._turns.turn():
+                fd = self._acquire()
             try:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+                with self._freed:
+                    self._releases += 1
+                    self._freed.notify()
 
     def _acquire(self) -> int:
         order = list(range(self.max_concurrency))
         attempt = 0
         while True:
+            releases = self._releases
             random.shuffle(order)  # spread processes over the slots instead of all trying slot 0
             for index in order:
                 fd = os.open(self.directory / f"slot-{index}", os.O_RDWR | os.O_CREAT, 0o600)
@@ -110,7 +155,9 @@ class FileLockLimiter:
                     os.close(fd)
                     continue
                 return fd
-            time.sleep(backoff(attempt))
+            with self._freed:
+                if self._releases == releases:  # none given back here since the round began
+                    self._freed.wait(backoff(attempt, FILE_MAX_POLL_SECONDS))
             attempt += 1
 
 

@@ -178,6 +178,25 @@ class Pager:
                 return
             query_since = self._restart_time(module, boundary, fresh_in_query, stats.queries)
 
+    def page(
+        self,
+        path: str,
+        params: dict[str, Any],
+        since: datetime | None,
+        cursor: Cursor,
+        stats: ReadStats,
+    ) -> tuple[Page, bool, str | None]:
+        """One page of a query: its records, whether Zoho says more follow, and the token of
+        the page after it (None: none given)."""
+        body = self.get(path, cursor.params(params), since)
+        if body is None:  # 204 no records, 304 nothing modified
+            return [], False, None
+        stats.pages += 1
+        records: Page = body.get("data") or []
+        info = body.get("info") or {}
+        token = info.get("next_page_token")
+        return records, bool(info.get("more_records")), str(token) if token else None
+
     def query(
         self,
         path: str,
