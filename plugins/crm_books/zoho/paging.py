@@ -188,14 +188,28 @@ class Pager:
     ) -> tuple[Page, bool, str | None]:
         """One page of a query: its records, whether Zoho says more follow, and the token of
         the page after it (None: none given)."""
-        body = self.get(path, cursor.params(params), since)
-        if body is None:  # 204 no records, 304 nothing modified
+        fetched = self._fetch(path, params, since, cursor, stats)
+        if fetched is None:
             return [], False, None
-        stats.pages += 1
-        records: Page = body.get("data") or []
-        info = body.get("info") or {}
+        records, info = fetched
         token = info.get("next_page_token")
         return records, bool(info.get("more_records")), str(token) if token else None
+
+    def _fetch(
+        self,
+        path: str,
+        params: dict[str, Any],
+        since: datetime | None,
+        cursor: Cursor,
+        stats: ReadStats,
+    ) -> tuple[Page, dict[str, Any]] | None:
+        """One call for the page at ``cursor``: its records and its ``info`` block, or None
+        when the answer has no body (204 no records, 304 nothing modified)."""
+        body = self.get(path, cursor.params(params), since)
+        if body is None:
+            return None
+        stats.pages += 1
+        return body.get("data") or [], dict(body.get("info") or {})
 
     def query(
         self,
@@ -213,21 +227,20 @@ class Pager:
         seen = 0
         while cursor is not None:
             try:
-                body = self.get(path, cursor.params(params), since)
+                fetched = self._fetch(path, params, since, cursor, stats)
             except CrmApiError as exc:
                 if exc.code in CEILING_CODES:
                     yield [], True
                     return
                 raise
-            if body is None:  # 204 no records, 304 nothing modified
+            if fetched is None:
                 return
-            records: Page = body.get("data") or []
+            records, info = fetched
             seen += len(records)
-            stats.pages += 1
             log.debug(
                 "%s page %d: %d records (%d in this query)", path, stats.pages, len(records), seen
             )
-            cursor, ceiling = self._next(cursor, dict(body.get("info") or {}), seen, page_only)
+            cursor, ceiling = self._next(cursor, info, seen, page_only)
             yield records, ceiling
 
     def _next(
